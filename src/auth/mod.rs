@@ -1,0 +1,90 @@
+//! Who is logged in, and logging in.
+
+pub mod password;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest};
+
+use crate::codes::keys;
+use crate::db::{self, users::User};
+use crate::error::AppError;
+use crate::session::TypedSession;
+use crate::state::AppState;
+
+/// The `username` display cookie lives 15 days (seed 000).
+pub const USERNAME_COOKIE_MAX_AGE: i64 = 15 * 24 * 3600;
+/// A logout revocation is kept as long as a remembered session may live.
+pub const SESSION_MAX_AGE_SECS: u64 = 14 * 24 * 3600;
+
+/// The logged-in, active user of this request, or `None`.
+pub async fn current_user(state: &AppState, session: &TypedSession) -> Result<Option<User>, AppError> {
+    let (Some(uid), Some(sid)) = (session.user_id()?, session.existing_sid()?) else {
+        return Ok(None);
+    };
+    if state.codes.get(&keys::revoked_session(&sid)).await?.is_some() {
+        return Ok(None);
+    }
+    let user = db::run(&state.db, move |c| Ok(db::users::find_by_id(c, uid)?)).await?;
+    Ok(user.filter(|u| u.is_active))
+}
+
+/// Extractor for pages that need a login: anonymous visitors are sent to
+/// `/login/?next=<this page>`.
+pub struct LoggedIn(pub User);
+
+impl FromRequest for LoggedIn {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let session = TypedSession::from_request(&req, payload).into_inner();
+        Box::pin(async move {
+            let session = session.map_err(AppError::internal)?;
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or_else(|| AppError::internal("AppState missing"))?;
+            match current_user(state, &session).await? {
+                Some(user) => Ok(Self(user)),
+                None => Err(AppError::LoginRequired {
+                    next: req.uri().path().to_owned(),
+                }),
+            }
+        })
+    }
+}
+
+/// Logs `user` in: new session, `last_login`. Returns the `username` cookie to set.
+pub async fn log_in(
+    state: &AppState,
+    session: &TypedSession,
+    user: &User,
+    remember: bool,
+) -> Result<Cookie<'static>, AppError> {
+    let id = user.id;
+    db::run(&state.db, move |c| Ok(db::users::touch_last_login(c, id, db::now())?)).await?;
+    session.log_in(user.id, remember)?;
+    Ok(username_cookie(state, &user.username))
+}
+
+fn username_cookie(state: &AppState, username: &str) -> Cookie<'static> {
+    let value =
+        percent_encoding::utf8_percent_encode(username, percent_encoding::NON_ALPHANUMERIC).to_string();
+    Cookie::build("username", value)
+        .path("/")
+        .max_age(CookieDuration::seconds(USERNAME_COOKIE_MAX_AGE))
+        .same_site(SameSite::Lax)
+        .secure(state.settings.session_cookie_secure)
+        .finish()
+}
+
+/// The cookie that deletes `username`.
+pub fn username_cookie_removal() -> Cookie<'static> {
+    let mut c = Cookie::build("username", "").path("/").finish();
+    c.make_removal();
+    c
+}

@@ -1,0 +1,144 @@
+//! Verification codes and other short-lived values (spec section 3).
+//!
+//! One interface, [`CodeStore`], with two implementations: in-process (default, one
+//! instance only) and Redis (deadpool-redis) with keys and values compatible with a
+//! Meiduo deployment sharing the same Redis. Every operation that consumes a value is
+//! atomic in both, so two racing requests cannot both use one code.
+
+pub mod captcha;
+pub mod memory;
+pub mod redis;
+pub mod service;
+pub mod sms;
+
+use std::time::Duration;
+
+pub use self::memory::MemoryStore;
+pub use self::redis::RedisStore;
+
+/// Key names and lifetimes. The Meiduo keys are kept exactly; ours use `qqbind:`.
+pub mod keys {
+    use std::time::Duration;
+
+    pub const IMAGE_CODE_TTL: Duration = Duration::from_secs(300);
+    pub const SMS_CODE_TTL: Duration = Duration::from_secs(300);
+    pub const SEND_FLAG_TTL: Duration = Duration::from_secs(60);
+    /// Wrong SMS codes allowed before the code is thrown away.
+    pub const SMS_MAX_TRIES: i64 = 5;
+
+    pub fn image(uuid: &str) -> String {
+        format!("img_{uuid}")
+    }
+    pub fn sms(mobile: &str) -> String {
+        format!("sms_{mobile}")
+    }
+    pub fn send_flag(mobile: &str) -> String {
+        format!("send_flag_{mobile}")
+    }
+    pub fn sms_tries(mobile: &str) -> String {
+        format!("qqbind:sms_tries:{mobile}")
+    }
+    pub fn qq_state(state: &str) -> String {
+        format!("qqbind:qq_state:{state}")
+    }
+    pub fn revoked_session(sid: &str) -> String {
+        format!("qqbind:revoked:{sid}")
+    }
+}
+
+/// The store could not be reached or did not answer in time.
+#[derive(Debug, thiserror::Error)]
+#[error("code store unavailable: {0}")]
+pub struct StoreError(pub String);
+
+#[derive(Clone)]
+pub enum CodeStore {
+    Memory(MemoryStore),
+    Redis(RedisStore),
+}
+
+impl CodeStore {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Memory(_) => "memory",
+            Self::Redis(_) => "redis",
+        }
+    }
+
+    /// Stores `value` under `key` for `ttl`, replacing any value.
+    pub async fn set_ex(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StoreError> {
+        match self {
+            Self::Memory(s) => {
+                s.set_ex(key, value, ttl);
+                Ok(())
+            }
+            Self::Redis(s) => s.set_ex(key, value, ttl).await,
+        }
+    }
+
+    pub async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        match self {
+            Self::Memory(s) => Ok(s.get(key)),
+            Self::Redis(s) => s.get(key).await,
+        }
+    }
+
+    /// Reads and deletes in one step (Redis `GETDEL`).
+    pub async fn take(&self, key: &str) -> Result<Option<String>, StoreError> {
+        match self {
+            Self::Memory(s) => Ok(s.take(key)),
+            Self::Redis(s) => s.take(key).await,
+        }
+    }
+
+    /// Deletes `key` only if it holds `expected`, in one step; true when it did.
+    pub async fn take_if_equals(&self, key: &str, expected: &str) -> Result<bool, StoreError> {
+        match self {
+            Self::Memory(s) => Ok(s.take_if_equals(key, expected)),
+            Self::Redis(s) => s.take_if_equals(key, expected).await,
+        }
+    }
+
+    pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        match self {
+            Self::Memory(s) => {
+                s.delete(key);
+                Ok(())
+            }
+            Self::Redis(s) => s.delete(key).await,
+        }
+    }
+
+    /// Adds one to a counter and returns the new count; a new counter lives `ttl`.
+    pub async fn incr(&self, key: &str, ttl: Duration) -> Result<i64, StoreError> {
+        match self {
+            Self::Memory(s) => Ok(s.incr(key, ttl)),
+            Self::Redis(s) => s.incr(key, ttl).await,
+        }
+    }
+
+    /// Stores a new SMS code for `mobile` and sets its 60 s send flag in one step,
+    /// resetting the wrong-try counter. False (and nothing stored) while the flag is
+    /// still set.
+    pub async fn put_sms_code(&self, mobile: &str, code: &str) -> Result<bool, StoreError> {
+        match self {
+            Self::Memory(s) => Ok(s.put_sms_code(mobile, code)),
+            Self::Redis(s) => s.put_sms_code(mobile, code).await,
+        }
+    }
+
+    /// Time left on `key`, if it exists and expires.
+    pub async fn ttl(&self, key: &str) -> Result<Option<Duration>, StoreError> {
+        match self {
+            Self::Memory(s) => Ok(s.ttl(key)),
+            Self::Redis(s) => s.ttl(key).await,
+        }
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match self {
+            Self::Memory(_) => Ok(()),
+            Self::Redis(s) => s.ping().await,
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! The Redis code store (deadpool-redis), for one or several instances.
+
+use std::future::Future;
+use std::time::Duration;
+
+use deadpool_redis::{Config, Pool, PoolConfig, Runtime, Timeouts};
+use redis::Script;
+
+use super::{keys, StoreError};
+
+/// Longest we wait for Redis on any one operation: a slow Redis gives a fast 503.
+const OP_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Clone)]
+pub struct RedisStore {
+    pool: Pool,
+}
+
+const TAKE_IF_EQUALS: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0";
+
+const PUT_SMS_CODE: &str = r"
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('SET', KEYS[2], '1', 'EX', ARGV[3])
+redis.call('DEL', KEYS[3])
+return 1";
+
+const INCR_WITH_TTL: &str = r"
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n";
+
+impl RedisStore {
+    /// Builds the pool; nothing is connected until first use (see [`Self::ping`]).
+    pub fn new(url: &str) -> Result<Self, StoreError> {
+        let mut cfg = Config::from_url(url);
+        cfg.pool = Some(PoolConfig {
+            max_size: 32,
+            timeouts: Timeouts {
+                wait: Some(OP_TIMEOUT),
+                create: Some(OP_TIMEOUT),
+                recycle: Some(OP_TIMEOUT),
+            },
+            ..PoolConfig::default()
+        });
+        let pool = cfg
+            .create_pool(Some(Runtime::Tokio1))
+            .map_err(|e| StoreError(e.to_string()))?;
+        Ok(Self { pool })
+    }
+
+    async fn with_conn<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(deadpool_redis::Connection) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        let work = async {
+            let conn = self
+                .pool
+                .get()
+                .await
+                .map_err(|e| StoreError(e.to_string()))?;
+            f(conn).await.map_err(|e| StoreError(e.to_string()))
+        };
+        tokio::time::timeout(OP_TIMEOUT, work)
+            .await
+            .map_err(|_| StoreError("redis did not answer in time".to_owned()))?
+    }
+
+    pub async fn set_ex(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StoreError> {
+        self.with_conn(|mut c| async move {
+            redis::cmd("SET")
+                .arg(key)
+                .arg(value)
+                .arg("PX")
+                .arg(ttl.as_millis().max(1) as u64)
+                .query_async::<()>(&mut c)
+                .await
+        })
+        .await
+    }
+
+    pub async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.with_conn(|mut c| async move { redis::cmd("GET").arg(key).query_async(&mut c).await })
+            .await
+    }
+
+    pub async fn take(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.with_conn(|mut c| async move { redis::cmd("GETDEL").arg(key).query_async(&mut c).await })
+            .await
+    }
+
+    pub async fn take_if_equals(&self, key: &str, expected: &str) -> Result<bool, StoreError> {
+        let n: i64 = self
+            .with_conn(|mut c| async move {
+                Script::new(TAKE_IF_EQUALS)
+                    .key(key)
+                    .arg(expected)
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(n == 1)
+    }
+
+    pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.with_conn(|mut c| async move { redis::cmd("DEL").arg(key).query_async::<()>(&mut c).await })
+            .await
+    }
+
+    pub async fn incr(&self, key: &str, ttl: Duration) -> Result<i64, StoreError> {
+        self.with_conn(|mut c| async move {
+            Script::new(INCR_WITH_TTL)
+                .key(key)
+                .arg(ttl.as_secs().max(1))
+                .invoke_async(&mut c)
+                .await
+        })
+        .await
+    }
+
+    pub async fn put_sms_code(&self, mobile: &str, code: &str) -> Result<bool, StoreError> {
+        let n: i64 = self
+            .with_conn(|mut c| async move {
+                Script::new(PUT_SMS_CODE)
+                    .key(keys::sms(mobile))
+                    .key(keys::send_flag(mobile))
+                    .key(keys::sms_tries(mobile))
+                    .arg(code)
+                    .arg(keys::SMS_CODE_TTL.as_secs())
+                    .arg(keys::SEND_FLAG_TTL.as_secs())
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(n == 1)
+    }
+
+    pub async fn ttl(&self, key: &str) -> Result<Option<Duration>, StoreError> {
+        let ms: i64 = self
+            .with_conn(|mut c| async move { redis::cmd("PTTL").arg(key).query_async(&mut c).await })
+            .await?;
+        Ok((ms >= 0).then(|| Duration::from_millis(ms as u64)))
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.with_conn(|mut c| async move { redis::cmd("PING").query_async::<()>(&mut c).await })
+            .await
+    }
+}

@@ -1,0 +1,346 @@
+//! Settings from the environment (spec section 2).
+//!
+//! Parsing takes a lookup function rather than reading `std::env` directly, so the
+//! rules are unit-tested without touching the process environment.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use rand::RngCore;
+use url::Url;
+
+/// A configuration value that is wrong: names the variable, says why.
+#[derive(Debug, thiserror::Error)]
+#[error("{var}: {reason}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub reason: String,
+}
+
+impl ConfigError {
+    fn new(var: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            var,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A secret value: never printed by `Debug`.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Where QQ Connect is: the real one, or the built-in simulator (dev mode).
+#[derive(Debug, Clone)]
+pub enum QqMode {
+    /// Dev mode: the app serves a QQ simulator under `/dev/qq/`; client id, secret and
+    /// redirect URI are derived when the listener is bound.
+    Simulated,
+    Real(QqApp),
+}
+
+/// A registered QQ Connect application.
+#[derive(Debug, Clone)]
+pub struct QqApp {
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub redirect_uri: Url,
+    pub graph_url: Url,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmsProviderKind {
+    /// Writes the code to the log and to the dev outbox `/dev/sms/`.
+    Log,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub database_url: String,
+    pub redis_url: Option<Url>,
+    pub secret_key: Secret,
+    /// True when `SECRET_KEY` was not given and a random one was made for this start.
+    pub secret_key_generated: bool,
+    pub qq: QqMode,
+    pub openid_token_ttl: Duration,
+    pub session_cookie_secure: bool,
+    pub sms_provider: SmsProviderKind,
+    pub rate_limits: bool,
+    /// bcrypt work factor; only tests lower it.
+    pub bcrypt_cost: u32,
+}
+
+impl Settings {
+    pub fn dev_mode(&self) -> bool {
+        matches!(self.qq, QqMode::Simulated)
+    }
+
+    /// Reads the process environment (and `.env` when present).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        // A missing .env is normal; a malformed one is not worth stopping for.
+        let _ = dotenvy::dotenv();
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Parses settings from any lookup (`name -> value`), applying spec section 2.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+
+        let listen = match var("QQBIND_LISTEN") {
+            None => SocketAddr::from(([127, 0, 0, 1], 8000)),
+            Some(v) => v.trim().parse().map_err(|_| {
+                ConfigError::new(
+                    "QQBIND_LISTEN",
+                    format!("{v:?} is not an address like 127.0.0.1:8000"),
+                )
+            })?,
+        };
+
+        let database_url = var("DATABASE_URL").unwrap_or_else(|| "qqbind.db".to_owned());
+        if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+            return Err(ConfigError::new(
+                "DATABASE_URL",
+                "PostgreSQL is not supported yet; give a SQLite file path",
+            ));
+        }
+
+        let redis_url = match var("REDIS_URL") {
+            None => None,
+            Some(v) => {
+                let url = Url::parse(v.trim()).map_err(|e| {
+                    ConfigError::new("REDIS_URL", format!("not a URL ({e}); e.g. redis://127.0.0.1:6379/2"))
+                })?;
+                if !matches!(url.scheme(), "redis" | "rediss") {
+                    return Err(ConfigError::new(
+                        "REDIS_URL",
+                        "must start with redis:// or rediss://",
+                    ));
+                }
+                Some(url)
+            }
+        };
+
+        let qq = match var("QQ_CLIENT_ID") {
+            None => QqMode::Simulated,
+            Some(client_id) => {
+                let client_secret = var("QQ_CLIENT_SECRET").ok_or_else(|| {
+                    ConfigError::new("QQ_CLIENT_SECRET", "required when QQ_CLIENT_ID is set")
+                })?;
+                let redirect = var("QQ_REDIRECT_URI").ok_or_else(|| {
+                    ConfigError::new("QQ_REDIRECT_URI", "required when QQ_CLIENT_ID is set")
+                })?;
+                let redirect_uri = parse_http_url("QQ_REDIRECT_URI", &redirect)?;
+                let graph_url = match var("QQ_GRAPH_URL") {
+                    None => Url::parse("https://graph.qq.com")
+                        .map_err(|e| ConfigError::new("QQ_GRAPH_URL", e.to_string()))?,
+                    Some(v) => parse_http_url("QQ_GRAPH_URL", &v)?,
+                };
+                QqMode::Real(QqApp {
+                    client_id: client_id.trim().to_owned(),
+                    client_secret: Secret::new(client_secret.trim()),
+                    redirect_uri,
+                    graph_url,
+                })
+            }
+        };
+        let dev_mode = matches!(qq, QqMode::Simulated);
+
+        let (secret_key, secret_key_generated) = match get("SECRET_KEY") {
+            Some(v) if v.len() >= 32 => (Secret::new(v), false),
+            Some(v) if !v.is_empty() || !dev_mode => {
+                return Err(ConfigError::new(
+                    "SECRET_KEY",
+                    format!("must be at least 32 bytes long (got {})", v.len()),
+                ))
+            }
+            _ if dev_mode => (Secret::new(random_hex(32)), true),
+            _ => {
+                return Err(ConfigError::new(
+                    "SECRET_KEY",
+                    "required (at least 32 bytes) when QQ_CLIENT_ID is set",
+                ))
+            }
+        };
+
+        let openid_token_ttl = match var("OPENID_TOKEN_TTL") {
+            None => Duration::from_secs(600),
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(secs) if (1..=86_400).contains(&secs) => Duration::from_secs(secs),
+                _ => {
+                    return Err(ConfigError::new(
+                        "OPENID_TOKEN_TTL",
+                        format!("{v:?} is not a number of seconds between 1 and 86400"),
+                    ))
+                }
+            },
+        };
+
+        let session_cookie_secure = match var("SESSION_COOKIE_SECURE") {
+            None => !dev_mode,
+            Some(v) => parse_bool("SESSION_COOKIE_SECURE", &v)?,
+        };
+
+        let sms_provider = match var("SMS_PROVIDER").as_deref().map(str::trim) {
+            None | Some("log") => SmsProviderKind::Log,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "SMS_PROVIDER",
+                    format!("unknown provider {other:?}; supported: log"),
+                ))
+            }
+        };
+
+        let rate_limits = match var("RATE_LIMITS").as_deref().map(str::trim) {
+            None | Some("on") => true,
+            Some("off") => false,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "RATE_LIMITS",
+                    format!("{other:?} is neither on nor off"),
+                ))
+            }
+        };
+
+        Ok(Self {
+            listen,
+            database_url,
+            redis_url,
+            secret_key,
+            secret_key_generated,
+            qq,
+            openid_token_ttl,
+            session_cookie_secure,
+            sms_provider,
+            rate_limits,
+            bcrypt_cost: bcrypt::DEFAULT_COST,
+        })
+    }
+}
+
+fn parse_http_url(var: &'static str, value: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(value.trim())
+        .map_err(|e| ConfigError::new(var, format!("not a URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(ConfigError::new(var, "must be an http:// or https:// URL"));
+    }
+    Ok(url)
+}
+
+fn parse_bool(var: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        other => Err(ConfigError::new(var, format!("{other:?} is not true or false"))),
+    }
+}
+
+/// `n` random bytes, hex-encoded.
+pub fn random_hex(n: usize) -> String {
+    let mut bytes = vec![0u8; n];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn parse(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::from_lookup(|name| map.get(name).cloned())
+    }
+
+    fn err_var(vars: &[(&str, &str)]) -> &'static str {
+        match parse(vars) {
+            Err(e) => e.var,
+            Ok(_) => panic!("expected a configuration error for {vars:?}"),
+        }
+    }
+
+    #[test]
+    fn empty_environment_is_dev_mode_with_defaults() {
+        let s = parse(&[]).unwrap();
+        assert!(s.dev_mode());
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8000");
+        assert_eq!(s.database_url, "qqbind.db");
+        assert!(s.redis_url.is_none());
+        assert!(s.secret_key_generated);
+        assert!(s.secret_key.expose().len() >= 32);
+        assert_eq!(s.openid_token_ttl, Duration::from_secs(600));
+        assert!(!s.session_cookie_secure);
+        assert!(s.rate_limits);
+    }
+
+    #[test]
+    fn real_qq_requires_secret_key_and_secures_cookies() {
+        let base = [
+            ("QQ_CLIENT_ID", "101518219"),
+            ("QQ_CLIENT_SECRET", "s3cret"),
+            ("QQ_REDIRECT_URI", "https://shop.example/oauth_callback"),
+        ];
+        assert_eq!(err_var(&base), "SECRET_KEY");
+        let mut with_key = base.to_vec();
+        with_key.push(("SECRET_KEY", "0123456789abcdef0123456789abcdef"));
+        let s = parse(&with_key).unwrap();
+        assert!(!s.dev_mode());
+        assert!(s.session_cookie_secure);
+        match s.qq {
+            QqMode::Real(app) => assert_eq!(app.graph_url.as_str(), "https://graph.qq.com/"),
+            QqMode::Simulated => panic!("expected real QQ"),
+        }
+    }
+
+    #[test]
+    fn each_bad_value_names_its_variable() {
+        assert_eq!(err_var(&[("QQBIND_LISTEN", "nonsense")]), "QQBIND_LISTEN");
+        assert_eq!(err_var(&[("SECRET_KEY", "short")]), "SECRET_KEY");
+        assert_eq!(err_var(&[("REDIS_URL", "not a url")]), "REDIS_URL");
+        assert_eq!(err_var(&[("REDIS_URL", "http://x")]), "REDIS_URL");
+        assert_eq!(err_var(&[("OPENID_TOKEN_TTL", "-3")]), "OPENID_TOKEN_TTL");
+        assert_eq!(err_var(&[("SESSION_COOKIE_SECURE", "maybe")]), "SESSION_COOKIE_SECURE");
+        assert_eq!(err_var(&[("SMS_PROVIDER", "carrier-pigeon")]), "SMS_PROVIDER");
+        assert_eq!(err_var(&[("RATE_LIMITS", "sometimes")]), "RATE_LIMITS");
+        assert_eq!(err_var(&[("DATABASE_URL", "postgres://x/y")]), "DATABASE_URL");
+        assert_eq!(err_var(&[("QQ_CLIENT_ID", "1")]), "QQ_CLIENT_SECRET");
+        assert_eq!(
+            err_var(&[("QQ_CLIENT_ID", "1"), ("QQ_CLIENT_SECRET", "s")]),
+            "QQ_REDIRECT_URI"
+        );
+        assert_eq!(
+            err_var(&[
+                ("QQ_CLIENT_ID", "1"),
+                ("QQ_CLIENT_SECRET", "s"),
+                ("QQ_REDIRECT_URI", "ftp://x/"),
+            ]),
+            "QQ_REDIRECT_URI"
+        );
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let s = parse(&[("SECRET_KEY", "0123456789abcdef0123456789abcdef-very-secret")]).unwrap();
+        assert!(!format!("{s:?}").contains("very-secret"));
+    }
+}

@@ -1,0 +1,90 @@
+//! The relational store: SQLite through diesel and an r2d2 pool, migrations embedded.
+//!
+//! Every query runs off the async executor via [`run`], inside its own pooled
+//! connection; transactions live entirely inside the closure.
+
+pub mod audit;
+pub mod qq_bindings;
+pub mod schema;
+pub mod users;
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::sqlite::SqliteConnection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+pub type DbPool = Pool<ConnectionManager<SqliteConnection>>;
+pub type DbConn = PooledConnection<ConnectionManager<SqliteConnection>>;
+
+/// The database failed us: unreachable, busy past its timeout, or a query error.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database pool: {0}")]
+    Pool(#[from] diesel::r2d2::PoolError),
+    #[error("database query: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("database migrations: {0}")]
+    Migration(String),
+    #[error("blocking task failed")]
+    Blocking,
+}
+
+#[derive(Debug)]
+struct SqlitePragmas;
+
+impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+        // WAL lets readers run beside the writer; busy_timeout makes a writer wait for
+        // the lock (bounded) instead of failing at once; foreign keys are off by default.
+        conn.batch_execute(
+            "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+             PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+        )
+        .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+/// A pool over the SQLite file `url` (created when missing).
+pub fn build_pool(url: &str) -> Result<DbPool, DbError> {
+    let manager = ConnectionManager::<SqliteConnection>::new(url);
+    Ok(Pool::builder()
+        .max_size(8)
+        .connection_timeout(Duration::from_secs(3))
+        .connection_customizer(Box::new(SqlitePragmas))
+        .build(manager)?)
+}
+
+/// Applies pending migrations; returns how many ran.
+pub fn run_migrations(pool: &DbPool) -> Result<usize, DbError> {
+    let mut conn = pool.get()?;
+    let applied = conn
+        .run_pending_migrations(MIGRATIONS)
+        .map_err(|e| DbError::Migration(e.to_string()))?;
+    Ok(applied.len())
+}
+
+/// Runs `f` with a pooled connection on the blocking thread pool.
+pub async fn run<T, F>(pool: &DbPool, f: F) -> Result<T, DbError>
+where
+    F: FnOnce(&mut SqliteConnection) -> Result<T, DbError> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = pool.clone();
+    let span = tracing::Span::current();
+    actix_web::web::block(move || {
+        let _entered = span.enter();
+        let mut conn = pool.get()?;
+        f(&mut conn)
+    })
+    .await
+    .map_err(|_| DbError::Blocking)?
+}
+
+/// Now, as stored in the database (UTC, second precision is enough for people).
+pub fn now() -> chrono::NaiveDateTime {
+    chrono::Utc::now().naive_utc()
+}

@@ -1,0 +1,197 @@
+//! Values parsed at the edge: once a handler holds one of these, it is valid.
+
+use std::fmt;
+use std::sync::OnceLock;
+
+use regex::Regex;
+
+fn regex(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
+    // The patterns are literals in this file; a typo would fail every test at once.
+    #[allow(clippy::expect_used)]
+    cell.get_or_init(|| Regex::new(pattern).expect("valid literal regex"))
+}
+
+/// A mainland China mobile number: `^1[3-9]\d{9}$`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mobile(String);
+
+impl Mobile {
+    pub fn parse(raw: &str) -> Option<Self> {
+        static RE: OnceLock<Regex> = OnceLock::new();
+        regex(&RE, r"^1[3-9][0-9]{9}$")
+            .is_match(raw)
+            .then(|| Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `138****5678`: for pages that should not show the whole number.
+    pub fn masked(&self) -> String {
+        format!("{}****{}", &self.0[..3], &self.0[7..])
+    }
+}
+
+impl fmt::Display for Mobile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A password as the seeds allow it: `^[0-9A-Za-z]{8,20}$`. Never printed.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    pub fn parse(raw: &str) -> Option<Self> {
+        static RE: OnceLock<Regex> = OnceLock::new();
+        regex(&RE, r"^[0-9A-Za-z]{8,20}$")
+            .is_match(raw)
+            .then(|| Self(raw.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+/// A QQ openid: 1–64 characters of `[0-9A-Za-z_-]` (QQ promises no more than that).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenId(String);
+
+impl OpenId {
+    pub fn parse(raw: &str) -> Option<Self> {
+        let ok = (1..=64).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        ok.then(|| Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The first and last four characters, for pages and logs.
+    pub fn masked(&self) -> String {
+        mask_middle(&self.0)
+    }
+}
+
+impl fmt::Display for OpenId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `4F65****3B11`; short values are masked whole.
+pub fn mask_middle(s: &str) -> String {
+    if s.len() <= 8 || !s.is_ascii() {
+        return "****".to_owned();
+    }
+    format!("{}****{}", &s[..4], &s[s.len() - 4..])
+}
+
+/// Where to go after login: a local path only, else `/` (no open redirects).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NextPath(String);
+
+impl NextPath {
+    pub fn sanitise(raw: Option<&str>) -> Self {
+        match raw {
+            Some(p) if Self::is_local(p) => Self(p.to_owned()),
+            _ => Self::root(),
+        }
+    }
+
+    pub fn root() -> Self {
+        Self("/".to_owned())
+    }
+
+    /// One leading `/`, not `//`, no backslash, no control characters, no scheme.
+    fn is_local(p: &str) -> bool {
+        p.starts_with('/')
+            && !p.starts_with("//")
+            && !p.contains('\\')
+            && !p.chars().any(char::is_control)
+            && p.len() <= 2048
+            // "/x:y" is harmless, but a path segment cannot start a scheme anyway;
+            // refuse percent-encoded slashes and backslashes that a browser may decode.
+            && !p.to_ascii_lowercase().starts_with("/%2f")
+            && !p.to_ascii_lowercase().starts_with("/%5c")
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mobiles_follow_the_seed_pattern() {
+        for ok in ["13800138000", "19912345678", "15000000000"] {
+            assert!(Mobile::parse(ok).is_some(), "{ok}");
+        }
+        for bad in ["", "12800138000", "1380013800", "138001380000", "1380013800a", " 13800138000", "１3800138000"] {
+            assert!(Mobile::parse(bad).is_none(), "{bad}");
+        }
+        assert_eq!(Mobile::parse("13812345678").unwrap().masked(), "138****5678");
+    }
+
+    #[test]
+    fn passwords_are_8_to_20_letters_or_digits() {
+        assert!(Password::parse("abcd1234").is_some());
+        assert!(Password::parse("A1234567890123456789").is_some());
+        for bad in ["", "short1", "abcdefghijklmnopqrstu", "pass word1", "pässword1", "abcd-1234"] {
+            assert!(Password::parse(bad).is_none(), "{bad}");
+        }
+        assert_eq!(format!("{:?}", Password::parse("abcd1234").unwrap()), "Password(***)");
+    }
+
+    #[test]
+    fn openids_are_up_to_64_safe_characters() {
+        assert!(OpenId::parse("4F65D2442D41B0D1639FD7FC14123B11").is_some());
+        assert!(OpenId::parse(&"a".repeat(64)).is_some());
+        assert!(OpenId::parse(&"a".repeat(65)).is_none());
+        assert!(OpenId::parse("").is_none());
+        assert!(OpenId::parse("abc def").is_none());
+        assert!(OpenId::parse("abc<script>").is_none());
+        assert_eq!(
+            OpenId::parse("4F65D2442D41B0D1639FD7FC14123B11").unwrap().masked(),
+            "4F65****3B11"
+        );
+    }
+
+    #[test]
+    fn next_keeps_local_paths_only() {
+        for ok in ["/", "/info/", "/goods/1.html?x=1#top", "/a:b"] {
+            assert_eq!(NextPath::sanitise(Some(ok)).as_str(), ok);
+        }
+        for bad in [
+            "",
+            "//evil.example/",
+            "http://evil.example/",
+            "https:/evil.example",
+            "javascript:alert(1)",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "evil.example",
+            "/%2F%2Fevil.example",
+            "/%5cevil.example",
+            "/\nLocation: x",
+        ] {
+            assert_eq!(NextPath::sanitise(Some(bad)).as_str(), "/", "{bad:?}");
+        }
+        assert_eq!(NextPath::sanitise(None).as_str(), "/");
+    }
+}

@@ -1,0 +1,160 @@
+//! The QQ Connect client: one shared reqwest client, connect 3 s / total 5 s, no
+//! redirects followed, nothing secret in errors or logs.
+
+use std::time::Duration;
+
+use url::Url;
+
+use super::wire::{self, WireError};
+use crate::config::Secret;
+use crate::domain::OpenId;
+
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why talking to QQ failed. `Display` is safe to log: no URL (it would carry the
+/// client_secret or token), no token.
+#[derive(Debug, thiserror::Error)]
+pub enum QqError {
+    #[error("QQ request failed: {0}")]
+    Http(String),
+    #[error("QQ answered HTTP {0}")]
+    Status(u16),
+    #[error(transparent)]
+    Wire(#[from] WireError),
+    #[error("QQ answered for another application (client_id mismatch)")]
+    ClientMismatch,
+    #[error("QQ gave an openid we do not accept")]
+    BadOpenId,
+}
+
+/// The QQ profile shown on the bind form, when QQ gives it.
+#[derive(Debug, Clone, Default)]
+pub struct QqProfile {
+    pub nickname: Option<String>,
+    pub avatar_url: Option<String>,
+}
+
+/// An access token: used for two calls, then dropped; never printed.
+pub struct AccessToken(String);
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AccessToken(***)")
+    }
+}
+
+#[derive(Clone)]
+pub struct QqClient {
+    http: reqwest::Client,
+    graph_url: Url,
+    client_id: String,
+    client_secret: Secret,
+    redirect_uri: Url,
+}
+
+impl QqClient {
+    pub fn new(
+        graph_url: Url,
+        client_id: String,
+        client_secret: Secret,
+        redirect_uri: Url,
+    ) -> Result<Self, QqError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(TOTAL_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("qqbind/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| QqError::Http(e.without_url().to_string()))?;
+        Ok(Self {
+            http,
+            graph_url,
+            client_id,
+            client_secret,
+            redirect_uri,
+        })
+    }
+
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    pub fn redirect_uri(&self) -> &Url {
+        &self.redirect_uri
+    }
+
+    fn endpoint(&self, path: &str) -> Url {
+        let mut url = self.graph_url.clone();
+        let base = url.path().trim_end_matches('/').to_owned();
+        url.set_path(&format!("{base}{path}"));
+        url.set_query(None);
+        url
+    }
+
+    /// Where to send the browser: QQ's consent page for this application and `state`.
+    pub fn authorize_url(&self, state: &str) -> String {
+        let mut url = self.endpoint("/oauth2.0/authorize");
+        url.query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &self.client_id)
+            .append_pair("redirect_uri", self.redirect_uri.as_str())
+            .append_pair("state", state)
+            .append_pair("scope", "get_user_info");
+        url.into()
+    }
+
+    async fn get_text(&self, url: Url) -> Result<String, QqError> {
+        let resp = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| QqError::Http(e.without_url().to_string()))?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(QqError::Status(status.as_u16()));
+        }
+        resp.text()
+            .await
+            .map_err(|e| QqError::Http(e.without_url().to_string()))
+    }
+
+    /// code → access token (`/oauth2.0/token`), with the exact registered redirect_uri.
+    pub async fn exchange_code(&self, code: &str) -> Result<AccessToken, QqError> {
+        let mut url = self.endpoint("/oauth2.0/token");
+        url.query_pairs_mut()
+            .append_pair("grant_type", "authorization_code")
+            .append_pair("client_id", &self.client_id)
+            .append_pair("client_secret", self.client_secret.expose())
+            .append_pair("code", code)
+            .append_pair("redirect_uri", self.redirect_uri.as_str());
+        let body = self.get_text(url).await?;
+        Ok(AccessToken(wire::parse_token_body(&body)?.access_token))
+    }
+
+    /// access token → openid (`/oauth2.0/me`), checking the answer is for our app.
+    pub async fn openid(&self, token: &AccessToken) -> Result<OpenId, QqError> {
+        let mut url = self.endpoint("/oauth2.0/me");
+        url.query_pairs_mut().append_pair("access_token", &token.0);
+        let me = wire::parse_me_body(&self.get_text(url).await?)?;
+        if me.client_id != self.client_id {
+            return Err(QqError::ClientMismatch);
+        }
+        OpenId::parse(&me.openid).ok_or(QqError::BadOpenId)
+    }
+
+    /// The nickname and avatar (`/user/get_user_info`).
+    pub async fn profile(&self, token: &AccessToken, openid: &OpenId) -> Result<QqProfile, QqError> {
+        let mut url = self.endpoint("/user/get_user_info");
+        url.query_pairs_mut()
+            .append_pair("access_token", &token.0)
+            .append_pair("oauth_consumer_key", &self.client_id)
+            .append_pair("openid", openid.as_str());
+        let info = wire::parse_user_info(&self.get_text(url).await?)?;
+        Ok(QqProfile {
+            nickname: info.nickname,
+            avatar_url: info.avatar_url,
+        })
+    }
+}

@@ -1,0 +1,72 @@
+//! `/image_codes/<uuid>/`, `/sms_codes/<mobile>/`, and the dev SMS outbox.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::Nav;
+use crate::codes::service::{self, SendSmsError};
+use crate::codes::sms::OutboxEntry;
+use crate::error::{render, AppError};
+use crate::state::AppState;
+
+pub async fn image_code(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let png = service::new_image_code(&state, &path).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("image/png")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(png))
+}
+
+#[derive(Deserialize)]
+pub struct SmsQuery {
+    image_code: Option<String>,
+    image_code_id: Option<String>,
+}
+
+pub async fn sms_code(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    q: web::Query<SmsQuery>,
+) -> HttpResponse {
+    let result = service::send_sms_code(
+        &state,
+        &path,
+        q.image_code.as_deref().unwrap_or_default(),
+        q.image_code_id.as_deref().unwrap_or_default(),
+    )
+    .await;
+    let (status, code, errmsg) = match &result {
+        Ok(()) => (200, "0", "发送短信成功".to_owned()),
+        Err(e) => {
+            if let SendSmsError::Unavailable(cause) = e {
+                tracing::error!(%cause, "code store unavailable");
+            }
+            let (status, code) = e.status_and_code();
+            (status, code, e.to_string())
+        }
+    };
+    HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({ "code": code, "errmsg": errmsg }))
+}
+
+#[derive(Template)]
+#[template(path = "dev/sms.html")]
+struct OutboxPage {
+    nav: Nav,
+    entries: Vec<OutboxEntry>,
+}
+
+/// The messages the `log` SMS provider "sent" (dev only).
+pub async fn dev_outbox(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let entries = state.sms.outbox().map(|o| o.entries()).ok_or(AppError::NotFound)?;
+    render(
+        StatusCode::OK,
+        &OutboxPage {
+            nav: Nav::from_request(&req),
+            entries,
+        },
+    )
+}

@@ -1,0 +1,77 @@
+//! HTTP handlers, one module per page family. Handlers are thin: extract, parse, call
+//! one service, map the outcome to a response.
+
+pub mod codes;
+pub mod health;
+pub mod info;
+pub mod login;
+pub mod pages;
+pub mod qq;
+
+use actix_web::{web, HttpRequest};
+
+use crate::error::AppError;
+use crate::session::TypedSession;
+use crate::state::AppState;
+
+/// What the page header shows: the `username` display cookie (seed 000).
+#[derive(Debug, Clone, Default)]
+pub struct Nav {
+    pub username: Option<String>,
+}
+
+impl Nav {
+    pub fn from_request(req: &HttpRequest) -> Self {
+        let username = req.cookie("username").and_then(|c| {
+            percent_encoding::percent_decode_str(c.value())
+                .decode_utf8()
+                .ok()
+                .map(|s| s.into_owned())
+                .filter(|s| !s.is_empty())
+        });
+        Self { username }
+    }
+}
+
+/// The CSRF token for this session's forms.
+pub fn csrf_token(state: &AppState, session: &TypedSession) -> Result<String, AppError> {
+    Ok(state.signer.csrf_token(&session.csrf_seed()?))
+}
+
+/// Refuses a POST whose `csrf_token` is missing or not this session's.
+pub fn check_csrf(state: &AppState, session: &TypedSession, token: Option<&str>) -> Result<(), AppError> {
+    let seed = session.existing_csrf_seed()?;
+    match (seed, token) {
+        (Some(seed), Some(token)) if state.signer.verify_csrf(&seed, token) => Ok(()),
+        _ => Err(AppError::Csrf),
+    }
+}
+
+/// Every route of the app; the simulator and the dev outbox only where they apply.
+pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool, dev_outbox: bool) {
+    cfg.route("/", web::get().to(pages::index))
+        .route("/static/{path:.*}", web::get().to(pages::static_file))
+        .route("/healthz", web::get().to(health::healthz))
+        .service(
+            web::resource("/login/")
+                .route(web::get().to(login::login_page))
+                .route(web::post().to(login::login_submit)),
+        )
+        .route("/logout/", web::post().to(login::logout))
+        .route("/info/", web::get().to(info::info_page))
+        .route("/qq/login/", web::get().to(qq::qq_login_url))
+        .route("/qq/authorize/", web::get().to(qq::qq_authorize))
+        .service(
+            web::resource(["/oauth_callback/", "/oauth_callback"])
+                .route(web::get().to(qq::callback))
+                .route(web::post().to(qq::bind_submit)),
+        )
+        .route("/image_codes/{uuid}/", web::get().to(codes::image_code))
+        .route("/sms_codes/{mobile}/", web::get().to(codes::sms_code));
+    if dev_outbox {
+        cfg.route("/dev/sms/", web::get().to(codes::dev_outbox));
+    }
+    if dev_mode {
+        crate::qq::simulator::configure(cfg);
+    }
+}

@@ -1,0 +1,50 @@
+//! The home page, static files (embedded, so the binary runs from any directory), 404.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+
+use super::Nav;
+use crate::auth::current_user;
+use crate::error::{render, AppError};
+use crate::session::TypedSession;
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "index.html")]
+struct IndexPage {
+    nav: Nav,
+    username: Option<String>,
+}
+
+pub async fn index(req: HttpRequest, state: web::Data<AppState>, session: TypedSession) -> Result<HttpResponse, AppError> {
+    let user = current_user(&state, &session).await?;
+    render(
+        StatusCode::OK,
+        &IndexPage {
+            nav: Nav::from_request(&req),
+            username: user.map(|u| u.username),
+        },
+    )
+}
+
+const STATIC_FILES: &[(&str, &str, &str)] = &[
+    ("css/site.css", "text/css; charset=utf-8", include_str!("../../static/css/site.css")),
+    ("js/bind.js", "text/javascript; charset=utf-8", include_str!("../../static/js/bind.js")),
+    ("img/qq.svg", "image/svg+xml", include_str!("../../static/img/qq.svg")),
+];
+
+pub async fn static_file(path: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let (_, mime, body) = STATIC_FILES
+        .iter()
+        .find(|(p, _, _)| *p == path.as_str())
+        .ok_or(AppError::NotFound)?;
+    Ok(HttpResponse::Ok()
+        .content_type(*mime)
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(*body))
+}
+
+pub async fn not_found() -> Result<HttpResponse, AppError> {
+    Err(AppError::NotFound)
+}

@@ -1,0 +1,315 @@
+//! The QQ login flow: start (`/qq/login/`, `/qq/authorize/`), callback, bind form.
+
+use std::time::Duration;
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{check_csrf, csrf_token, Nav};
+use crate::auth;
+use crate::bind::{self, BindError, BindInput, QqProfileHint, Slot};
+use crate::codes::keys;
+use crate::codes::service::{self as code_service, SendSmsError};
+use crate::config::random_hex;
+use crate::db;
+use crate::domain::NextPath;
+use crate::error::{render, AppError};
+use crate::session::{PendingBind, PendingLogin, TypedSession};
+use crate::state::{unix_now, AppState};
+
+/// How long a started QQ login may take (QQ's code lives 10 minutes).
+const STATE_TTL: Duration = Duration::from_secs(600);
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+/// Remembers a fresh `state` (with `next`) in this session and in the code store, and
+/// returns QQ's authorize URL for it.
+async fn start_login(state: &AppState, session: &TypedSession, next: Option<&str>) -> Result<String, AppError> {
+    let nonce = random_hex(24);
+    let sid = session.sid()?;
+    let now = unix_now();
+    session.push_pending_login(
+        PendingLogin {
+            state: nonce.clone(),
+            next: NextPath::sanitise(next).as_str().to_owned(),
+            expires_at: now + STATE_TTL.as_secs() as i64,
+        },
+        now,
+    )?;
+    // The session copy alone could be replayed with an old cookie; the store copy is
+    // consumed atomically, so each state works once.
+    state.codes.set_ex(&keys::qq_state(&nonce), &sid, STATE_TTL).await?;
+    Ok(state.qq.authorize_url(&nonce))
+}
+
+/// `GET /qq/login/?next=`: the login URL as JSON (seed 004).
+pub async fn qq_login_url(
+    state: web::Data<AppState>,
+    session: TypedSession,
+    q: web::Query<NextQuery>,
+) -> Result<HttpResponse, AppError> {
+    let login_url = start_login(&state, &session, q.next.as_deref()).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({ "code": "0", "errmsg": "OK", "login_url": login_url })))
+}
+
+/// `GET /qq/authorize/?next=`: straight to QQ (the login page's button).
+pub async fn qq_authorize(
+    state: web::Data<AppState>,
+    session: TypedSession,
+    q: web::Query<NextQuery>,
+) -> Result<HttpResponse, AppError> {
+    let login_url = start_login(&state, &session, q.next.as_deref()).await?;
+    Ok(HttpResponse::Found()
+        .insert_header((header::LOCATION, login_url))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish())
+}
+
+#[derive(Deserialize)]
+pub struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+}
+
+/// `GET /oauth_callback/?code=&state=`: log in, or show the bind form.
+pub async fn callback(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+    q: web::Query<CallbackQuery>,
+) -> Result<HttpResponse, AppError> {
+    let code = q.code.as_deref().map(str::trim).unwrap_or_default();
+    if code.is_empty() {
+        return Err(AppError::BadRequest("缺少code".into()));
+    }
+    let pending = take_state(&state, &session, q.state.as_deref()).await?;
+
+    let token = state
+        .qq
+        .exchange_code(code)
+        .await
+        .map_err(|e| AppError::QqFailed { cause: e.to_string() })?;
+    let openid = state
+        .qq
+        .openid(&token)
+        .await
+        .map_err(|e| AppError::QqFailed { cause: e.to_string() })?;
+
+    let oid = openid.as_str().to_owned();
+    let bound_user = db::run(&state.db, move |c| {
+        let Some(b) = db::qq_bindings::find_by_openid(c, &oid)? else {
+            return Ok(None);
+        };
+        Ok(db::users::find_by_id(c, b.user_id)?)
+    })
+    .await?;
+
+    if let Some(user) = bound_user {
+        if !user.is_active {
+            return Err(AppError::Forbidden("该账号已被禁用".into()));
+        }
+        tracing::info!(user_id = user.id, openid = %openid.masked(), "QQ login");
+        let cookie = auth::log_in(&state, &session, &user, false).await?;
+        return Ok(redirect(&pending.next).cookie(cookie).finish());
+    }
+
+    // Not bound yet: the bind form. The profile is a nicety; QQ failing here is fine.
+    let profile = match state.qq.profile(&token, &openid).await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::info!(error = %e, "QQ user info unavailable");
+            Default::default()
+        }
+    };
+    let pending_bind = PendingBind {
+        next: pending.next,
+        nickname: profile.nickname.unwrap_or_default().chars().take(64).collect(),
+        avatar_url: profile
+            .avatar_url
+            .filter(|u| u.len() <= 512 && (u.starts_with("https://") || u.starts_with("http://")))
+            .unwrap_or_default(),
+    };
+    session.set_pending_bind(&pending_bind)?;
+    let sid = session.sid()?;
+    let expires_at = unix_now() + state.settings.openid_token_ttl.as_secs() as i64;
+    let access_token = state.signer.sign_openid(&openid, expires_at, &sid);
+    let page = BindPage::new(&req, &state, &session, &pending_bind, access_token, String::new())?;
+    render(StatusCode::OK, &page)
+}
+
+/// Consumes `state`: it must have been issued to this session, unused, unexpired.
+async fn take_state(state: &AppState, session: &TypedSession, nonce: Option<&str>) -> Result<PendingLogin, AppError> {
+    let refused = || AppError::BadRequest("QQ登录请求已失效（state无效），请重新点击QQ登录".into());
+    let nonce = nonce.map(str::trim).filter(|s| !s.is_empty()).ok_or_else(refused)?;
+    if nonce.len() > 128 {
+        return Err(refused());
+    }
+    let pending = session.take_pending_login(nonce, unix_now())?;
+    let issued_to = state.codes.take(&keys::qq_state(nonce)).await?;
+    let sid = session.existing_sid()?;
+    match (pending, issued_to, sid) {
+        (Some(p), Some(owner), Some(sid)) if owner == sid => Ok(p),
+        _ => Err(refused()),
+    }
+}
+
+fn redirect(to: &str) -> actix_web::HttpResponseBuilder {
+    let mut b = HttpResponse::Found();
+    b.insert_header((header::LOCATION, to.to_owned()));
+    b
+}
+
+/// The seed's `oauth_callback.html` and its message slots.
+#[derive(Template)]
+#[template(path = "oauth_callback.html")]
+pub struct BindPage {
+    nav: Nav,
+    csrf_token: String,
+    access_token: String,
+    mobile: String,
+    nickname: String,
+    avatar_url: String,
+    image_code_id: String,
+    errmsg: Option<String>,
+    sms_code_errmsg: Option<String>,
+    openid_errmsg: Option<String>,
+    account_errmsg: Option<String>,
+    qq_login_errmsg: Option<String>,
+    image_code_errmsg: Option<String>,
+    sms_notice: Option<String>,
+}
+
+impl BindPage {
+    fn new(
+        req: &HttpRequest,
+        state: &AppState,
+        session: &TypedSession,
+        pending: &PendingBind,
+        access_token: String,
+        mobile: String,
+    ) -> Result<Self, AppError> {
+        Ok(Self {
+            nav: Nav::from_request(req),
+            csrf_token: csrf_token(state, session)?,
+            access_token,
+            mobile,
+            nickname: pending.nickname.clone(),
+            avatar_url: pending.avatar_url.clone(),
+            image_code_id: uuid::Uuid::new_v4().to_string(),
+            errmsg: None,
+            sms_code_errmsg: None,
+            openid_errmsg: None,
+            account_errmsg: None,
+            qq_login_errmsg: None,
+            image_code_errmsg: None,
+            sms_notice: None,
+        })
+    }
+}
+
+/// The bind form's fields; all optional so that a missing one is a message, not a 400
+/// from the extractor.
+#[derive(Deserialize, Default)]
+pub struct BindFormData {
+    mobile: Option<String>,
+    password: Option<String>,
+    sms_code: Option<String>,
+    access_token: Option<String>,
+    csrf_token: Option<String>,
+    image_code: Option<String>,
+    image_code_id: Option<String>,
+    /// `send_sms`: the "获取短信验证码" button without JavaScript.
+    action: Option<String>,
+}
+
+/// `POST /oauth_callback/`: bind and log in, or show the form again with the message.
+pub async fn bind_submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+    form: web::Form<BindFormData>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    check_csrf(&state, &session, form.csrf_token.as_deref())?;
+    let pending = session.pending_bind()?.unwrap_or_else(|| PendingBind {
+        next: "/".to_owned(),
+        ..Default::default()
+    });
+    let mobile = form.mobile.clone().unwrap_or_default().trim().chars().take(32).collect::<String>();
+    let access_token = form.access_token.clone().unwrap_or_default();
+    let mut page = BindPage::new(&req, &state, &session, &pending, access_token.clone(), mobile.clone())?;
+
+    if form.action.as_deref() == Some("send_sms") {
+        return send_sms_without_js(&state, &form, page).await;
+    }
+
+    let input = BindInput {
+        mobile,
+        password: form.password.unwrap_or_default(),
+        sms_code: form.sms_code.unwrap_or_default(),
+        access_token,
+    };
+    let sid = session.existing_sid()?.unwrap_or_default();
+    let profile = QqProfileHint {
+        nickname: pending.nickname.clone(),
+        avatar_url: pending.avatar_url.clone(),
+    };
+    match bind::bind(&state, &input, &sid, &profile).await {
+        Ok(bound) => {
+            tracing::info!(user_id = bound.user.id, created = bound.created, "QQ bound");
+            let cookie = auth::log_in(&state, &session, &bound.user, false).await?;
+            Ok(redirect(&pending.next).cookie(cookie).finish())
+        }
+        Err(BindError::App(e)) => Err(e),
+        Err(e) => {
+            let message = Some(e.to_string());
+            match e.slot() {
+                Slot::Form => page.errmsg = message,
+                Slot::SmsCode => page.sms_code_errmsg = message,
+                Slot::OpenId => page.openid_errmsg = message,
+                Slot::Account => page.account_errmsg = message,
+                Slot::QqLogin => page.qq_login_errmsg = message,
+            }
+            render(StatusCode::BAD_REQUEST, &page)
+        }
+    }
+}
+
+async fn send_sms_without_js(
+    state: &AppState,
+    form: &BindFormData,
+    mut page: BindPage,
+) -> Result<HttpResponse, AppError> {
+    let result = code_service::send_sms_code(
+        state,
+        form.mobile.as_deref().unwrap_or_default(),
+        form.image_code.as_deref().unwrap_or_default(),
+        form.image_code_id.as_deref().unwrap_or_default(),
+    )
+    .await;
+    let status = match result {
+        Ok(()) => {
+            page.sms_notice = Some("短信验证码已发送，5分钟内有效".into());
+            StatusCode::OK
+        }
+        Err(SendSmsError::Unavailable(e)) => return Err(e.into()),
+        Err(e) => {
+            let (status, _) = e.status_and_code();
+            let message = Some(e.to_string());
+            match e {
+                SendSmsError::ImageExpired | SendSmsError::ImageWrong => page.image_code_errmsg = message,
+                SendSmsError::Missing | SendSmsError::BadMobile => page.errmsg = message,
+                _ => page.sms_code_errmsg = message,
+            }
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST)
+        }
+    };
+    render(status, &page)
+}

@@ -1,0 +1,206 @@
+//! Signed values: the openid token of the bind form and CSRF tokens.
+//!
+//! Both are HMAC-SHA256 under keys derived from `SECRET_KEY`, one per purpose, so a
+//! value signed for one purpose never verifies for another. Verification goes through
+//! `Mac::verify_slice`, which compares in constant time.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::domain::OpenId;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Why a signed openid token was refused. The page shows one message for all of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("malformed token")]
+    Malformed,
+    #[error("bad signature (altered, another key, or another session)")]
+    BadSignature,
+    #[error("token expired")]
+    Expired,
+}
+
+#[derive(Clone)]
+pub struct Signer {
+    openid_key: [u8; 32],
+    csrf_key: [u8; 32],
+}
+
+impl Signer {
+    pub fn new(secret_key: &[u8]) -> Self {
+        Self {
+            openid_key: derive(secret_key, b"qqbind openid-token v1"),
+            csrf_key: derive(secret_key, b"qqbind csrf v1"),
+        }
+    }
+
+    /// A token carrying `openid`, valid until `expires_at` (unix seconds), and only
+    /// for the session whose binding value is `session_id`.
+    pub fn sign_openid(&self, openid: &OpenId, expires_at: i64, session_id: &str) -> String {
+        let payload = format!("{}|{}", openid.as_str(), expires_at);
+        let tag = mac(&self.openid_key, &[payload.as_bytes(), session_id.as_bytes()]).finalize();
+        format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(payload),
+            URL_SAFE_NO_PAD.encode(tag.into_bytes())
+        )
+    }
+
+    /// The openid in `token` when it is intact, unexpired at `now` and was made for
+    /// `session_id`.
+    pub fn verify_openid(
+        &self,
+        token: &str,
+        session_id: &str,
+        now: i64,
+    ) -> Result<OpenId, TokenError> {
+        let (payload_b64, tag_b64) = token.split_once('.').ok_or(TokenError::Malformed)?;
+        let payload = URL_SAFE_NO_PAD
+            .decode(payload_b64)
+            .map_err(|_| TokenError::Malformed)?;
+        let tag = URL_SAFE_NO_PAD
+            .decode(tag_b64)
+            .map_err(|_| TokenError::Malformed)?;
+        mac(&self.openid_key, &[&payload, session_id.as_bytes()])
+            .verify_slice(&tag)
+            .map_err(|_| TokenError::BadSignature)?;
+        // Only a payload we signed gets this far.
+        let payload = String::from_utf8(payload).map_err(|_| TokenError::Malformed)?;
+        let (openid, expires_at) = payload.rsplit_once('|').ok_or(TokenError::Malformed)?;
+        let expires_at: i64 = expires_at.parse().map_err(|_| TokenError::Malformed)?;
+        if now >= expires_at {
+            return Err(TokenError::Expired);
+        }
+        OpenId::parse(openid).ok_or(TokenError::Malformed)
+    }
+
+    /// The CSRF token for a session's CSRF seed.
+    pub fn csrf_token(&self, seed: &str) -> String {
+        hex::encode(mac(&self.csrf_key, &[seed.as_bytes()]).finalize().into_bytes())
+    }
+
+    /// Whether `token` is the CSRF token of `seed` (constant-time).
+    pub fn verify_csrf(&self, seed: &str, token: &str) -> bool {
+        match hex::decode(token) {
+            Ok(tag) => mac(&self.csrf_key, &[seed.as_bytes()])
+                .verify_slice(&tag)
+                .is_ok(),
+            Err(_) => false,
+        }
+    }
+}
+
+fn derive(secret: &[u8], purpose: &[u8]) -> [u8; 32] {
+    mac(secret, &[purpose]).finalize().into_bytes().into()
+}
+
+/// HMAC over the parts, each preceded by its length so that no two different lists
+/// of parts hash alike.
+fn mac(key: &[u8], parts: &[&[u8]]) -> HmacSha256 {
+    // HMAC accepts keys of any length; new_from_slice cannot fail for it.
+    let mut m = match HmacSha256::new_from_slice(key) {
+        Ok(m) => m,
+        Err(_) => unreachable!("HMAC takes keys of any length"),
+    };
+    for part in parts {
+        m.update(&(part.len() as u64).to_be_bytes());
+        m.update(part);
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_800_000_000;
+
+    fn openid() -> OpenId {
+        OpenId::parse("4F65D2442D41B0D1639FD7FC14123B11").unwrap()
+    }
+
+    fn signer() -> Signer {
+        Signer::new(b"0123456789abcdef0123456789abcdef")
+    }
+
+    #[test]
+    fn a_fresh_token_verifies_in_its_session() {
+        let t = signer().sign_openid(&openid(), NOW + 600, "sid-a");
+        assert_eq!(signer().verify_openid(&t, "sid-a", NOW), Ok(openid()));
+    }
+
+    #[test]
+    fn an_expired_token_is_refused() {
+        let t = signer().sign_openid(&openid(), NOW + 600, "sid-a");
+        assert_eq!(
+            signer().verify_openid(&t, "sid-a", NOW + 600),
+            Err(TokenError::Expired)
+        );
+    }
+
+    #[test]
+    fn a_token_from_another_session_is_refused() {
+        let t = signer().sign_openid(&openid(), NOW + 600, "sid-a");
+        assert_eq!(
+            signer().verify_openid(&t, "sid-b", NOW),
+            Err(TokenError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn a_token_under_another_key_is_refused() {
+        let t = Signer::new(b"another-key-another-key-another-key")
+            .sign_openid(&openid(), NOW + 600, "sid-a");
+        assert_eq!(
+            signer().verify_openid(&t, "sid-a", NOW),
+            Err(TokenError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn a_tampered_token_is_refused() {
+        let t = signer().sign_openid(&openid(), NOW + 600, "sid-a");
+        let (_, tag) = t.split_once('.').unwrap();
+        // Another openid, or a later expiry, under the old tag.
+        for payload in [
+            "AAAAD2442D41B0D1639FD7FC14123B11|1800000600",
+            "4F65D2442D41B0D1639FD7FC14123B11|1900000600",
+        ] {
+            let forged = format!("{}.{tag}", URL_SAFE_NO_PAD.encode(payload));
+            assert_eq!(
+                signer().verify_openid(&forged, "sid-a", NOW),
+                Err(TokenError::BadSignature)
+            );
+        }
+        // One flipped character of the tag.
+        let mut chars: Vec<char> = t.chars().collect();
+        let last = chars.len() - 1;
+        chars[last] = if chars[last] == 'A' { 'B' } else { 'A' };
+        let flipped: String = chars.into_iter().collect();
+        assert!(signer().verify_openid(&flipped, "sid-a", NOW).is_err());
+    }
+
+    #[test]
+    fn garbage_is_malformed_not_a_panic() {
+        for junk in ["", ".", "abc", "a.b.c", "!!!.???", "\u{0}.\u{0}"] {
+            assert!(signer().verify_openid(junk, "sid-a", NOW).is_err(), "{junk:?}");
+        }
+    }
+
+    #[test]
+    fn csrf_tokens_verify_for_their_seed_only() {
+        let s = signer();
+        let t = s.csrf_token("seed-1");
+        assert!(s.verify_csrf("seed-1", &t));
+        assert!(!s.verify_csrf("seed-2", &t));
+        assert!(!s.verify_csrf("seed-1", ""));
+        assert!(!s.verify_csrf("seed-1", "zz"));
+        // A CSRF token is not an openid token and the other way round.
+        let o = s.sign_openid(&openid(), NOW + 600, "seed-1");
+        assert!(!s.verify_csrf("seed-1", &o));
+    }
+}

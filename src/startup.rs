@@ -1,0 +1,270 @@
+//! Wiring: builds every part from `Settings`, binds the listener (port 0 works), serves.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_session::config::{BrowserSession, CookieContentSecurity};
+use actix_session::storage::CookieSessionStore;
+use actix_session::SessionMiddleware;
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::{Server, Service, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{web, App, HttpServer};
+use url::Url;
+
+use crate::codes::sms::SmsProvider;
+use crate::codes::{CodeStore, MemoryStore, RedisStore};
+use crate::config::{ConfigError, QqMode, Settings};
+use crate::error::AppError;
+use crate::qq::simulator::Simulator;
+use crate::qq::QqClient;
+use crate::signer::Signer;
+use crate::state::AppState;
+use crate::{auth, db, routes, session};
+
+pub const SESSION_COOKIE: &str = "qqbind_session";
+/// Largest request body accepted (spec section 9).
+pub const MAX_BODY: usize = 16 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// A setting is wrong or points at something unusable: exit 2.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot serve: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+fn config_err(var: &'static str, reason: impl std::fmt::Display) -> StartupError {
+    StartupError::Config(ConfigError {
+        var,
+        reason: reason.to_string(),
+    })
+}
+
+pub struct Application {
+    addr: SocketAddr,
+    server: Server,
+    state: AppState,
+}
+
+/// Marks a response whose session asked to be remembered (set inside the session layer,
+/// read outside it, where the cookie has been written).
+#[derive(Clone, Copy)]
+struct RememberSession;
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let listener = TcpListener::bind(settings.listen)
+            .map_err(|e| config_err("QQBIND_LISTEN", format!("cannot listen on {}: {e}", settings.listen)))?;
+        let addr = listener.local_addr()?;
+
+        let pool = db::build_pool(&settings.database_url)
+            .map_err(|e| config_err("DATABASE_URL", format!("cannot open {}: {e}", settings.database_url)))?;
+        let migrate_pool = pool.clone();
+        let applied = tokio::task::spawn_blocking(move || db::run_migrations(&migrate_pool))
+            .await
+            .map_err(|e| config_err("DATABASE_URL", e))?
+            .map_err(|e| config_err("DATABASE_URL", e))?;
+        if applied > 0 {
+            tracing::info!(applied, "database migrations applied");
+        }
+
+        let codes = match &settings.redis_url {
+            Some(url) => {
+                let store = RedisStore::new(url.as_str()).map_err(|e| config_err("REDIS_URL", e))?;
+                store
+                    .ping()
+                    .await
+                    .map_err(|e| config_err("REDIS_URL", format!("cannot reach Redis: {e}")))?;
+                CodeStore::Redis(store)
+            }
+            None => {
+                tracing::warn!(
+                    "REDIS_URL is not set: verification codes live in this process (one instance only)"
+                );
+                CodeStore::Memory(MemoryStore::new())
+            }
+        };
+
+        let (qq, simulator) = match &settings.qq {
+            QqMode::Real(app) => (
+                QqClient::new(
+                    app.graph_url.clone(),
+                    app.client_id.clone(),
+                    app.client_secret.clone(),
+                    app.redirect_uri.clone(),
+                )
+                .map_err(|e| config_err("QQ_GRAPH_URL", e))?,
+                None,
+            ),
+            QqMode::Simulated => {
+                let host = if addr.ip().is_unspecified() {
+                    SocketAddr::from(([127, 0, 0, 1], addr.port()))
+                } else {
+                    addr
+                };
+                let base = format!("http://{host}");
+                let redirect = format!("{base}/oauth_callback/");
+                let sim = Simulator::new(redirect.clone());
+                let parse = |s: &str| Url::parse(s).map_err(|e| config_err("QQBIND_LISTEN", e));
+                let client = QqClient::new(
+                    parse(&format!("{base}/dev/qq"))?,
+                    sim.client_id.clone(),
+                    crate::config::Secret::new(sim.client_secret.clone()),
+                    parse(&redirect)?,
+                )
+                .map_err(|e| config_err("QQ_GRAPH_URL", e))?;
+                tracing::warn!(
+                    "dev mode: QQ is SIMULATED by this server at {base}/dev/qq/ (set QQ_CLIENT_ID, QQ_CLIENT_SECRET, QQ_REDIRECT_URI and SECRET_KEY for the real QQ Connect)"
+                );
+                (client, Some(sim))
+            }
+        };
+        if settings.secret_key_generated {
+            tracing::warn!("SECRET_KEY is not set: a random key was made for this start; sessions end when it stops");
+        }
+
+        let state = AppState {
+            signer: Signer::new(settings.secret_key.expose().as_bytes()),
+            sms: SmsProvider::new(settings.sms_provider),
+            settings: Arc::new(settings),
+            db: pool,
+            codes,
+            qq,
+        };
+        let server = build_server(listener, state.clone(), simulator)?;
+        tracing::info!(%addr, store = state.codes.kind(), "qqbind listening on http://{addr}/login/");
+        Ok(Self { addr, server, state })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The shared state (tests read the code store and database through it).
+    pub fn state(&self) -> AppState {
+        self.state.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> Result<(), std::io::Error> {
+        self.server.await
+    }
+}
+
+fn build_server(listener: TcpListener, state: AppState, simulator: Option<Simulator>) -> Result<Server, StartupError> {
+    let key = Key::derive_from(state.settings.secret_key.expose().as_bytes());
+    let secure = state.settings.session_cookie_secure;
+    let dev_mode = simulator.is_some();
+    let dev_outbox = state.sms.outbox().is_some();
+    let data = web::Data::new(state);
+    let simulator = simulator.map(web::Data::new);
+
+    let server = HttpServer::new(move || {
+        let session = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
+            .cookie_name(SESSION_COOKIE.to_owned())
+            .cookie_secure(secure)
+            .cookie_http_only(true)
+            .cookie_same_site(SameSite::Lax)
+            .cookie_content_security(CookieContentSecurity::Private)
+            .session_lifecycle(BrowserSession::default())
+            .build();
+        let mut app = App::new()
+            .app_data(data.clone())
+            .app_data(web::PayloadConfig::new(MAX_BODY))
+            .app_data(
+                web::FormConfig::default()
+                    .limit(MAX_BODY)
+                    .error_handler(|e, _| form_error(&e).into()),
+            )
+            .app_data(
+                web::QueryConfig::default()
+                    .error_handler(|_, _| AppError::BadRequest("请求参数格式错误".into()).into()),
+            )
+            .app_data(
+                web::PathConfig::default()
+                    .error_handler(|_, _| AppError::BadRequest("请求路径格式错误".into()).into()),
+            );
+        if let Some(sim) = &simulator {
+            app = app.app_data(sim.clone());
+        }
+        app.configure(|cfg| routes::configure(cfg, dev_mode, dev_outbox))
+            .default_service(web::to(routes::pages::not_found))
+            // Inside the session layer: note whether the session wants to be remembered.
+            .wrap_fn(|req, srv| {
+                let fut = srv.call(req);
+                async move {
+                    let mut res: ServiceResponse = fut.await?;
+                    if session::wants_remember(res.request()) {
+                        res.response_mut().extensions_mut().insert(RememberSession);
+                    }
+                    Ok(res)
+                }
+            })
+            .wrap(session)
+            // Outside it: a remembered session's cookie outlives the browser (14 days).
+            .wrap_fn(|req, srv| {
+                let fut = srv.call(req);
+                async move {
+                    let mut res: ServiceResponse = fut.await?;
+                    if res.response().extensions().contains::<RememberSession>() {
+                        persist_session_cookie(&mut res);
+                    }
+                    Ok(res)
+                }
+            })
+            .wrap_fn(|req, srv| {
+                // Path only: query strings carry codes and tokens.
+                let (method, path) = (req.method().clone(), req.path().to_owned());
+                let started = Instant::now();
+                let fut = srv.call(req);
+                async move {
+                    let res: ServiceResponse = fut.await?;
+                    tracing::info!(
+                        %method, %path, status = res.status().as_u16(),
+                        ms = started.elapsed().as_millis() as u64, "request"
+                    );
+                    Ok(res)
+                }
+            })
+    })
+    .listen(listener)?
+    .shutdown_timeout(10)
+    .run();
+    Ok(server)
+}
+
+fn form_error(e: &actix_web::error::UrlencodedError) -> actix_web::Error {
+    use actix_web::error::UrlencodedError;
+    match e {
+        UrlencodedError::Overflow { .. } => actix_web::error::InternalError::from_response(
+            "payload too large",
+            actix_web::HttpResponse::PayloadTooLarge()
+                .content_type("text/plain; charset=utf-8")
+                .body("提交的数据过大"),
+        )
+        .into(),
+        _ => AppError::BadRequest("表单数据格式错误".into()).into(),
+    }
+}
+
+fn persist_session_cookie(res: &mut ServiceResponse) {
+    let prefix = format!("{SESSION_COOKIE}=");
+    let headers = res.response_mut().headers_mut();
+    let cookies: Vec<HeaderValue> = headers.get_all(header::SET_COOKIE).cloned().collect();
+    headers.remove(header::SET_COOKIE);
+    for value in cookies {
+        let rewritten = value.to_str().ok().and_then(|s| {
+            let is_live_session = s.starts_with(&prefix) && !s.contains("Max-Age") && !s.contains("Expires");
+            is_live_session
+                .then(|| HeaderValue::from_str(&format!("{s}; Max-Age={}", auth::SESSION_MAX_AGE_SECS)).ok())
+                .flatten()
+        });
+        headers.append(header::SET_COOKIE, rewritten.unwrap_or(value));
+    }
+}
