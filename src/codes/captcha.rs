@@ -24,8 +24,8 @@ pub fn generate() -> Option<(String, Vec<u8>)> {
         .add_chars(LENGTH as u32)
         .apply_filter(Noise::new(0.05))
         .apply_filter(Wave::new(2.0, 8.0))
-        .view(180, 64)
-        .apply_filter(Dots::new(6));
+        .view(220, 76)
+        .apply_filter(Dots::new(4));
     let (text, png) = c.as_tuple()?;
     (text.chars().count() == LENGTH).then_some((text, png))
 }

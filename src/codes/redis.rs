@@ -32,7 +32,7 @@ return 1";
 
 const INCR_WITH_TTL: &str = r"
 local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n";
 
 impl RedisStore {
@@ -117,7 +117,7 @@ impl RedisStore {
         self.with_conn(|mut c| async move {
             Script::new(INCR_WITH_TTL)
                 .key(key)
-                .arg(ttl.as_secs().max(1))
+                .arg(ttl.as_millis().max(1) as u64)
                 .invoke_async(&mut c)
                 .await
         })

@@ -151,11 +151,13 @@ async fn take_state(state: &AppState, session: &TypedSession, nonce: Option<&str
     if nonce.len() > 128 {
         return Err(refused());
     }
-    let pending = session.take_pending_login(nonce, unix_now())?;
-    let issued_to = state.codes.take(&keys::qq_state(nonce)).await?;
-    let sid = session.existing_sid()?;
-    match (pending, issued_to, sid) {
-        (Some(p), Some(owner), Some(sid)) if owner == sid => Ok(p),
+    // Removed from the session before anything else looks at it: single use.
+    let pending = session
+        .take_pending_login(nonce, unix_now())?
+        .ok_or_else(refused)?;
+    let sid = session.existing_sid()?.ok_or_else(refused)?;
+    match state.codes.take(&keys::qq_state(nonce)).await? {
+        Some(owner) if owner == sid => Ok(pending),
         _ => Err(refused()),
     }
 }

@@ -1,0 +1,233 @@
+//! `GET /oauth_callback/` (spec section 4): rows 1–5 of the callback.
+
+use std::time::{Duration, Instant};
+
+use crate::helpers::*;
+
+async fn bind_openid(app: &TestApp, openid: &str, mobile: &str) {
+    let b = app.browser();
+    let form = app.reach_bind_form(&b, openid, "/").await;
+    app.give_sms_code(mobile, "123456").await;
+    let r = b
+        .post_form("/oauth_callback/", &[
+            ("mobile", mobile), ("password", PASSWORD), ("sms_code", "123456"),
+            ("access_token", &form.access_token), ("csrf_token", &form.csrf_token),
+        ])
+        .await;
+    assert_eq!(r.status(), 302);
+}
+
+async fn callback_without_code_says_missing_code(kind: StoreKind) {
+    let app = spawn_app(kind).await;
+    let b = app.browser();
+    let state = b.start_qq_login("/").await;
+    for path in [
+        format!("/oauth_callback/?state={state}"),
+        format!("/oauth_callback/?usercancel=1&state={state}"),
+        format!("/oauth_callback?code=&state={state}"),
+        "/oauth_callback/".to_owned(),
+    ] {
+        let r = b.get(&path).await;
+        assert_eq!(r.status(), 400, "{path}");
+        assert!(r.text().await.unwrap().contains("缺少code"), "{path}");
+    }
+    assert_eq!(app.qq.token_calls(), 0);
+    assert!(!b.is_logged_in().await);
+}
+
+async fn callback_with_a_state_not_issued_here_is_refused_without_calling_qq(kind: StoreKind) {
+    let app = spawn_app(kind).await;
+    let b = app.browser();
+    b.start_qq_login("/").await;
+    for state in ["", "0123456789abcdef0123456789abcdef", &"f".repeat(500)] {
+        let r = b.callback(&format!("code-{OPENID}"), state).await;
+        assert_eq!(r.status(), 400, "state={state:?}");
+        assert!(r.text().await.unwrap().contains("state无效"));
+    }
+    let r = b.get(&format!("/oauth_callback/?code=code-{OPENID}")).await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(app.qq.token_calls(), 0, "no QQ call for a bad state");
+}
+
+async fn a_state_from_another_browser_is_refused(kind: StoreKind) {
+    let app = spawn_app(kind).await;
+    let victim = app.browser();
+    let attacker = app.browser();
+    let state = attacker.start_qq_login("/").await;
+    // The attacker's state, planted in the victim's browser (login CSRF).
+    let r = victim.callback(&format!("code-{OPENID}"), &state).await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(app.qq.token_calls(), 0);
+}
+
+async fn a_state_works_once(kind: StoreKind) {
+    let app = spawn_app(kind).await;
+    bind_openid(&app, OPENID, "13800138000").await;
+    let b = app.browser();
+    let state = b.start_qq_login("/info/").await;
+    let r = b.callback(&format!("code-{OPENID}"), &state).await;
+    assert_is_redirect_to(&r, "/info/");
+    let calls = app.qq.token_calls();
+    let r = b.callback(&format!("code-{OPENID}"), &state).await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(app.qq.token_calls(), calls, "a used state never reaches QQ");
+}
+
+async fn a_replayed_old_session_cookie_cannot_reuse_a_state(kind: StoreKind) {
+    let app = spawn_app(kind).await;
+    bind_openid(&app, OPENID, "13800138000").await;
+    let b = app.browser();
+    let state = b.start_qq_login("/").await;
+    let old_cookie = b.cookie_header();
+    assert_eq!(b.callback(&format!("code-{OPENID}"), &state).await.status(), 302);
+    // Same state, with the session cookie as it was before the callback.
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}/oauth_callback/?code=code-{OPENID}&state={state}", app.base))
+        .header("cookie", old_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+}
+
+async fn qq_failures_show_oauth_failed_and_nothing_secret(kind: StoreKind) {
+    let app = spawn_app(kind).await;
+    let cases: Vec<(Option<TokenReply>, Option<MeReply>)> = vec![
+        (Some(TokenReply::JsonpError), None),
+        (Some(TokenReply::PlainJsonError), None),
+        (Some(TokenReply::CodeMsgError), None),
+        (Some(TokenReply::Garbage), None),
+        (Some(TokenReply::Http500), None),
+        (Some(TokenReply::Redirect), None),
+        (None, Some(MeReply::JsonpError)),
+        (None, Some(MeReply::WrongClientId)),
+        (None, Some(MeReply::Garbage)),
+        (None, Some(MeReply::BadOpenId)),
+    ];
+    for (token, me) in cases {
+        app.qq.set_token(token.clone().unwrap_or(TokenReply::QueryString));
+        app.qq.set_me(me.clone().unwrap_or(MeReply::Jsonp));
+        let b = app.browser();
+        let state = b.start_qq_login("/").await;
+        let r = b.callback(&format!("code-{OPENID}"), &state).await;
+        assert_eq!(r.status(), 502, "{token:?} {me:?}");
+        let page = r.text().await.unwrap();
+        assert!(page.contains("OAuth2.0认证失败"), "{token:?} {me:?}");
+        assert!(!page.contains(CLIENT_SECRET));
+        assert!(!page.contains(&format!("tok-{OPENID}")));
+        assert!(!b.is_logged_in().await);
+    }
+    assert_eq!(app.user_count().await, 0);
+}
+
+async fn a_slow_qq_fails_within_the_time_budget(kind: StoreKind) {
+    let app = spawn_app(kind).await;
+    app.qq.set_token(TokenReply::Slow(Duration::from_secs(8)));
+    let b = app.browser();
+    let state = b.start_qq_login("/").await;
+    let started = Instant::now();
+    let r = b.callback(&format!("code-{OPENID}"), &state).await;
+    assert_eq!(r.status(), 502);
+    assert!(r.text().await.unwrap().contains("OAuth2.0认证失败"));
+    // Functional bound, not a benchmark: the 5 s total timeout must have fired.
+    assert!(started.elapsed() < Duration::from_secs(8));
+}
+
+async fn an_unreachable_qq_fails_with_502(kind: StoreKind) {
+    let port = free_port();
+    let app = spawn_app_with(kind, |s| {
+        if let qqbind::config::QqMode::Real(qq) = &mut s.qq {
+            qq.graph_url = url::Url::parse(&format!("http://127.0.0.1:{port}")).unwrap();
+        }
+    })
+    .await;
+    let b = app.browser();
+    let state = b.start_qq_login("/").await;
+    let r = b.callback(&format!("code-{OPENID}"), &state).await;
+    assert_eq!(r.status(), 502);
+    assert!(r.text().await.unwrap().contains("OAuth2.0认证失败"));
+}
+
+async fn both_token_formats_log_a_bound_user_in(kind: StoreKind) {
+    let app = spawn_app(kind).await;
+    bind_openid(&app, OPENID, "13800138000").await;
+    for reply in [TokenReply::QueryString, TokenReply::Json] {
+        app.qq.set_token(reply.clone());
+        let b = app.browser();
+        let state = b.start_qq_login("/info/").await;
+        let r = b.callback(&format!("code-{OPENID}"), &state).await;
+        assert_is_redirect_to(&r, "/info/");
+        assert!(b.is_logged_in().await, "{reply:?}");
+    }
+}
+
+async fn a_bound_user_is_logged_in_with_a_new_session_and_the_username_cookie(kind: StoreKind) {
+    let app = spawn_app(kind).await;
+    bind_openid(&app, OPENID, "13800138000").await;
+    let b = app.browser();
+    let state = b.start_qq_login("/info/").await;
+    let before = b.cookie_header();
+    let r = b.callback(&format!("code-{OPENID}"), &state).await;
+    assert_is_redirect_to(&r, "/info/");
+    let username = set_cookie(&r, "username").expect("username cookie");
+    assert!(username.starts_with("username=13800138000;"), "{username}");
+    assert!(username.contains("Max-Age=1296000"), "{username}");
+    assert!(!username.contains("HttpOnly"), "the header script reads it");
+    let session = set_cookie(&r, "qqbind_session").expect("a new session cookie");
+    assert!(session.contains("HttpOnly") && session.contains("SameSite=Lax"), "{session}");
+    assert_ne!(before, b.cookie_header());
+    let info = b.get("/info/").await.text().await.unwrap();
+    assert!(info.contains("13800138000"));
+}
+
+async fn an_unbound_openid_gets_the_bind_form_with_the_qq_nickname(kind: StoreKind) {
+    let app = spawn_app(kind).await;
+    let b = app.browser();
+    let state = b.start_qq_login("/").await;
+    let r = b.callback(&format!("code-{OPENID}"), &state).await;
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("QQ用户4F65"), "nickname from get_user_info");
+    assert!(page.contains("http://thirdqq.qlogo.cn/100"), "avatar");
+    for field in ["mobile", "password", "sms_code", "image_code"] {
+        assert!(page.contains(&format!("name=\"{field}\"")), "{field}");
+    }
+    assert!(page.contains("获取短信验证码"));
+    assert!(input_value(&page, "access_token").is_some_and(|t| t.contains('.')));
+    assert!(input_value(&page, "csrf_token").is_some());
+    assert!(!page.contains(CLIENT_SECRET) && !page.contains(&format!("tok-{OPENID}")));
+    assert_eq!(app.user_count().await, 0);
+    assert!(!b.is_logged_in().await);
+}
+
+async fn a_failing_user_info_does_not_fail_the_bind_form(kind: StoreKind) {
+    let app = spawn_app(kind).await;
+    for reply in [InfoReply::Error, InfoReply::Garbage] {
+        app.qq.set_info(reply);
+        let b = app.browser();
+        let state = b.start_qq_login("/").await;
+        let r = b.callback(&format!("code-{OPENID}"), &state).await;
+        assert_eq!(r.status(), 200);
+        let page = r.text().await.unwrap();
+        assert!(page.contains("QQ登录成功，请绑定手机号"));
+        assert!(input_value(&page, "access_token").is_some());
+    }
+}
+
+crate::both_stores!(
+    callback_without_code_says_missing_code,
+    callback_with_a_state_not_issued_here_is_refused_without_calling_qq,
+    a_state_from_another_browser_is_refused,
+    a_state_works_once,
+    a_replayed_old_session_cookie_cannot_reuse_a_state,
+    qq_failures_show_oauth_failed_and_nothing_secret,
+    a_slow_qq_fails_within_the_time_budget,
+    an_unreachable_qq_fails_with_502,
+    both_token_formats_log_a_bound_user_in,
+    a_bound_user_is_logged_in_with_a_new_session_and_the_username_cookie,
+    an_unbound_openid_gets_the_bind_form_with_the_qq_nickname,
+    a_failing_user_info_does_not_fail_the_bind_form,
+);

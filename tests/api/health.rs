@@ -1,0 +1,39 @@
+//! `GET /healthz` (spec section 9).
+
+use crate::helpers::*;
+
+async fn healthz_is_200_when_database_and_store_answer(kind: StoreKind) {
+    let app = spawn_app(kind).await;
+    let r = app.browser().get("/healthz").await;
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["status"], "ok");
+    assert_eq!(v["database"], "ok");
+    assert_eq!(v["code_store"], "ok");
+    assert_eq!(v["code_store_kind"], if kind == StoreKind::Redis { "redis" } else { "memory" });
+}
+
+crate::both_stores!(healthz_is_200_when_database_and_store_answer);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_is_503_naming_the_store_when_redis_is_down_and_codes_fail_fast() {
+    let mut app = spawn_app(StoreKind::Redis).await;
+    app.redis.as_mut().unwrap().stop();
+    let b = app.browser();
+    let started = std::time::Instant::now();
+    let r = b.get("/healthz").await;
+    assert_eq!(r.status(), 503);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["database"], "ok");
+    assert_eq!(v["code_store"], "down");
+    // The code routes answer 503 instead of hanging or failing with a 500.
+    let r = b.get(&format!("/image_codes/{}/", uuid::Uuid::new_v4())).await;
+    assert_eq!(r.status(), 503);
+    let r = b.get(&format!("/sms_codes/13800138000/?image_code=abcd&image_code_id={}", uuid::Uuid::new_v4())).await;
+    assert_eq!(r.status(), 503);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["errmsg"], "服务暂时不可用，请稍后再试");
+    // The login page still works.
+    assert_eq!(b.get("/login/").await.status(), 200);
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
+}

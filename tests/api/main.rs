@@ -1,0 +1,16 @@
+//! Integration tests: the real app on a random loopback port, a fake QQ on another, a
+//! temp SQLite file each, and (for the Redis runs) a real redis-server each.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod bind;
+mod callback;
+mod cli;
+mod codes;
+mod concurrency;
+mod health;
+mod login;
+mod qq_login;
+mod simulator;
+mod store;
