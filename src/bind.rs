@@ -174,7 +174,14 @@ pub async fn bind(
     let profile = profile.clone();
     let existing_id = existing.as_ref().map(|u| u.id);
     let result = db::run(&state.db, move |c| {
-        Ok(write_binding(c, &mobile, new_hash.as_deref(), existing_id, &openid, &profile))
+        Ok(write_binding(
+            c,
+            &mobile,
+            new_hash.as_deref(),
+            existing_id,
+            &openid,
+            &profile,
+        ))
     })
     .await
     .map_err(AppError::from)?;

@@ -53,7 +53,7 @@ pub enum QqMode {
     /// Dev mode: the app serves a QQ simulator under `/dev/qq/`; client id, secret and
     /// redirect URI are derived when the listener is bound.
     Simulated,
-    Real(QqApp),
+    Real(Box<QqApp>),
 }
 
 /// A registered QQ Connect application.
@@ -126,7 +126,10 @@ impl Settings {
             None => None,
             Some(v) => {
                 let url = Url::parse(v.trim()).map_err(|e| {
-                    ConfigError::new("REDIS_URL", format!("not a URL ({e}); e.g. redis://127.0.0.1:6379/2"))
+                    ConfigError::new(
+                        "REDIS_URL",
+                        format!("not a URL ({e}); e.g. redis://127.0.0.1:6379/2"),
+                    )
                 })?;
                 if !matches!(url.scheme(), "redis" | "rediss") {
                     return Err(ConfigError::new(
@@ -153,12 +156,12 @@ impl Settings {
                         .map_err(|e| ConfigError::new("QQ_GRAPH_URL", e.to_string()))?,
                     Some(v) => parse_http_url("QQ_GRAPH_URL", &v)?,
                 };
-                QqMode::Real(QqApp {
+                QqMode::Real(Box::new(QqApp {
                     client_id: client_id.trim().to_owned(),
                     client_secret: Secret::new(client_secret.trim()),
                     redirect_uri,
                     graph_url,
-                })
+                }))
             }
         };
         let dev_mode = matches!(qq, QqMode::Simulated);
@@ -236,8 +239,8 @@ impl Settings {
 }
 
 fn parse_http_url(var: &'static str, value: &str) -> Result<Url, ConfigError> {
-    let url = Url::parse(value.trim())
-        .map_err(|e| ConfigError::new(var, format!("not a URL ({e})")))?;
+    let url =
+        Url::parse(value.trim()).map_err(|e| ConfigError::new(var, format!("not a URL ({e})")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(ConfigError::new(var, "must be an http:// or https:// URL"));
     }
@@ -248,7 +251,10 @@ fn parse_bool(var: &'static str, value: &str) -> Result<bool, ConfigError> {
     match value.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
         "0" | "false" | "no" | "off" => Ok(false),
-        other => Err(ConfigError::new(var, format!("{other:?} is not true or false"))),
+        other => Err(ConfigError::new(
+            var,
+            format!("{other:?} is not true or false"),
+        )),
     }
 }
 
@@ -319,10 +325,19 @@ mod tests {
         assert_eq!(err_var(&[("REDIS_URL", "not a url")]), "REDIS_URL");
         assert_eq!(err_var(&[("REDIS_URL", "http://x")]), "REDIS_URL");
         assert_eq!(err_var(&[("OPENID_TOKEN_TTL", "-3")]), "OPENID_TOKEN_TTL");
-        assert_eq!(err_var(&[("SESSION_COOKIE_SECURE", "maybe")]), "SESSION_COOKIE_SECURE");
-        assert_eq!(err_var(&[("SMS_PROVIDER", "carrier-pigeon")]), "SMS_PROVIDER");
+        assert_eq!(
+            err_var(&[("SESSION_COOKIE_SECURE", "maybe")]),
+            "SESSION_COOKIE_SECURE"
+        );
+        assert_eq!(
+            err_var(&[("SMS_PROVIDER", "carrier-pigeon")]),
+            "SMS_PROVIDER"
+        );
         assert_eq!(err_var(&[("RATE_LIMITS", "sometimes")]), "RATE_LIMITS");
-        assert_eq!(err_var(&[("DATABASE_URL", "postgres://x/y")]), "DATABASE_URL");
+        assert_eq!(
+            err_var(&[("DATABASE_URL", "postgres://x/y")]),
+            "DATABASE_URL"
+        );
         assert_eq!(err_var(&[("QQ_CLIENT_ID", "1")]), "QQ_CLIENT_SECRET");
         assert_eq!(
             err_var(&[("QQ_CLIENT_ID", "1"), ("QQ_CLIENT_SECRET", "s")]),

@@ -142,20 +142,41 @@ mod tests {
         for ok in ["13800138000", "19912345678", "15000000000"] {
             assert!(Mobile::parse(ok).is_some(), "{ok}");
         }
-        for bad in ["", "12800138000", "1380013800", "138001380000", "1380013800a", " 13800138000", "１3800138000"] {
+        for bad in [
+            "",
+            "12800138000",
+            "1380013800",
+            "138001380000",
+            "1380013800a",
+            " 13800138000",
+            "１3800138000",
+        ] {
             assert!(Mobile::parse(bad).is_none(), "{bad}");
         }
-        assert_eq!(Mobile::parse("13812345678").unwrap().masked(), "138****5678");
+        assert_eq!(
+            Mobile::parse("13812345678").unwrap().masked(),
+            "138****5678"
+        );
     }
 
     #[test]
     fn passwords_are_8_to_20_letters_or_digits() {
         assert!(Password::parse("abcd1234").is_some());
         assert!(Password::parse("A1234567890123456789").is_some());
-        for bad in ["", "short1", "abcdefghijklmnopqrstu", "pass word1", "pässword1", "abcd-1234"] {
+        for bad in [
+            "",
+            "short1",
+            "abcdefghijklmnopqrstu",
+            "pass word1",
+            "pässword1",
+            "abcd-1234",
+        ] {
             assert!(Password::parse(bad).is_none(), "{bad}");
         }
-        assert_eq!(format!("{:?}", Password::parse("abcd1234").unwrap()), "Password(***)");
+        assert_eq!(
+            format!("{:?}", Password::parse("abcd1234").unwrap()),
+            "Password(***)"
+        );
     }
 
     #[test]
@@ -167,7 +188,9 @@ mod tests {
         assert!(OpenId::parse("abc def").is_none());
         assert!(OpenId::parse("abc<script>").is_none());
         assert_eq!(
-            OpenId::parse("4F65D2442D41B0D1639FD7FC14123B11").unwrap().masked(),
+            OpenId::parse("4F65D2442D41B0D1639FD7FC14123B11")
+                .unwrap()
+                .masked(),
             "4F65****3B11"
         );
     }

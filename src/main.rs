@@ -7,7 +7,11 @@ use qqbind::config::Settings;
 use qqbind::startup::{Application, StartupError};
 
 #[derive(Parser)]
-#[command(name = "qqbind", version, about = "QQ login and account binding for a web shop")]
+#[command(
+    name = "qqbind",
+    version,
+    about = "QQ login and account binding for a web shop"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,

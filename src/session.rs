@@ -88,7 +88,10 @@ impl TypedSession {
     }
 
     pub fn push_pending_login(&self, pending: PendingLogin, now: i64) -> Result<(), AppError> {
-        let mut list = self.0.get::<Vec<PendingLogin>>(QQ_PENDING)?.unwrap_or_default();
+        let mut list = self
+            .0
+            .get::<Vec<PendingLogin>>(QQ_PENDING)?
+            .unwrap_or_default();
         list.retain(|p| p.expires_at > now);
         list.push(pending);
         if list.len() > MAX_PENDING {
@@ -101,7 +104,11 @@ impl TypedSession {
 
     /// Removes the pending login for `state` (before anything else looks at it: single
     /// use) and returns it when it was there and unexpired.
-    pub fn take_pending_login(&self, state: &str, now: i64) -> Result<Option<PendingLogin>, AppError> {
+    pub fn take_pending_login(
+        &self,
+        state: &str,
+        now: i64,
+    ) -> Result<Option<PendingLogin>, AppError> {
         let Some(mut list) = self.0.get::<Vec<PendingLogin>>(QQ_PENDING)? else {
             return Ok(None);
         };

@@ -42,7 +42,11 @@ impl Signer {
     /// for the session whose binding value is `session_id`.
     pub fn sign_openid(&self, openid: &OpenId, expires_at: i64, session_id: &str) -> String {
         let payload = format!("{}|{}", openid.as_str(), expires_at);
-        let tag = mac(&self.openid_key, &[payload.as_bytes(), session_id.as_bytes()]).finalize();
+        let tag = mac(
+            &self.openid_key,
+            &[payload.as_bytes(), session_id.as_bytes()],
+        )
+        .finalize();
         format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(payload),
@@ -80,7 +84,11 @@ impl Signer {
 
     /// The CSRF token for a session's CSRF seed.
     pub fn csrf_token(&self, seed: &str) -> String {
-        hex::encode(mac(&self.csrf_key, &[seed.as_bytes()]).finalize().into_bytes())
+        hex::encode(
+            mac(&self.csrf_key, &[seed.as_bytes()])
+                .finalize()
+                .into_bytes(),
+        )
     }
 
     /// Whether `token` is the CSRF token of `seed` (constant-time).
@@ -153,8 +161,11 @@ mod tests {
 
     #[test]
     fn a_token_under_another_key_is_refused() {
-        let t = Signer::new(b"another-key-another-key-another-key")
-            .sign_openid(&openid(), NOW + 600, "sid-a");
+        let t = Signer::new(b"another-key-another-key-another-key").sign_openid(
+            &openid(),
+            NOW + 600,
+            "sid-a",
+        );
         assert_eq!(
             signer().verify_openid(&t, "sid-a", NOW),
             Err(TokenError::BadSignature)
@@ -187,7 +198,10 @@ mod tests {
     #[test]
     fn garbage_is_malformed_not_a_panic() {
         for junk in ["", ".", "abc", "a.b.c", "!!!.???", "\u{0}.\u{0}"] {
-            assert!(signer().verify_openid(junk, "sid-a", NOW).is_err(), "{junk:?}");
+            assert!(
+                signer().verify_openid(junk, "sid-a", NOW).is_err(),
+                "{junk:?}"
+            );
         }
     }
 

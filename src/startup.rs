@@ -56,12 +56,20 @@ struct RememberSession;
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        let listener = TcpListener::bind(settings.listen)
-            .map_err(|e| config_err("QQBIND_LISTEN", format!("cannot listen on {}: {e}", settings.listen)))?;
+        let listener = TcpListener::bind(settings.listen).map_err(|e| {
+            config_err(
+                "QQBIND_LISTEN",
+                format!("cannot listen on {}: {e}", settings.listen),
+            )
+        })?;
         let addr = listener.local_addr()?;
 
-        let pool = db::build_pool(&settings.database_url)
-            .map_err(|e| config_err("DATABASE_URL", format!("cannot open {}: {e}", settings.database_url)))?;
+        let pool = db::build_pool(&settings.database_url).map_err(|e| {
+            config_err(
+                "DATABASE_URL",
+                format!("cannot open {}: {e}", settings.database_url),
+            )
+        })?;
         let migrate_pool = pool.clone();
         let applied = tokio::task::spawn_blocking(move || db::run_migrations(&migrate_pool))
             .await
@@ -73,7 +81,8 @@ impl Application {
 
         let codes = match &settings.redis_url {
             Some(url) => {
-                let store = RedisStore::new(url.as_str()).map_err(|e| config_err("REDIS_URL", e))?;
+                let store =
+                    RedisStore::new(url.as_str()).map_err(|e| config_err("REDIS_URL", e))?;
                 store
                     .ping()
                     .await
@@ -136,7 +145,11 @@ impl Application {
         };
         let server = build_server(listener, state.clone(), simulator)?;
         tracing::info!(%addr, store = state.codes.kind(), "qqbind listening on http://{addr}/login/");
-        Ok(Self { addr, server, state })
+        Ok(Self {
+            addr,
+            server,
+            state,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -157,7 +170,11 @@ impl Application {
     }
 }
 
-fn build_server(listener: TcpListener, state: AppState, simulator: Option<Simulator>) -> Result<Server, StartupError> {
+fn build_server(
+    listener: TcpListener,
+    state: AppState,
+    simulator: Option<Simulator>,
+) -> Result<Server, StartupError> {
     let key = Key::derive_from(state.settings.secret_key.expose().as_bytes());
     let secure = state.settings.session_cookie_secure;
     let dev_mode = simulator.is_some();
@@ -180,7 +197,7 @@ fn build_server(listener: TcpListener, state: AppState, simulator: Option<Simula
             .app_data(
                 web::FormConfig::default()
                     .limit(MAX_BODY)
-                    .error_handler(|e, _| form_error(&e).into()),
+                    .error_handler(|e, _| form_error(&e)),
             )
             .app_data(
                 web::QueryConfig::default()
@@ -260,9 +277,13 @@ fn persist_session_cookie(res: &mut ServiceResponse) {
     headers.remove(header::SET_COOKIE);
     for value in cookies {
         let rewritten = value.to_str().ok().and_then(|s| {
-            let is_live_session = s.starts_with(&prefix) && !s.contains("Max-Age") && !s.contains("Expires");
+            let is_live_session =
+                s.starts_with(&prefix) && !s.contains("Max-Age") && !s.contains("Expires");
             is_live_session
-                .then(|| HeaderValue::from_str(&format!("{s}; Max-Age={}", auth::SESSION_MAX_AGE_SECS)).ok())
+                .then(|| {
+                    HeaderValue::from_str(&format!("{s}; Max-Age={}", auth::SESSION_MAX_AGE_SECS))
+                        .ok()
+                })
                 .flatten()
         });
         headers.append(header::SET_COOKIE, rewritten.unwrap_or(value));

@@ -21,11 +21,19 @@ pub const USERNAME_COOKIE_MAX_AGE: i64 = 15 * 24 * 3600;
 pub const SESSION_MAX_AGE_SECS: u64 = 14 * 24 * 3600;
 
 /// The logged-in, active user of this request, or `None`.
-pub async fn current_user(state: &AppState, session: &TypedSession) -> Result<Option<User>, AppError> {
+pub async fn current_user(
+    state: &AppState,
+    session: &TypedSession,
+) -> Result<Option<User>, AppError> {
     let (Some(uid), Some(sid)) = (session.user_id()?, session.existing_sid()?) else {
         return Ok(None);
     };
-    if state.codes.get(&keys::revoked_session(&sid)).await?.is_some() {
+    if state
+        .codes
+        .get(&keys::revoked_session(&sid))
+        .await?
+        .is_some()
+    {
         return Ok(None);
     }
     let user = db::run(&state.db, move |c| Ok(db::users::find_by_id(c, uid)?)).await?;
@@ -66,14 +74,17 @@ pub async fn log_in(
     remember: bool,
 ) -> Result<Cookie<'static>, AppError> {
     let id = user.id;
-    db::run(&state.db, move |c| Ok(db::users::touch_last_login(c, id, db::now())?)).await?;
+    db::run(&state.db, move |c| {
+        Ok(db::users::touch_last_login(c, id, db::now())?)
+    })
+    .await?;
     session.log_in(user.id, remember)?;
     Ok(username_cookie(state, &user.username))
 }
 
 fn username_cookie(state: &AppState, username: &str) -> Cookie<'static> {
-    let value =
-        percent_encoding::utf8_percent_encode(username, percent_encoding::NON_ALPHANUMERIC).to_string();
+    let value = percent_encoding::utf8_percent_encode(username, percent_encoding::NON_ALPHANUMERIC)
+        .to_string();
     Cookie::build("username", value)
         .path("/")
         .max_age(CookieDuration::seconds(USERNAME_COOKIE_MAX_AGE))

@@ -5,9 +5,8 @@ use captcha::Captcha;
 
 /// Characters that are easy to tell apart (no 0/O/o, 1/l/I, 5/S, 2/Z, …).
 const READABLE: &[char] = &[
-    '3', '4', '6', '7', '8', '9', 'a', 'b', 'd', 'e', 'f', 'h', 'k', 'm', 'n', 'p', 'r', 't',
-    'w', 'x', 'y', 'A', 'B', 'D', 'E', 'F', 'G', 'H', 'K', 'M', 'N', 'P', 'R', 'T', 'W', 'X',
-    'Y',
+    '3', '4', '6', '7', '8', '9', 'a', 'b', 'd', 'e', 'f', 'h', 'k', 'm', 'n', 'p', 'r', 't', 'w',
+    'x', 'y', 'A', 'B', 'D', 'E', 'F', 'G', 'H', 'K', 'M', 'N', 'P', 'R', 'T', 'W', 'X', 'Y',
 ];
 
 pub const LENGTH: usize = 4;

@@ -91,8 +91,10 @@ impl RedisStore {
     }
 
     pub async fn take(&self, key: &str) -> Result<Option<String>, StoreError> {
-        self.with_conn(|mut c| async move { redis::cmd("GETDEL").arg(key).query_async(&mut c).await })
-            .await
+        self.with_conn(
+            |mut c| async move { redis::cmd("GETDEL").arg(key).query_async(&mut c).await },
+        )
+        .await
     }
 
     pub async fn take_if_equals(&self, key: &str, expected: &str) -> Result<bool, StoreError> {
@@ -109,8 +111,10 @@ impl RedisStore {
     }
 
     pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.with_conn(|mut c| async move { redis::cmd("DEL").arg(key).query_async::<()>(&mut c).await })
-            .await
+        self.with_conn(
+            |mut c| async move { redis::cmd("DEL").arg(key).query_async::<()>(&mut c).await },
+        )
+        .await
     }
 
     pub async fn incr(&self, key: &str, ttl: Duration) -> Result<i64, StoreError> {

@@ -63,7 +63,8 @@ pub async fn send_sms_code(
     image_code: &str,
     image_code_id: &str,
 ) -> Result<(), SendSmsError> {
-    let (mobile, image_code, image_code_id) = (mobile.trim(), image_code.trim(), image_code_id.trim());
+    let (mobile, image_code, image_code_id) =
+        (mobile.trim(), image_code.trim(), image_code_id.trim());
     if mobile.is_empty() || image_code.is_empty() || image_code_id.is_empty() {
         return Err(SendSmsError::Missing);
     }

@@ -70,7 +70,11 @@ pub fn insert(conn: &mut SqliteConnection, new: &NewUser<'_>) -> QueryResult<Use
         .get_result(conn)
 }
 
-pub fn touch_last_login(conn: &mut SqliteConnection, id: i32, at: NaiveDateTime) -> QueryResult<()> {
+pub fn touch_last_login(
+    conn: &mut SqliteConnection,
+    id: i32,
+    at: NaiveDateTime,
+) -> QueryResult<()> {
     diesel::update(tb_users::table.find(id))
         .set(tb_users::last_login.eq(Some(at)))
         .execute(conn)

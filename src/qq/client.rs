@@ -145,7 +145,11 @@ impl QqClient {
     }
 
     /// The nickname and avatar (`/user/get_user_info`).
-    pub async fn profile(&self, token: &AccessToken, openid: &OpenId) -> Result<QqProfile, QqError> {
+    pub async fn profile(
+        &self,
+        token: &AccessToken,
+        openid: &OpenId,
+    ) -> Result<QqProfile, QqError> {
         let mut url = self.endpoint("/user/get_user_info");
         url.query_pairs_mut()
             .append_pair("access_token", &token.0)

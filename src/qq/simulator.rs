@@ -147,12 +147,20 @@ struct AuthorizePage {
     presets: Vec<&'static str>,
 }
 
-fn check_app(sim: &Simulator, client_id: Option<&str>, redirect_uri: Option<&str>) -> Result<(), AppError> {
+fn check_app(
+    sim: &Simulator,
+    client_id: Option<&str>,
+    redirect_uri: Option<&str>,
+) -> Result<(), AppError> {
     if client_id != Some(sim.client_id.as_str()) {
-        return Err(AppError::BadRequest("100008: client id is illegal (QQ模拟器)".into()));
+        return Err(AppError::BadRequest(
+            "100008: client id is illegal (QQ模拟器)".into(),
+        ));
     }
     if redirect_uri != Some(sim.redirect_uri.as_str()) {
-        return Err(AppError::BadRequest("100010: redirect uri is illegal (QQ模拟器)".into()));
+        return Err(AppError::BadRequest(
+            "100010: redirect uri is illegal (QQ模拟器)".into(),
+        ));
     }
     Ok(())
 }
@@ -183,7 +191,10 @@ struct ConsentQuery {
     cancel: Option<String>,
 }
 
-async fn consent(sim: web::Data<Simulator>, q: web::Query<ConsentQuery>) -> Result<HttpResponse, AppError> {
+async fn consent(
+    sim: web::Data<Simulator>,
+    q: web::Query<ConsentQuery>,
+) -> Result<HttpResponse, AppError> {
     check_app(&sim, q.client_id.as_deref(), q.redirect_uri.as_deref())?;
     let state = q.state.clone().unwrap_or_default();
     let mut back = url::Url::parse(&sim.redirect_uri)
@@ -279,7 +290,8 @@ async fn me(sim: web::Data<Simulator>, q: web::Query<MeQuery>) -> HttpResponse {
     let Some(nickname) = q.access_token.as_deref().and_then(|t| sim.nickname_of(t)) else {
         return qq_error(100016, "access token check failed", json);
     };
-    let obj = serde_json::json!({ "client_id": sim.client_id, "openid": sim.openid_for(&nickname) });
+    let obj =
+        serde_json::json!({ "client_id": sim.client_id, "openid": sim.openid_for(&nickname) });
     if json {
         qq_body(obj.to_string())
     } else {
@@ -309,7 +321,11 @@ async fn user_info(
         return qq_body(r#"{"ret":-22,"msg":"openid is invalid"}"#.to_owned());
     }
     let info = req.connection_info();
-    let avatar = format!("{}://{}/dev/qq/avatar/{openid}.svg", info.scheme(), info.host());
+    let avatar = format!(
+        "{}://{}/dev/qq/avatar/{openid}.svg",
+        info.scheme(),
+        info.host()
+    );
     qq_body(
         serde_json::json!({
             "ret": 0, "msg": "", "is_lost": 0,
@@ -327,7 +343,9 @@ async fn user_info(
 /// A plain coloured square with a QQ-penguin-ish initial, so the bind form has a picture.
 async fn avatar(path: web::Path<String>) -> HttpResponse {
     let openid = path.into_inner();
-    let hue = openid.bytes().fold(0u32, |h, b| (h * 31 + u32::from(b)) % 360);
+    let hue = openid
+        .bytes()
+        .fold(0u32, |h, b| (h * 31 + u32::from(b)) % 360);
     let svg = format!(
         r##"<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100" viewBox="0 0 100 100"><rect width="100" height="100" rx="50" fill="hsl({hue},60%,55%)"/><text x="50" y="64" font-size="42" text-anchor="middle" fill="#fff" font-family="sans-serif">Q</text></svg>"##
     );

@@ -106,9 +106,14 @@ pub fn parse_user_info(body: &str) -> Result<UserInfo, WireError> {
             description: string_field(&v, "msg").unwrap_or_default(),
         });
     }
-    let avatar_url = ["figureurl_qq_2", "figureurl_qq_1", "figureurl_2", "figureurl_1"]
-        .iter()
-        .find_map(|k| string_field(&v, k).filter(|s| !s.is_empty()));
+    let avatar_url = [
+        "figureurl_qq_2",
+        "figureurl_qq_1",
+        "figureurl_2",
+        "figureurl_1",
+    ]
+    .iter()
+    .find_map(|k| string_field(&v, k).filter(|s| !s.is_empty()));
     Ok(UserInfo {
         nickname: string_field(&v, "nickname").filter(|s| !s.is_empty()),
         avatar_url,
@@ -222,7 +227,10 @@ mod tests {
         .unwrap();
         assert_eq!(g.access_token, TOKEN);
         assert_eq!(g.expires_in, Some(7_776_000));
-        assert_eq!(g.refresh_token.as_deref(), Some("88E4************************BE14"));
+        assert_eq!(
+            g.refresh_token.as_deref(),
+            Some("88E4************************BE14")
+        );
     }
 
     #[test]
@@ -254,8 +262,10 @@ mod tests {
 
     #[test]
     fn token_plain_json_error() {
-        let e = parse_token_body(r#"{"error":100019,"error_description":"code to access token error"}"#)
-            .unwrap_err();
+        let e = parse_token_body(
+            r#"{"error":100019,"error_description":"code to access token error"}"#,
+        )
+        .unwrap_err();
         assert!(matches!(e, WireError::Qq { code: 100019, .. }));
     }
 
@@ -273,7 +283,15 @@ mod tests {
 
     #[test]
     fn token_garbage_is_malformed() {
-        for body in ["", "<html>502 Bad Gateway</html>", "hello world", "{", "callback( nope );", "[1,2]", "access_token=&expires_in=1"] {
+        for body in [
+            "",
+            "<html>502 Bad Gateway</html>",
+            "hello world",
+            "{",
+            "callback( nope );",
+            "[1,2]",
+            "access_token=&expires_in=1",
+        ] {
             assert!(
                 matches!(parse_token_body(body), Err(WireError::Malformed(_))),
                 "{body:?}"
@@ -330,7 +348,13 @@ mod tests {
 
     #[test]
     fn me_garbage_is_malformed() {
-        for body in ["", "callback(", "callback( {\"openid\":\"A\"} );", "<html>", "null"] {
+        for body in [
+            "",
+            "callback(",
+            "callback( {\"openid\":\"A\"} );",
+            "<html>",
+            "null",
+        ] {
             assert!(parse_me_body(body).is_err(), "{body:?}");
         }
     }
@@ -348,13 +372,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(info.nickname.as_deref(), Some("小明"));
-        assert_eq!(info.avatar_url.as_deref(), Some("http://thirdqq.qlogo.cn/100"));
+        assert_eq!(
+            info.avatar_url.as_deref(),
+            Some("http://thirdqq.qlogo.cn/100")
+        );
         for (body, code) in [
             (r#"{"ret":-22,"msg":"openid is invalid"}"#, -22),
             (r#"{"ret":-23,"msg":"token is invalid"}"#, -23),
             (r#"{"ret":1002,"msg":"请先登录"}"#, 1002),
         ] {
-            assert!(matches!(parse_user_info(body), Err(WireError::Qq { code: c, .. }) if c == code));
+            assert!(
+                matches!(parse_user_info(body), Err(WireError::Qq { code: c, .. }) if c == code)
+            );
         }
     }
 

@@ -11,7 +11,10 @@ use crate::codes::sms::OutboxEntry;
 use crate::error::{render, AppError};
 use crate::state::AppState;
 
-pub async fn image_code(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+pub async fn image_code(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     let png = service::new_image_code(&state, &path).await?;
     Ok(HttpResponse::Ok()
         .content_type("image/png")
@@ -60,8 +63,15 @@ struct OutboxPage {
 }
 
 /// The messages the `log` SMS provider "sent" (dev only).
-pub async fn dev_outbox(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let entries = state.sms.outbox().map(|o| o.entries()).ok_or(AppError::NotFound)?;
+pub async fn dev_outbox(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let entries = state
+        .sms
+        .outbox()
+        .map(|o| o.entries())
+        .ok_or(AppError::NotFound)?;
     render(
         StatusCode::OK,
         &OutboxPage {

@@ -31,7 +31,9 @@ struct InfoPage {
 
 /// A UTC timestamp as people in China read it.
 pub fn beijing_time(at: chrono::NaiveDateTime) -> String {
-    (at + chrono::Duration::hours(8)).format("%Y-%m-%d %H:%M").to_string()
+    (at + chrono::Duration::hours(8))
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
 }
 
 pub async fn info_page(
@@ -41,7 +43,10 @@ pub async fn info_page(
     LoggedIn(user): LoggedIn,
 ) -> Result<HttpResponse, AppError> {
     let uid = user.id;
-    let binding = db::run(&state.db, move |c| Ok(db::qq_bindings::find_by_user(c, uid)?)).await?;
+    let binding = db::run(&state.db, move |c| {
+        Ok(db::qq_bindings::find_by_user(c, uid)?)
+    })
+    .await?;
     render(
         StatusCode::OK,
         &InfoPage {

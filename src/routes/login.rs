@@ -66,7 +66,12 @@ pub async fn login_submit(
 ) -> Result<HttpResponse, AppError> {
     check_csrf(&state, &session, form.csrf_token.as_deref())?;
     let next = NextPath::sanitise(q.next.as_deref());
-    let login = form.username.as_deref().unwrap_or_default().trim().to_owned();
+    let login = form
+        .username
+        .as_deref()
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
     let pw = form.password.clone().unwrap_or_default();
     let remembered = form.remembered.is_some();
 
@@ -92,7 +97,12 @@ pub async fn login_submit(
 
     let l = login.clone();
     let user = db::run(&state.db, move |c| Ok(db::users::find_by_login(c, &l)?)).await?;
-    let ok = password::verify(&pw, user.as_ref().map(|u| u.password.as_str()), state.settings.bcrypt_cost).await?;
+    let ok = password::verify(
+        &pw,
+        user.as_ref().map(|u| u.password.as_str()),
+        state.settings.bcrypt_cost,
+    )
+    .await?;
     let Some(user) = user.filter(|_| ok) else {
         return refuse(StatusCode::BAD_REQUEST, "用户名或密码错误");
     };

@@ -39,7 +39,11 @@ pub fn csrf_token(state: &AppState, session: &TypedSession) -> Result<String, Ap
 }
 
 /// Refuses a POST whose `csrf_token` is missing or not this session's.
-pub fn check_csrf(state: &AppState, session: &TypedSession, token: Option<&str>) -> Result<(), AppError> {
+pub fn check_csrf(
+    state: &AppState,
+    session: &TypedSession,
+    token: Option<&str>,
+) -> Result<(), AppError> {
     let seed = session.existing_csrf_seed()?;
     match (seed, token) {
         (Some(seed), Some(token)) if state.signer.verify_csrf(&seed, token) => Ok(()),

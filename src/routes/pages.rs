@@ -17,7 +17,11 @@ struct IndexPage {
     username: Option<String>,
 }
 
-pub async fn index(req: HttpRequest, state: web::Data<AppState>, session: TypedSession) -> Result<HttpResponse, AppError> {
+pub async fn index(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+) -> Result<HttpResponse, AppError> {
     let user = current_user(&state, &session).await?;
     render(
         StatusCode::OK,
@@ -29,9 +33,21 @@ pub async fn index(req: HttpRequest, state: web::Data<AppState>, session: TypedS
 }
 
 const STATIC_FILES: &[(&str, &str, &str)] = &[
-    ("css/site.css", "text/css; charset=utf-8", include_str!("../../static/css/site.css")),
-    ("js/bind.js", "text/javascript; charset=utf-8", include_str!("../../static/js/bind.js")),
-    ("img/qq.svg", "image/svg+xml", include_str!("../../static/img/qq.svg")),
+    (
+        "css/site.css",
+        "text/css; charset=utf-8",
+        include_str!("../../static/css/site.css"),
+    ),
+    (
+        "js/bind.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/js/bind.js"),
+    ),
+    (
+        "img/qq.svg",
+        "image/svg+xml",
+        include_str!("../../static/img/qq.svg"),
+    ),
 ];
 
 pub async fn static_file(path: web::Path<String>) -> Result<HttpResponse, AppError> {

@@ -29,7 +29,11 @@ pub struct NextQuery {
 
 /// Remembers a fresh `state` (with `next`) in this session and in the code store, and
 /// returns QQ's authorize URL for it.
-async fn start_login(state: &AppState, session: &TypedSession, next: Option<&str>) -> Result<String, AppError> {
+async fn start_login(
+    state: &AppState,
+    session: &TypedSession,
+    next: Option<&str>,
+) -> Result<String, AppError> {
     let nonce = random_hex(24);
     let sid = session.sid()?;
     let now = unix_now();
@@ -43,7 +47,10 @@ async fn start_login(state: &AppState, session: &TypedSession, next: Option<&str
     )?;
     // The session copy alone could be replayed with an old cookie; the store copy is
     // consumed atomically, so each state works once.
-    state.codes.set_ex(&keys::qq_state(&nonce), &sid, STATE_TTL).await?;
+    state
+        .codes
+        .set_ex(&keys::qq_state(&nonce), &sid, STATE_TTL)
+        .await?;
     Ok(state.qq.authorize_url(&nonce))
 }
 
@@ -95,12 +102,16 @@ pub async fn callback(
         .qq
         .exchange_code(code)
         .await
-        .map_err(|e| AppError::QqFailed { cause: e.to_string() })?;
+        .map_err(|e| AppError::QqFailed {
+            cause: e.to_string(),
+        })?;
     let openid = state
         .qq
         .openid(&token)
         .await
-        .map_err(|e| AppError::QqFailed { cause: e.to_string() })?;
+        .map_err(|e| AppError::QqFailed {
+            cause: e.to_string(),
+        })?;
 
     let oid = openid.as_str().to_owned();
     let bound_user = db::run(&state.db, move |c| {
@@ -130,7 +141,12 @@ pub async fn callback(
     };
     let pending_bind = PendingBind {
         next: pending.next,
-        nickname: profile.nickname.unwrap_or_default().chars().take(64).collect(),
+        nickname: profile
+            .nickname
+            .unwrap_or_default()
+            .chars()
+            .take(64)
+            .collect(),
         avatar_url: profile
             .avatar_url
             .filter(|u| u.len() <= 512 && (u.starts_with("https://") || u.starts_with("http://")))
@@ -140,14 +156,28 @@ pub async fn callback(
     let sid = session.sid()?;
     let expires_at = unix_now() + state.settings.openid_token_ttl.as_secs() as i64;
     let access_token = state.signer.sign_openid(&openid, expires_at, &sid);
-    let page = BindPage::new(&req, &state, &session, &pending_bind, access_token, String::new())?;
+    let page = BindPage::new(
+        &req,
+        &state,
+        &session,
+        &pending_bind,
+        access_token,
+        String::new(),
+    )?;
     render(StatusCode::OK, &page)
 }
 
 /// Consumes `state`: it must have been issued to this session, unused, unexpired.
-async fn take_state(state: &AppState, session: &TypedSession, nonce: Option<&str>) -> Result<PendingLogin, AppError> {
+async fn take_state(
+    state: &AppState,
+    session: &TypedSession,
+    nonce: Option<&str>,
+) -> Result<PendingLogin, AppError> {
     let refused = || AppError::BadRequest("QQ登录请求已失效（state无效），请重新点击QQ登录".into());
-    let nonce = nonce.map(str::trim).filter(|s| !s.is_empty()).ok_or_else(refused)?;
+    let nonce = nonce
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(refused)?;
     if nonce.len() > 128 {
         return Err(refused());
     }
@@ -244,9 +274,23 @@ pub async fn bind_submit(
         next: "/".to_owned(),
         ..Default::default()
     });
-    let mobile = form.mobile.clone().unwrap_or_default().trim().chars().take(32).collect::<String>();
+    let mobile = form
+        .mobile
+        .clone()
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .take(32)
+        .collect::<String>();
     let access_token = form.access_token.clone().unwrap_or_default();
-    let mut page = BindPage::new(&req, &state, &session, &pending, access_token.clone(), mobile.clone())?;
+    let mut page = BindPage::new(
+        &req,
+        &state,
+        &session,
+        &pending,
+        access_token.clone(),
+        mobile.clone(),
+    )?;
 
     if form.action.as_deref() == Some("send_sms") {
         return send_sms_without_js(&state, &form, page).await;
@@ -306,7 +350,9 @@ async fn send_sms_without_js(
             let (status, _) = e.status_and_code();
             let message = Some(e.to_string());
             match e {
-                SendSmsError::ImageExpired | SendSmsError::ImageWrong => page.image_code_errmsg = message,
+                SendSmsError::ImageExpired | SendSmsError::ImageWrong => {
+                    page.image_code_errmsg = message
+                }
                 SendSmsError::Missing | SendSmsError::BadMobile => page.errmsg = message,
                 _ => page.sms_code_errmsg = message,
             }

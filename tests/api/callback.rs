@@ -9,10 +9,16 @@ async fn bind_openid(app: &TestApp, openid: &str, mobile: &str) {
     let form = app.reach_bind_form(&b, openid, "/").await;
     app.give_sms_code(mobile, "123456").await;
     let r = b
-        .post_form("/oauth_callback/", &[
-            ("mobile", mobile), ("password", PASSWORD), ("sms_code", "123456"),
-            ("access_token", &form.access_token), ("csrf_token", &form.csrf_token),
-        ])
+        .post_form(
+            "/oauth_callback/",
+            &[
+                ("mobile", mobile),
+                ("password", PASSWORD),
+                ("sms_code", "123456"),
+                ("access_token", &form.access_token),
+                ("csrf_token", &form.csrf_token),
+            ],
+        )
         .await;
     assert_eq!(r.status(), 302);
 }
@@ -79,13 +85,19 @@ async fn a_replayed_old_session_cookie_cannot_reuse_a_state(kind: StoreKind) {
     let b = app.browser();
     let state = b.start_qq_login("/").await;
     let old_cookie = b.cookie_header();
-    assert_eq!(b.callback(&format!("code-{OPENID}"), &state).await.status(), 302);
+    assert_eq!(
+        b.callback(&format!("code-{OPENID}"), &state).await.status(),
+        302
+    );
     // Same state, with the session cookie as it was before the callback.
     let r = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
-        .get(format!("{}/oauth_callback/?code=code-{OPENID}&state={state}", app.base))
+        .get(format!(
+            "{}/oauth_callback/?code=code-{OPENID}&state={state}",
+            app.base
+        ))
         .header("cookie", old_cookie)
         .send()
         .await
@@ -108,7 +120,8 @@ async fn qq_failures_show_oauth_failed_and_nothing_secret(kind: StoreKind) {
         (None, Some(MeReply::BadOpenId)),
     ];
     for (token, me) in cases {
-        app.qq.set_token(token.clone().unwrap_or(TokenReply::QueryString));
+        app.qq
+            .set_token(token.clone().unwrap_or(TokenReply::QueryString));
         app.qq.set_me(me.clone().unwrap_or(MeReply::Jsonp));
         let b = app.browser();
         let state = b.start_qq_login("/").await;
@@ -177,7 +190,10 @@ async fn a_bound_user_is_logged_in_with_a_new_session_and_the_username_cookie(ki
     assert!(username.contains("Max-Age=1296000"), "{username}");
     assert!(!username.contains("HttpOnly"), "the header script reads it");
     let session = set_cookie(&r, "qqbind_session").expect("a new session cookie");
-    assert!(session.contains("HttpOnly") && session.contains("SameSite=Lax"), "{session}");
+    assert!(
+        session.contains("HttpOnly") && session.contains("SameSite=Lax"),
+        "{session}"
+    );
     assert_ne!(before, b.cookie_header());
     let info = b.get("/info/").await.text().await.unwrap();
     assert!(info.contains("13800138000"));

@@ -13,7 +13,10 @@ fn run_with(env: &[(&str, &str)]) -> (Option<i32>, String) {
         .current_dir(dir.path())
         .output()
         .unwrap();
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -27,7 +30,11 @@ fn bad_configuration_exits_2_with_one_line_naming_the_variable() {
         (vec![("REDIS_URL", unreachable_redis.as_str())], "REDIS_URL"),
         (vec![("QQ_CLIENT_ID", "101518219")], "QQ_CLIENT_SECRET"),
         (
-            vec![("QQ_CLIENT_ID", "1"), ("QQ_CLIENT_SECRET", "s"), ("QQ_REDIRECT_URI", "https://shop.example/oauth_callback/")],
+            vec![
+                ("QQ_CLIENT_ID", "1"),
+                ("QQ_CLIENT_SECRET", "s"),
+                ("QQ_REDIRECT_URI", "https://shop.example/oauth_callback/"),
+            ],
             "SECRET_KEY",
         ),
         (vec![("OPENID_TOKEN_TTL", "soon")], "OPENID_TOKEN_TTL"),
@@ -37,7 +44,10 @@ fn bad_configuration_exits_2_with_one_line_naming_the_variable() {
         let lines: Vec<&str> = stderr.lines().collect();
         assert_eq!(lines.len(), 1, "{env:?}: {stderr}");
         assert!(lines[0].contains(var), "{env:?}: {stderr}");
-        assert!(!stderr.contains("too-short") || var != "SECRET_KEY", "the secret is not echoed");
+        assert!(
+            !stderr.contains("too-short") || var != "SECRET_KEY",
+            "the secret is not echoed"
+        );
     }
 }
 
@@ -56,7 +66,13 @@ fn migrate_applies_the_migrations_once() {
     };
     let first = run();
     assert!(first.status.success());
-    assert_eq!(String::from_utf8_lossy(&first.stdout).trim(), "1 migration(s) applied");
+    assert_eq!(
+        String::from_utf8_lossy(&first.stdout).trim(),
+        "1 migration(s) applied"
+    );
     let second = run();
-    assert_eq!(String::from_utf8_lossy(&second.stdout).trim(), "0 migration(s) applied");
+    assert_eq!(
+        String::from_utf8_lossy(&second.stdout).trim(),
+        "0 migration(s) applied"
+    );
 }

@@ -11,7 +11,11 @@ const MOBILE: &str = "13800138000";
 async fn json_of(r: reqwest::Response) -> (u16, String, String) {
     let status = r.status().as_u16();
     let v: serde_json::Value = r.json().await.unwrap();
-    (status, v["code"].as_str().unwrap().to_owned(), v["errmsg"].as_str().unwrap().to_owned())
+    (
+        status,
+        v["code"].as_str().unwrap().to_owned(),
+        v["errmsg"].as_str().unwrap().to_owned(),
+    )
 }
 
 async fn an_image_code_is_a_png_of_four_characters_kept_300_seconds(kind: StoreKind) {
@@ -27,7 +31,10 @@ async fn an_image_code_is_a_png_of_four_characters_kept_300_seconds(kind: StoreK
     let text = app.codes().get(&keys::image(&id)).await.unwrap().unwrap();
     assert_eq!(text.chars().count(), 4);
     let ttl = app.codes().ttl(&keys::image(&id)).await.unwrap().unwrap();
-    assert!(ttl <= Duration::from_secs(300) && ttl > Duration::from_secs(290), "{ttl:?}");
+    assert!(
+        ttl <= Duration::from_secs(300) && ttl > Duration::from_secs(290),
+        "{ttl:?}"
+    );
 }
 
 async fn an_image_code_id_that_is_not_a_uuid_is_400(kind: StoreKind) {
@@ -44,17 +51,39 @@ async fn a_right_image_code_sends_an_sms_code(kind: StoreKind) {
     let text = app.captcha(&b, &id).await;
     // Case-insensitive.
     let r = b
-        .get(&format!("/sms_codes/{MOBILE}/?image_code={}&image_code_id={id}", text.to_lowercase()))
+        .get(&format!(
+            "/sms_codes/{MOBILE}/?image_code={}&image_code_id={id}",
+            text.to_lowercase()
+        ))
         .await;
     assert_eq!(json_of(r).await, (200, "0".into(), "发送短信成功".into()));
     let code = app.codes().get(&keys::sms(MOBILE)).await.unwrap().unwrap();
-    assert!(code.len() == 6 && code.chars().all(|c| c.is_ascii_digit()), "{code}");
-    assert_eq!(app.codes().get(&keys::send_flag(MOBILE)).await.unwrap().as_deref(), Some("1"));
+    assert!(
+        code.len() == 6 && code.chars().all(|c| c.is_ascii_digit()),
+        "{code}"
+    );
+    assert_eq!(
+        app.codes()
+            .get(&keys::send_flag(MOBILE))
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("1")
+    );
     let sms_ttl = app.codes().ttl(&keys::sms(MOBILE)).await.unwrap().unwrap();
-    let flag_ttl = app.codes().ttl(&keys::send_flag(MOBILE)).await.unwrap().unwrap();
+    let flag_ttl = app
+        .codes()
+        .ttl(&keys::send_flag(MOBILE))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(sms_ttl > Duration::from_secs(290) && sms_ttl <= Duration::from_secs(300));
     assert!(flag_ttl > Duration::from_secs(50) && flag_ttl <= Duration::from_secs(60));
-    assert_eq!(app.codes().get(&keys::image(&id)).await.unwrap(), None, "image code used up");
+    assert_eq!(
+        app.codes().get(&keys::image(&id)).await.unwrap(),
+        None,
+        "image code used up"
+    );
     let outbox = b.get("/dev/sms/").await.text().await.unwrap();
     assert!(outbox.contains(&code), "the dev outbox shows the code");
 }
@@ -63,9 +92,18 @@ async fn missing_parameters_are_4003(kind: StoreKind) {
     let app = spawn_app(kind).await;
     let b = app.browser();
     let id = uuid::Uuid::new_v4().to_string();
-    for q in [format!("?image_code_id={id}"), "?image_code=abcd".to_owned(), "".to_owned(), format!("?image_code=&image_code_id={id}")] {
+    for q in [
+        format!("?image_code_id={id}"),
+        "?image_code=abcd".to_owned(),
+        "".to_owned(),
+        format!("?image_code=&image_code_id={id}"),
+    ] {
         let r = b.get(&format!("/sms_codes/{MOBILE}/{q}")).await;
-        assert_eq!(json_of(r).await, (400, "4003".into(), "缺少必传参数".into()), "{q}");
+        assert_eq!(
+            json_of(r).await,
+            (400, "4003".into(), "缺少必传参数".into()),
+            "{q}"
+        );
     }
 }
 
@@ -74,8 +112,16 @@ async fn a_malformed_mobile_is_4007(kind: StoreKind) {
     let b = app.browser();
     let id = uuid::Uuid::new_v4().to_string();
     for m in ["12800138000", "1380013800", "abc", "%E6%89%8B%E6%9C%BA"] {
-        let r = b.get(&format!("/sms_codes/{m}/?image_code=abcd&image_code_id={id}")).await;
-        assert_eq!(json_of(r).await, (400, "4007".into(), "请输入正确的手机号码".into()), "{m}");
+        let r = b
+            .get(&format!(
+                "/sms_codes/{m}/?image_code=abcd&image_code_id={id}"
+            ))
+            .await;
+        assert_eq!(
+            json_of(r).await,
+            (400, "4007".into(), "请输入正确的手机号码".into()),
+            "{m}"
+        );
     }
 }
 
@@ -83,8 +129,15 @@ async fn an_unknown_or_used_image_code_is_expired(kind: StoreKind) {
     let app = spawn_app(kind).await;
     let b = app.browser();
     for id in [uuid::Uuid::new_v4().to_string(), "not-a-uuid".to_owned()] {
-        let r = b.get(&format!("/sms_codes/{MOBILE}/?image_code=abcd&image_code_id={id}")).await;
-        assert_eq!(json_of(r).await, (400, "4001".into(), "图形验证码失效".into()));
+        let r = b
+            .get(&format!(
+                "/sms_codes/{MOBILE}/?image_code=abcd&image_code_id={id}"
+            ))
+            .await;
+        assert_eq!(
+            json_of(r).await,
+            (400, "4001".into(), "图形验证码失效".into())
+        );
     }
     assert_eq!(app.codes().get(&keys::sms(MOBILE)).await.unwrap(), None);
 }
@@ -94,11 +147,25 @@ async fn a_wrong_image_code_is_refused_and_used_up(kind: StoreKind) {
     let b = app.browser();
     let id = uuid::Uuid::new_v4().to_string();
     let text = app.captcha(&b, &id).await;
-    let r = b.get(&format!("/sms_codes/{MOBILE}/?image_code=zzzz&image_code_id={id}")).await;
-    assert_eq!(json_of(r).await, (400, "4001".into(), "输入图形验证码有误".into()));
+    let r = b
+        .get(&format!(
+            "/sms_codes/{MOBILE}/?image_code=zzzz&image_code_id={id}"
+        ))
+        .await;
+    assert_eq!(
+        json_of(r).await,
+        (400, "4001".into(), "输入图形验证码有误".into())
+    );
     // One use: the right answer afterwards is too late.
-    let r = b.get(&format!("/sms_codes/{MOBILE}/?image_code={text}&image_code_id={id}")).await;
-    assert_eq!(json_of(r).await, (400, "4001".into(), "图形验证码失效".into()));
+    let r = b
+        .get(&format!(
+            "/sms_codes/{MOBILE}/?image_code={text}&image_code_id={id}"
+        ))
+        .await;
+    assert_eq!(
+        json_of(r).await,
+        (400, "4001".into(), "图形验证码失效".into())
+    );
     assert_eq!(app.codes().get(&keys::sms(MOBILE)).await.unwrap(), None);
 }
 
@@ -108,9 +175,20 @@ async fn a_second_sms_within_60_seconds_is_429(kind: StoreKind) {
     let first = app.request_sms_code(&b, MOBILE).await;
     let id = uuid::Uuid::new_v4().to_string();
     let text = app.captcha(&b, &id).await;
-    let r = b.get(&format!("/sms_codes/{MOBILE}/?image_code={text}&image_code_id={id}")).await;
-    assert_eq!(json_of(r).await, (429, "4002".into(), "发送短信过于频繁".into()));
-    assert_eq!(app.codes().get(&keys::sms(MOBILE)).await.unwrap(), Some(first), "first code kept");
+    let r = b
+        .get(&format!(
+            "/sms_codes/{MOBILE}/?image_code={text}&image_code_id={id}"
+        ))
+        .await;
+    assert_eq!(
+        json_of(r).await,
+        (429, "4002".into(), "发送短信过于频繁".into())
+    );
+    assert_eq!(
+        app.codes().get(&keys::sms(MOBILE)).await.unwrap(),
+        Some(first),
+        "first code kept"
+    );
 }
 
 async fn one_image_code_cannot_send_two_messages_even_when_racing(kind: StoreKind) {

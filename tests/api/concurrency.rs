@@ -15,10 +15,16 @@ async fn two_racing_binds_of_one_openid_leave_exactly_one_account(kind: StoreKin
         let post = |br: &Browser, f: &BindForm, m: &str, code: &str| {
             let (br, f, m, code) = (br.clone(), f.clone(), m.to_owned(), code.to_owned());
             async move {
-                br.post_form("/oauth_callback/", &[
-                    ("mobile", m.as_str()), ("password", PASSWORD), ("sms_code", code.as_str()),
-                    ("access_token", f.access_token.as_str()), ("csrf_token", f.csrf_token.as_str()),
-                ])
+                br.post_form(
+                    "/oauth_callback/",
+                    &[
+                        ("mobile", m.as_str()),
+                        ("password", PASSWORD),
+                        ("sms_code", code.as_str()),
+                        ("access_token", f.access_token.as_str()),
+                        ("csrf_token", f.csrf_token.as_str()),
+                    ],
+                )
                 .await
             }
         };
@@ -28,12 +34,22 @@ async fn two_racing_binds_of_one_openid_leave_exactly_one_account(kind: StoreKin
         assert_eq!(statuses, [302, 400], "round {round}");
         let loser = if ra.status() == 400 { ra } else { rb };
         let page = loser.text().await.unwrap();
-        assert_eq!(slot_message(&page, "qq-login-error").as_deref(), Some("QQ登录失败"));
+        assert_eq!(
+            slot_message(&page, "qq-login-error").as_deref(),
+            Some("QQ登录失败")
+        );
 
         let owners = [app.user_by_mobile(&ma).await, app.user_by_mobile(&mb).await];
-        assert_eq!(owners.iter().flatten().count(), 1, "exactly one account, no orphan");
+        assert_eq!(
+            owners.iter().flatten().count(),
+            1,
+            "exactly one account, no orphan"
+        );
         let binding = app.binding_of(&openid).await.expect("bound once");
-        assert_eq!(Some(binding.user_id), owners.iter().flatten().next().map(|u| u.id));
+        assert_eq!(
+            Some(binding.user_id),
+            owners.iter().flatten().next().map(|u| u.id)
+        );
     }
     assert_eq!(app.user_count().await, 3);
     assert_eq!(app.binding_count().await, 3);
@@ -46,16 +62,26 @@ async fn one_sms_code_cannot_be_used_by_two_racing_requests(kind: StoreKind) {
     let fb = app.reach_bind_form(&b, OPENID_2, "/").await;
     app.give_sms_code("13800138000", "123456").await;
     let send = |br: Browser, f: BindForm| async move {
-        br.post_form("/oauth_callback/", &[
-            ("mobile", "13800138000"), ("password", PASSWORD), ("sms_code", "123456"),
-            ("access_token", f.access_token.as_str()), ("csrf_token", f.csrf_token.as_str()),
-        ])
+        br.post_form(
+            "/oauth_callback/",
+            &[
+                ("mobile", "13800138000"),
+                ("password", PASSWORD),
+                ("sms_code", "123456"),
+                ("access_token", f.access_token.as_str()),
+                ("csrf_token", f.csrf_token.as_str()),
+            ],
+        )
         .await
         .status()
         .as_u16()
     };
     let (sa, sb) = tokio::join!(send(a, fa), send(b, fb));
-    assert_eq!([sa, sb].iter().filter(|s| **s == 302).count(), 1, "{sa} {sb}");
+    assert_eq!(
+        [sa, sb].iter().filter(|s| **s == 302).count(),
+        1,
+        "{sa} {sb}"
+    );
     assert_eq!(app.binding_count().await, 1);
 }
 

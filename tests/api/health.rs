@@ -10,7 +10,14 @@ async fn healthz_is_200_when_database_and_store_answer(kind: StoreKind) {
     assert_eq!(v["status"], "ok");
     assert_eq!(v["database"], "ok");
     assert_eq!(v["code_store"], "ok");
-    assert_eq!(v["code_store_kind"], if kind == StoreKind::Redis { "redis" } else { "memory" });
+    assert_eq!(
+        v["code_store_kind"],
+        if kind == StoreKind::Redis {
+            "redis"
+        } else {
+            "memory"
+        }
+    );
 }
 
 crate::both_stores!(healthz_is_200_when_database_and_store_answer);
@@ -27,9 +34,16 @@ async fn healthz_is_503_naming_the_store_when_redis_is_down_and_codes_fail_fast(
     assert_eq!(v["database"], "ok");
     assert_eq!(v["code_store"], "down");
     // The code routes answer 503 instead of hanging or failing with a 500.
-    let r = b.get(&format!("/image_codes/{}/", uuid::Uuid::new_v4())).await;
+    let r = b
+        .get(&format!("/image_codes/{}/", uuid::Uuid::new_v4()))
+        .await;
     assert_eq!(r.status(), 503);
-    let r = b.get(&format!("/sms_codes/13800138000/?image_code=abcd&image_code_id={}", uuid::Uuid::new_v4())).await;
+    let r = b
+        .get(&format!(
+            "/sms_codes/13800138000/?image_code=abcd&image_code_id={}",
+            uuid::Uuid::new_v4()
+        ))
+        .await;
     assert_eq!(r.status(), 503);
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["errmsg"], "服务暂时不可用，请稍后再试");

@@ -67,7 +67,10 @@ impl RedisServer {
             .expect("redis-server must be installed for the tests (apt-get install -y redis-server; .ci/run does it)");
         let started = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(10), "redis-server did not start");
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "redis-server did not start"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         Self { child, port }
@@ -229,7 +232,11 @@ async fn fake_token(s: web::Data<Arc<Mutex<FakeQqState>>>, q: web::Query<TokenQ>
         st.last_client_secret = q.client_secret.clone();
         st.token.clone()
     };
-    let openid = q.code.as_deref().and_then(|c| c.strip_prefix("code-")).unwrap_or("");
+    let openid = q
+        .code
+        .as_deref()
+        .and_then(|c| c.strip_prefix("code-"))
+        .unwrap_or("");
     let valid = !openid.is_empty()
         && q.client_id.as_deref() == Some(CLIENT_ID)
         && q.client_secret.as_deref() == Some(CLIENT_SECRET)
@@ -245,8 +252,12 @@ async fn fake_token(s: web::Data<Arc<Mutex<FakeQqState>>>, q: web::Query<TokenQ>
         TokenReply::Json => html(format!(
             r#"{{"access_token":"tok-{openid}","expires_in":"5184000","refresh_token":"ref-{openid}"}}"#
         )),
-        TokenReply::JsonpError => html("callback( {\"error\":100020,\"error_description\":\"code is reused error\"} );\n"),
-        TokenReply::PlainJsonError => html(r#"{"error":100019,"error_description":"code to access token error"}"#),
+        TokenReply::JsonpError => {
+            html("callback( {\"error\":100020,\"error_description\":\"code is reused error\"} );\n")
+        }
+        TokenReply::PlainJsonError => {
+            html(r#"{"error":100019,"error_description":"code to access token error"}"#)
+        }
         TokenReply::CodeMsgError => html("code=100010&msg=redirect%20uri%20is%20illegal"),
         TokenReply::Garbage => html("<html><body>502 Bad Gateway</body></html>"),
         TokenReply::Http500 => HttpResponse::InternalServerError().body("oops"),
@@ -267,7 +278,11 @@ struct MeQ {
 
 async fn fake_me(s: web::Data<Arc<Mutex<FakeQqState>>>, q: web::Query<MeQ>) -> HttpResponse {
     let reply = s.lock().unwrap().me.clone();
-    let Some(openid) = q.access_token.as_deref().and_then(|t| t.strip_prefix("tok-")) else {
+    let Some(openid) = q
+        .access_token
+        .as_deref()
+        .and_then(|t| t.strip_prefix("tok-"))
+    else {
         return html("callback( {\"error\":100016,\"error_description\":\"access token check failed\",} );\n");
     };
     match reply {
@@ -295,7 +310,12 @@ async fn fake_info(s: web::Data<Arc<Mutex<FakeQqState>>>, q: web::Query<InfoQ>) 
     match reply {
         InfoReply::Ok => html(format!(
             r#"{{"ret":0,"msg":"","nickname":"QQ用户{}","gender":"男","figureurl_qq_1":"http://thirdqq.qlogo.cn/40","figureurl_qq_2":"http://thirdqq.qlogo.cn/100","vip":"0"}}"#,
-            &q.openid.clone().unwrap_or_default().chars().take(4).collect::<String>()
+            &q.openid
+                .clone()
+                .unwrap_or_default()
+                .chars()
+                .take(4)
+                .collect::<String>()
         )),
         InfoReply::Error => html(r#"{"ret":-23,"msg":"token is invalid"}"#),
         InfoReply::Garbage => html("}{"),
@@ -316,19 +336,23 @@ pub async fn spawn_app(kind: StoreKind) -> TestApp {
     spawn_app_with(kind, |_| {}).await
 }
 
-pub fn test_settings(db_path: &std::path::Path, redis_url: Option<String>, qq_url: &str) -> Settings {
+pub fn test_settings(
+    db_path: &std::path::Path,
+    redis_url: Option<String>,
+    qq_url: &str,
+) -> Settings {
     Settings {
         listen: "127.0.0.1:0".parse().unwrap(),
         database_url: db_path.to_string_lossy().into_owned(),
         redis_url: redis_url.map(|u| Url::parse(&u).unwrap()),
         secret_key: Secret::new("test-secret-key-0123456789abcdef-0123456789"),
         secret_key_generated: false,
-        qq: QqMode::Real(QqApp {
+        qq: QqMode::Real(Box::new(QqApp {
             client_id: CLIENT_ID.to_owned(),
             client_secret: Secret::new(CLIENT_SECRET),
             redirect_uri: Url::parse(REDIRECT_URI).unwrap(),
             graph_url: Url::parse(qq_url).unwrap(),
-        }),
+        })),
         openid_token_ttl: Duration::from_secs(600),
         session_cookie_secure: false,
         sms_provider: SmsProviderKind::Log,
@@ -395,30 +419,44 @@ impl TestApp {
     }
 
     pub async fn user_count(&self) -> i64 {
-        db::run(&self.state.db, |c| Ok(db::users::count(c)?)).await.unwrap()
+        db::run(&self.state.db, |c| Ok(db::users::count(c)?))
+            .await
+            .unwrap()
     }
 
     pub async fn binding_count(&self) -> i64 {
-        db::run(&self.state.db, |c| Ok(db::qq_bindings::count(c)?)).await.unwrap()
+        db::run(&self.state.db, |c| Ok(db::qq_bindings::count(c)?))
+            .await
+            .unwrap()
     }
 
     pub async fn user_by_mobile(&self, mobile: &str) -> Option<db::users::User> {
         let m = mobile.to_owned();
-        db::run(&self.state.db, move |c| Ok(db::users::find_by_mobile(c, &m)?)).await.unwrap()
+        db::run(&self.state.db, move |c| {
+            Ok(db::users::find_by_mobile(c, &m)?)
+        })
+        .await
+        .unwrap()
     }
 
     pub async fn binding_of(&self, openid: &str) -> Option<db::qq_bindings::QqBinding> {
         let o = openid.to_owned();
-        db::run(&self.state.db, move |c| Ok(db::qq_bindings::find_by_openid(c, &o)?)).await.unwrap()
+        db::run(&self.state.db, move |c| {
+            Ok(db::qq_bindings::find_by_openid(c, &o)?)
+        })
+        .await
+        .unwrap()
     }
 
     pub async fn audit_actions(&self, user_id: i32) -> Vec<String> {
-        db::run(&self.state.db, move |c| Ok(db::audit::for_user(c, user_id)?))
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|e| e.action)
-            .collect()
+        db::run(&self.state.db, move |c| {
+            Ok(db::audit::for_user(c, user_id)?)
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect()
     }
 
     /// An account made directly in the database (as registration would).
@@ -467,7 +505,9 @@ impl TestApp {
         let id = uuid::Uuid::new_v4().to_string();
         let text = self.captcha(browser, &id).await;
         let r = browser
-            .get(&format!("/sms_codes/{mobile}/?image_code={text}&image_code_id={id}"))
+            .get(&format!(
+                "/sms_codes/{mobile}/?image_code={text}&image_code_id={id}"
+            ))
             .await;
         assert_eq!(r.status(), 200, "{:?}", r.text().await);
         let outbox = browser.get("/dev/sms/").await.text().await.unwrap();
@@ -494,7 +534,11 @@ impl TestApp {
 
 impl Browser {
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(format!("{}{path}", self.base)).send().await.unwrap()
+        self.client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
@@ -521,8 +565,12 @@ impl Browser {
     }
 
     pub async fn callback(&self, code: &str, state: &str) -> reqwest::Response {
-        self.get(&format!("/oauth_callback/?code={}&state={}", urlencode(code), urlencode(state)))
-            .await
+        self.get(&format!(
+            "/oauth_callback/?code={}&state={}",
+            urlencode(code),
+            urlencode(state)
+        ))
+        .await
     }
 
     /// The CSRF token of a page's form.

@@ -4,13 +4,24 @@ use crate::helpers::*;
 
 const MOBILE: &str = "13800138000";
 
-async fn login(b: &Browser, next: &str, username: &str, password: &str, remembered: bool) -> reqwest::Response {
+async fn login(
+    b: &Browser,
+    next: &str,
+    username: &str,
+    password: &str,
+    remembered: bool,
+) -> reqwest::Response {
     let csrf = b.csrf_from("/login/").await;
-    let mut fields = vec![("username", username), ("password", password), ("csrf_token", csrf.as_str())];
+    let mut fields = vec![
+        ("username", username),
+        ("password", password),
+        ("csrf_token", csrf.as_str()),
+    ];
     if remembered {
         fields.push(("remembered", "1"));
     }
-    b.post_form(&format!("/login/?next={}", urlencode(next)), &fields).await
+    b.post_form(&format!("/login/?next={}", urlencode(next)), &fields)
+        .await
 }
 
 async fn the_login_page_has_the_qq_button_and_a_csrf_token(kind: StoreKind) {
@@ -20,7 +31,10 @@ async fn the_login_page_has_the_qq_button_and_a_csrf_token(kind: StoreKind) {
     assert_eq!(r.status(), 200);
     let page = r.text().await.unwrap();
     assert!(page.contains("QQ登录"));
-    assert!(page.contains("href=\"/qq/authorize/?next=%2Finfo%2F\""), "QQ button keeps next");
+    assert!(
+        page.contains("href=\"/qq/authorize/?next=%2Finfo%2F\""),
+        "QQ button keeps next"
+    );
     assert!(input_value(&page, "csrf_token").is_some());
     assert!(page.contains("记住登录"));
 }
@@ -35,7 +49,10 @@ async fn login_by_username_or_mobile(kind: StoreKind) {
         let cookie = set_cookie(&r, "username").unwrap();
         assert!(cookie.contains("Max-Age=1296000"));
         let session = set_cookie(&r, "qqbind_session").unwrap();
-        assert!(!session.contains("Max-Age"), "ends with the browser: {session}");
+        assert!(
+            !session.contains("Max-Age"),
+            "ends with the browser: {session}"
+        );
         assert!(b.is_logged_in().await);
     }
 }
@@ -54,11 +71,18 @@ async fn a_wrong_password_or_unknown_user_says_the_same(kind: StoreKind) {
     let app = spawn_app(kind).await;
     app.create_user(MOBILE, "rightpass1").await;
     let b = app.browser();
-    for (name, pw) in [(MOBILE, "wrongpass1"), ("13999999999", "rightpass1"), ("nobody", "x")] {
+    for (name, pw) in [
+        (MOBILE, "wrongpass1"),
+        ("13999999999", "rightpass1"),
+        ("nobody", "x"),
+    ] {
         let r = login(&b, "/", name, pw, false).await;
         assert_eq!(r.status(), 400);
         let page = r.text().await.unwrap();
-        assert_eq!(slot_message(&page, "account-error").as_deref(), Some("用户名或密码错误"));
+        assert_eq!(
+            slot_message(&page, "account-error").as_deref(),
+            Some("用户名或密码错误")
+        );
         assert_eq!(input_value(&page, "username").as_deref(), Some(name));
         assert!(!b.is_logged_in().await);
     }
@@ -69,7 +93,12 @@ async fn login_without_csrf_is_forbidden(kind: StoreKind) {
     app.create_user(MOBILE, "rightpass1").await;
     let b = app.browser();
     b.get("/login/").await;
-    let r = b.post_form("/login/", &[("username", MOBILE), ("password", "rightpass1")]).await;
+    let r = b
+        .post_form(
+            "/login/",
+            &[("username", MOBILE), ("password", "rightpass1")],
+        )
+        .await;
     assert_eq!(r.status(), 403);
     assert!(!b.is_logged_in().await);
 }
@@ -77,7 +106,14 @@ async fn login_without_csrf_is_forbidden(kind: StoreKind) {
 async fn login_never_redirects_off_site(kind: StoreKind) {
     let app = spawn_app(kind).await;
     app.create_user(MOBILE, "rightpass1").await;
-    let r = login(&app.browser(), "//evil.example/", MOBILE, "rightpass1", false).await;
+    let r = login(
+        &app.browser(),
+        "//evil.example/",
+        MOBILE,
+        "rightpass1",
+        false,
+    )
+    .await;
     assert_is_redirect_to(&r, "/");
 }
 
@@ -91,7 +127,10 @@ async fn logout_ends_the_session_even_for_a_copied_cookie(kind: StoreKind) {
     let app = spawn_app(kind).await;
     app.create_user(MOBILE, "rightpass1").await;
     let b = app.browser();
-    assert_eq!(login(&b, "/", MOBILE, "rightpass1", false).await.status(), 302);
+    assert_eq!(
+        login(&b, "/", MOBILE, "rightpass1", false).await.status(),
+        302
+    );
     let stolen = b.cookie_header();
     let csrf = b.csrf_from("/info/").await;
 
@@ -114,7 +153,11 @@ async fn logout_ends_the_session_even_for_a_copied_cookie(kind: StoreKind) {
         .send()
         .await
         .unwrap();
-    assert_eq!(replay.status(), 302, "a replayed old cookie is not logged in");
+    assert_eq!(
+        replay.status(),
+        302,
+        "a replayed old cookie is not logged in"
+    );
 }
 
 async fn unknown_pages_are_404_and_wrong_methods_are_4xx(kind: StoreKind) {
@@ -123,8 +166,17 @@ async fn unknown_pages_are_404_and_wrong_methods_are_4xx(kind: StoreKind) {
     let r = b.get("/no/such/page/").await;
     assert_eq!(r.status(), 404);
     assert!(r.text().await.unwrap().contains("您访问的页面不存在"));
-    assert_eq!(b.get("/dev/qq/oauth2.0/authorize").await.status(), 404, "no simulator with a real QQ");
-    let r = b.client.delete(format!("{}/login/", app.base)).send().await.unwrap();
+    assert_eq!(
+        b.get("/dev/qq/oauth2.0/authorize").await.status(),
+        404,
+        "no simulator with a real QQ"
+    );
+    let r = b
+        .client
+        .delete(format!("{}/login/", app.base))
+        .send()
+        .await
+        .unwrap();
     assert!(r.status().is_client_error());
     let r = b.get("/qq/login/?next=%FF%FE").await;
     assert!(r.status().is_success() || r.status().is_client_error());

@@ -12,7 +12,10 @@ async fn qq_login_answers_json_with_the_authorize_url_of_this_app(kind: StoreKin
     assert_eq!(body["code"], "0");
     assert_eq!(body["errmsg"], "OK");
     let url = Url::parse(body["login_url"].as_str().unwrap()).unwrap();
-    assert_eq!(format!("{}{}", &app.qq.url, "/oauth2.0/authorize"), url[..url::Position::AfterPath]);
+    assert_eq!(
+        format!("{}{}", &app.qq.url, "/oauth2.0/authorize"),
+        url[..url::Position::AfterPath]
+    );
     let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
     assert_eq!(q["response_type"], "code");
     assert_eq!(q["client_id"], CLIENT_ID);
@@ -38,7 +41,13 @@ async fn qq_authorize_redirects_to_qq(kind: StoreKind) {
     let r = b.get("/qq/authorize/?next=/info/").await;
     assert_eq!(r.status(), 302);
     let location = r.headers()["location"].to_str().unwrap();
-    assert!(location.starts_with(&format!("{}/oauth2.0/authorize?response_type=code&client_id={CLIENT_ID}&redirect_uri=", app.qq.url)), "{location}");
+    assert!(
+        location.starts_with(&format!(
+            "{}/oauth2.0/authorize?response_type=code&client_id={CLIENT_ID}&redirect_uri=",
+            app.qq.url
+        )),
+        "{location}"
+    );
     assert!(location.contains("&state="));
 }
 
@@ -57,18 +66,35 @@ async fn next_keeps_local_paths_and_drops_everything_else(kind: StoreKind) {
     let form = app.reach_bind_form(&b, OPENID, "/").await;
     app.give_sms_code("13800138000", "123456").await;
     let r = b
-        .post_form("/oauth_callback/", &[
-            ("mobile", "13800138000"), ("password", PASSWORD), ("sms_code", "123456"),
-            ("access_token", &form.access_token), ("csrf_token", &form.csrf_token),
-        ])
+        .post_form(
+            "/oauth_callback/",
+            &[
+                ("mobile", "13800138000"),
+                ("password", PASSWORD),
+                ("sms_code", "123456"),
+                ("access_token", &form.access_token),
+                ("csrf_token", &form.csrf_token),
+            ],
+        )
         .await;
     assert_eq!(r.status(), 302);
 
     for good in ["/info/", "/goods/1.html?sku=2"] {
         assert_eq!(returning_login_lands_on(&app, good).await, good);
     }
-    for bad in ["//evil.example/", "http://evil.example/", "https:evil.example", "/\\evil.example", "javascript:alert(1)", ""] {
-        assert_eq!(returning_login_lands_on(&app, bad).await, "/", "next={bad:?}");
+    for bad in [
+        "//evil.example/",
+        "http://evil.example/",
+        "https:evil.example",
+        "/\\evil.example",
+        "javascript:alert(1)",
+        "",
+    ] {
+        assert_eq!(
+            returning_login_lands_on(&app, bad).await,
+            "/",
+            "next={bad:?}"
+        );
     }
 }
 

@@ -10,11 +10,18 @@ async fn dev_app() -> TestApp {
 }
 
 /// Follows the QQ button through the simulator's consent page back to the callback.
-async fn qq_login_through_the_simulator(app: &TestApp, b: &Browser, nickname: &str) -> reqwest::Response {
+async fn qq_login_through_the_simulator(
+    app: &TestApp,
+    b: &Browser,
+    nickname: &str,
+) -> reqwest::Response {
     let r = b.get("/qq/authorize/?next=/info/").await;
     assert_eq!(r.status(), 302);
     let authorize = r.headers()["location"].to_str().unwrap().to_owned();
-    assert!(authorize.starts_with(&format!("{}/dev/qq/oauth2.0/authorize?", app.base)), "{authorize}");
+    assert!(
+        authorize.starts_with(&format!("{}/dev/qq/oauth2.0/authorize?", app.base)),
+        "{authorize}"
+    );
     let page = b.client.get(&authorize).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let page = page.text().await.unwrap();
@@ -29,7 +36,10 @@ async fn qq_login_through_the_simulator(app: &TestApp, b: &Browser, nickname: &s
     let r = b.get(&consent).await;
     assert_eq!(r.status(), 302);
     let back = r.headers()["location"].to_str().unwrap().to_owned();
-    assert!(back.starts_with(&format!("{}/oauth_callback/?code=", app.base)), "{back}");
+    assert!(
+        back.starts_with(&format!("{}/oauth_callback/?code=", app.base)),
+        "{back}"
+    );
     b.client.get(&back).send().await.unwrap()
 }
 
@@ -45,10 +55,16 @@ async fn the_whole_flow_works_against_the_built_in_simulator() {
     let csrf = input_value(&page, "csrf_token").unwrap();
     let code = app.request_sms_code(&b, "13800138000").await;
     let r = b
-        .post_form("/oauth_callback/", &[
-            ("mobile", "13800138000"), ("password", PASSWORD), ("sms_code", &code),
-            ("access_token", &token), ("csrf_token", &csrf),
-        ])
+        .post_form(
+            "/oauth_callback/",
+            &[
+                ("mobile", "13800138000"),
+                ("password", PASSWORD),
+                ("sms_code", &code),
+                ("access_token", &token),
+                ("csrf_token", &csrf),
+            ],
+        )
         .await;
     assert_is_redirect_to(&r, "/info/");
     let info = b.get("/info/").await.text().await.unwrap();
@@ -61,7 +77,12 @@ async fn the_whole_flow_works_against_the_built_in_simulator() {
     assert_is_redirect_to(&r, "/info/");
     // Another nickname is another QQ: the bind form.
     let other = app.browser();
-    assert_eq!(qq_login_through_the_simulator(&app, &other, "小红").await.status(), 200);
+    assert_eq!(
+        qq_login_through_the_simulator(&app, &other, "小红")
+            .await
+            .status(),
+        200
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -73,10 +94,21 @@ async fn the_simulator_answers_in_qqs_formats_errors_included() {
     let q: std::collections::HashMap<_, _> = authorize.query_pairs().into_owned().collect();
     let consent = format!(
         "/dev/qq/oauth2.0/consent?client_id={}&redirect_uri={}&state=s&nickname=Alice",
-        q["client_id"], urlencode(&q["redirect_uri"])
+        q["client_id"],
+        urlencode(&q["redirect_uri"])
     );
-    let back = Url::parse(b.get(&consent).await.headers()["location"].to_str().unwrap()).unwrap();
-    let code = back.query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
+    let back = Url::parse(
+        b.get(&consent).await.headers()["location"]
+            .to_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let code = back
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
 
     // A wrong client secret is refused, as JSONP with HTTP 200.
     let token_url = |secret: &str, code: &str, fmt: &str| {
@@ -85,18 +117,47 @@ async fn the_simulator_answers_in_qqs_formats_errors_included() {
             q["client_id"], urlencode(&q["redirect_uri"])
         )
     };
-    let body = b.get(&token_url("wrong", &code, "")).await.text().await.unwrap();
-    assert!(body.starts_with("callback( {") && body.contains("100021"), "{body}");
+    let body = b
+        .get(&token_url("wrong", &code, ""))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        body.starts_with("callback( {") && body.contains("100021"),
+        "{body}"
+    );
     let r = b.get("/dev/qq/oauth2.0/me?access_token=nope").await;
     assert_eq!(r.headers()["content-type"], "text/html; charset=utf-8");
     let body = r.text().await.unwrap();
-    assert_eq!(body, "callback( {\"error\":100016,\"error_description\":\"access token check failed\"} );\n");
-    let body = b.get("/dev/qq/oauth2.0/me?access_token=nope&fmt=json").await.text().await.unwrap();
+    assert_eq!(
+        body,
+        "callback( {\"error\":100016,\"error_description\":\"access token check failed\"} );\n"
+    );
+    let body = b
+        .get("/dev/qq/oauth2.0/me?access_token=nope&fmt=json")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(body.starts_with('{') && body.contains("100016"));
-    let body = b.get("/dev/qq/user/get_user_info?access_token=nope&oauth_consumer_key=1&openid=X").await.text().await.unwrap();
+    let body = b
+        .get("/dev/qq/user/get_user_info?access_token=nope&oauth_consumer_key=1&openid=X")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert_eq!(body, r#"{"ret":-23,"msg":"token is invalid"}"#);
-    let body = b.get(&token_url("x", "UNKNOWNCODE", "&fmt=json")).await.text().await.unwrap();
-    assert!(body.starts_with('{') && body.contains("\"error\""), "{body}");
+    let body = b
+        .get(&token_url("x", "UNKNOWNCODE", "&fmt=json"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        body.starts_with('{') && body.contains("\"error\""),
+        "{body}"
+    );
     // A wrong redirect_uri on the consent page is refused like QQ's 100010.
     let r = b.get("/dev/qq/oauth2.0/authorize?client_id=100000001&redirect_uri=http%3A%2F%2Fevil.example%2F&state=s").await;
     assert_eq!(r.status(), 400);
@@ -107,19 +168,49 @@ async fn the_simulator_answers_in_qqs_formats_errors_included() {
 async fn the_same_nickname_always_gives_the_same_openid() {
     let app = dev_app().await;
     let b = app.browser();
-    assert_eq!(qq_login_through_the_simulator(&app, &b, "Alice").await.status(), 200);
+    assert_eq!(
+        qq_login_through_the_simulator(&app, &b, "Alice")
+            .await
+            .status(),
+        200
+    );
     let b2 = app.browser();
-    let page = qq_login_through_the_simulator(&app, &b2, "Alice").await.text().await.unwrap();
+    let page = qq_login_through_the_simulator(&app, &b2, "Alice")
+        .await
+        .text()
+        .await
+        .unwrap();
     let token = input_value(&page, "access_token").unwrap();
     let sid_free_payload = token.split_once('.').unwrap().0.to_owned();
-    let page = qq_login_through_the_simulator(&app, &b, "Alice").await.text().await.unwrap();
+    let page = qq_login_through_the_simulator(&app, &b, "Alice")
+        .await
+        .text()
+        .await
+        .unwrap();
     let token2 = input_value(&page, "access_token").unwrap();
     // The payload carries the openid and expiry; the openid part matches.
     use base64::Engine;
-    let decode = |p: &str| String::from_utf8(base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(p).unwrap()).unwrap();
-    let openid1 = decode(&sid_free_payload).split('|').next().unwrap().to_owned();
-    let openid2 = decode(token2.split_once('.').unwrap().0).split('|').next().unwrap().to_owned();
+    let decode = |p: &str| {
+        String::from_utf8(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(p)
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let openid1 = decode(&sid_free_payload)
+        .split('|')
+        .next()
+        .unwrap()
+        .to_owned();
+    let openid2 = decode(token2.split_once('.').unwrap().0)
+        .split('|')
+        .next()
+        .unwrap()
+        .to_owned();
     assert_eq!(openid1, openid2);
     assert_eq!(openid1.len(), 32);
-    assert!(openid1.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase()));
+    assert!(openid1
+        .chars()
+        .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase()));
 }
