@@ -111,6 +111,8 @@ impl NextPath {
         }
     }
 
+    pub const MAX_LEN: usize = 256;
+
     pub fn root() -> Self {
         Self("/".to_owned())
     }
@@ -121,7 +123,8 @@ impl NextPath {
             && !p.starts_with("//")
             && !p.contains('\\')
             && !p.chars().any(char::is_control)
-            && p.len() <= 2048
+            // Kept in the session cookie, which must stay under 4 KB.
+            && p.len() <= Self::MAX_LEN
             // "/x:y" is harmless, but a path segment cannot start a scheme anyway;
             // refuse percent-encoded slashes and backslashes that a browser may decode.
             && !p.to_ascii_lowercase().starts_with("/%2f")
@@ -212,6 +215,7 @@ mod tests {
             "/%2F%2Fevil.example",
             "/%5cevil.example",
             "/\nLocation: x",
+            &format!("/{}", "a".repeat(NextPath::MAX_LEN)),
         ] {
             assert_eq!(NextPath::sanitise(Some(bad)).as_str(), "/", "{bad:?}");
         }

@@ -25,7 +25,7 @@ const QQ_BIND: &str = "qq_bind";
 pub const REMEMBER: &str = "remember";
 
 /// At most this many QQ logins may be pending in one browser (several tabs).
-const MAX_PENDING: usize = 5;
+const MAX_PENDING: usize = 3;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PendingLogin {

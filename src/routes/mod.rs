@@ -55,6 +55,7 @@ pub fn check_csrf(
 pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool, dev_outbox: bool) {
     cfg.route("/", web::get().to(pages::index))
         .route("/static/{path:.*}", web::get().to(pages::static_file))
+        .route("/favicon.ico", web::get().to(pages::favicon))
         .route("/healthz", web::get().to(health::healthz))
         .service(
             web::resource("/login/")

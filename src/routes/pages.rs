@@ -61,6 +61,14 @@ pub async fn static_file(path: web::Path<String>) -> Result<HttpResponse, AppErr
         .body(*body))
 }
 
+/// Browsers ask for `/favicon.ico` whatever the page says.
+pub async fn favicon() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(include_str!("../../static/img/favicon.svg"))
+}
+
 pub async fn not_found() -> Result<HttpResponse, AppError> {
     Err(AppError::NotFound)
 }

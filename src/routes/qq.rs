@@ -149,7 +149,7 @@ pub async fn callback(
             .collect(),
         avatar_url: profile
             .avatar_url
-            .filter(|u| u.len() <= 512 && (u.starts_with("https://") || u.starts_with("http://")))
+            .filter(|u| u.len() <= 300 && (u.starts_with("https://") || u.starts_with("http://")))
             .unwrap_or_default(),
     };
     session.set_pending_bind(&pending_bind)?;

@@ -76,3 +76,94 @@ fn migrate_applies_the_migrations_once() {
         "0 migration(s) applied"
     );
 }
+
+/// The real binary, real QQ mode against the fake QQ: a failed and a successful QQ
+/// exchange and a refused bind leave no secret in the log, even at debug level.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_holds_no_secret() {
+    use crate::helpers::*;
+    let qq = FakeQq::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("qqbind.log");
+    let port = free_port();
+    let secret_key = "log-test-secret-key-0123456789abcdef-xyz";
+    let mut child = Command::new(env!("CARGO_BIN_EXE_qqbind"))
+        .env_clear()
+        .env("DATABASE_URL", dir.path().join("t.db"))
+        .env("QQBIND_LISTEN", format!("127.0.0.1:{port}"))
+        .env("QQ_CLIENT_ID", CLIENT_ID)
+        .env("QQ_CLIENT_SECRET", CLIENT_SECRET)
+        .env("QQ_REDIRECT_URI", REDIRECT_URI)
+        .env("QQ_GRAPH_URL", &qq.url)
+        .env("SECRET_KEY", secret_key)
+        .env("SESSION_COOKIE_SECURE", "false")
+        .env("RUST_LOG", "debug")
+        .current_dir(dir.path())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let started = std::time::Instant::now();
+    while http.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "app did not start"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let b = Browser {
+        base: base.clone(),
+        client: reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        jar,
+    };
+    qq.set_token(TokenReply::JsonpError);
+    let state = b.start_qq_login("/").await;
+    assert_eq!(
+        b.callback(&format!("code-{OPENID}"), &state).await.status(),
+        502
+    );
+    qq.set_token(TokenReply::QueryString);
+    let state = b.start_qq_login("/").await;
+    let page = b
+        .callback(&format!("code-{OPENID}"), &state)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let r = b
+        .post_form(
+            "/oauth_callback/",
+            &[
+                ("mobile", "13800138000"),
+                ("password", PASSWORD),
+                ("sms_code", "123456"),
+                ("access_token", &input_value(&page, "access_token").unwrap()),
+                ("csrf_token", &input_value(&page, "csrf_token").unwrap()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        log.contains("QQ login failed"),
+        "the failure is logged: {log}"
+    );
+    for secret in [
+        CLIENT_SECRET,
+        &format!("tok-{OPENID}"),
+        PASSWORD,
+        secret_key,
+        &format!("ref-{OPENID}"),
+    ] {
+        assert!(!log.contains(secret), "{secret} in the log");
+    }
+}

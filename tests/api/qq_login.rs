@@ -98,7 +98,25 @@ async fn next_keeps_local_paths_and_drops_everything_else(kind: StoreKind) {
     }
 }
 
+async fn many_pending_logins_with_long_next_values_still_work(kind: StoreKind) {
+    let app = spawn_app(kind).await;
+    let b = app.browser();
+    let long_next = format!("/{}", "n".repeat(255));
+    let mut states = Vec::new();
+    for _ in 0..6 {
+        states.push(b.start_qq_login(&long_next).await);
+    }
+    // The newest logins stay usable; the oldest were dropped to keep the cookie small.
+    let r = b
+        .callback(&format!("code-{OPENID}"), states.last().unwrap())
+        .await;
+    assert_eq!(r.status(), 200);
+    let r = b.callback(&format!("code-{OPENID_2}"), &states[0]).await;
+    assert_eq!(r.status(), 400);
+}
+
 crate::both_stores!(
+    many_pending_logins_with_long_next_values_still_work,
     qq_login_answers_json_with_the_authorize_url_of_this_app,
     every_login_gets_a_fresh_state,
     qq_authorize_redirects_to_qq,
