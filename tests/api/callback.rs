@@ -4,25 +4,6 @@ use std::time::{Duration, Instant};
 
 use crate::helpers::*;
 
-async fn bind_openid(app: &TestApp, openid: &str, mobile: &str) {
-    let b = app.browser();
-    let form = app.reach_bind_form(&b, openid, "/").await;
-    app.give_sms_code(mobile, "123456").await;
-    let r = b
-        .post_form(
-            "/oauth_callback/",
-            &[
-                ("mobile", mobile),
-                ("password", PASSWORD),
-                ("sms_code", "123456"),
-                ("access_token", &form.access_token),
-                ("csrf_token", &form.csrf_token),
-            ],
-        )
-        .await;
-    assert_eq!(r.status(), 302);
-}
-
 async fn callback_without_code_says_missing_code(kind: StoreKind) {
     let app = spawn_app(kind).await;
     let b = app.browser();
@@ -68,7 +49,7 @@ async fn a_state_from_another_browser_is_refused(kind: StoreKind) {
 
 async fn a_state_works_once(kind: StoreKind) {
     let app = spawn_app(kind).await;
-    bind_openid(&app, OPENID, "13800138000").await;
+    app.bind_new_account(OPENID, "13800138000").await;
     let b = app.browser();
     let state = b.start_qq_login("/info/").await;
     let r = b.callback(&format!("code-{OPENID}"), &state).await;
@@ -81,7 +62,7 @@ async fn a_state_works_once(kind: StoreKind) {
 
 async fn a_replayed_old_session_cookie_cannot_reuse_a_state(kind: StoreKind) {
     let app = spawn_app(kind).await;
-    bind_openid(&app, OPENID, "13800138000").await;
+    app.bind_new_account(OPENID, "13800138000").await;
     let b = app.browser();
     let state = b.start_qq_login("/").await;
     let old_cookie = b.cookie_header();
@@ -166,7 +147,7 @@ async fn an_unreachable_qq_fails_with_502(kind: StoreKind) {
 
 async fn both_token_formats_log_a_bound_user_in(kind: StoreKind) {
     let app = spawn_app(kind).await;
-    bind_openid(&app, OPENID, "13800138000").await;
+    app.bind_new_account(OPENID, "13800138000").await;
     for reply in [TokenReply::QueryString, TokenReply::Json] {
         app.qq.set_token(reply.clone());
         let b = app.browser();
@@ -179,7 +160,7 @@ async fn both_token_formats_log_a_bound_user_in(kind: StoreKind) {
 
 async fn a_bound_user_is_logged_in_with_a_new_session_and_the_username_cookie(kind: StoreKind) {
     let app = spawn_app(kind).await;
-    bind_openid(&app, OPENID, "13800138000").await;
+    app.bind_new_account(OPENID, "13800138000").await;
     let b = app.browser();
     let state = b.start_qq_login("/info/").await;
     let before = b.cookie_header();

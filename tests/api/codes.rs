@@ -8,6 +8,25 @@ use crate::helpers::*;
 
 const MOBILE: &str = "13800138000";
 
+/// `GET /sms_codes/<mobile>/?image_code=&image_code_id=`: (status, code, errmsg).
+async fn sms_request(
+    b: &Browser,
+    mobile: &str,
+    image_code: &str,
+    image_code_id: &str,
+) -> (u16, String, String) {
+    let r = b
+        .get(&format!(
+            "/sms_codes/{mobile}/?image_code={image_code}&image_code_id={image_code_id}"
+        ))
+        .await;
+    json_of(r).await
+}
+
+fn answer(status: u16, code: &str, errmsg: &str) -> (u16, String, String) {
+    (status, code.to_owned(), errmsg.to_owned())
+}
+
 async fn json_of(r: reqwest::Response) -> (u16, String, String) {
     let status = r.status().as_u16();
     let v: serde_json::Value = r.json().await.unwrap();
@@ -50,13 +69,10 @@ async fn a_right_image_code_sends_an_sms_code(kind: StoreKind) {
     let id = uuid::Uuid::new_v4().to_string();
     let text = app.captcha(&b, &id).await;
     // Case-insensitive.
-    let r = b
-        .get(&format!(
-            "/sms_codes/{MOBILE}/?image_code={}&image_code_id={id}",
-            text.to_lowercase()
-        ))
-        .await;
-    assert_eq!(json_of(r).await, (200, "0".into(), "发送短信成功".into()));
+    assert_eq!(
+        sms_request(&b, MOBILE, &text.to_lowercase(), &id).await,
+        answer(200, "0", "发送短信成功")
+    );
     let code = app.codes().get(&keys::sms(MOBILE)).await.unwrap().unwrap();
     assert!(
         code.len() == 6 && code.chars().all(|c| c.is_ascii_digit()),
@@ -99,11 +115,7 @@ async fn missing_parameters_are_4003(kind: StoreKind) {
         format!("?image_code=&image_code_id={id}"),
     ] {
         let r = b.get(&format!("/sms_codes/{MOBILE}/{q}")).await;
-        assert_eq!(
-            json_of(r).await,
-            (400, "4003".into(), "缺少必传参数".into()),
-            "{q}"
-        );
+        assert_eq!(json_of(r).await, answer(400, "4003", "缺少必传参数"), "{q}");
     }
 }
 
@@ -112,14 +124,9 @@ async fn a_malformed_mobile_is_4007(kind: StoreKind) {
     let b = app.browser();
     let id = uuid::Uuid::new_v4().to_string();
     for m in ["12800138000", "1380013800", "abc", "%E6%89%8B%E6%9C%BA"] {
-        let r = b
-            .get(&format!(
-                "/sms_codes/{m}/?image_code=abcd&image_code_id={id}"
-            ))
-            .await;
         assert_eq!(
-            json_of(r).await,
-            (400, "4007".into(), "请输入正确的手机号码".into()),
+            sms_request(&b, m, "abcd", &id).await,
+            answer(400, "4007", "请输入正确的手机号码"),
             "{m}"
         );
     }
@@ -129,14 +136,9 @@ async fn an_unknown_or_used_image_code_is_expired(kind: StoreKind) {
     let app = spawn_app(kind).await;
     let b = app.browser();
     for id in [uuid::Uuid::new_v4().to_string(), "not-a-uuid".to_owned()] {
-        let r = b
-            .get(&format!(
-                "/sms_codes/{MOBILE}/?image_code=abcd&image_code_id={id}"
-            ))
-            .await;
         assert_eq!(
-            json_of(r).await,
-            (400, "4001".into(), "图形验证码失效".into())
+            sms_request(&b, MOBILE, "abcd", &id).await,
+            answer(400, "4001", "图形验证码失效")
         );
     }
     assert_eq!(app.codes().get(&keys::sms(MOBILE)).await.unwrap(), None);
@@ -147,24 +149,14 @@ async fn a_wrong_image_code_is_refused_and_used_up(kind: StoreKind) {
     let b = app.browser();
     let id = uuid::Uuid::new_v4().to_string();
     let text = app.captcha(&b, &id).await;
-    let r = b
-        .get(&format!(
-            "/sms_codes/{MOBILE}/?image_code=zzzz&image_code_id={id}"
-        ))
-        .await;
     assert_eq!(
-        json_of(r).await,
-        (400, "4001".into(), "输入图形验证码有误".into())
+        sms_request(&b, MOBILE, "zzzz", &id).await,
+        answer(400, "4001", "输入图形验证码有误")
     );
     // One use: the right answer afterwards is too late.
-    let r = b
-        .get(&format!(
-            "/sms_codes/{MOBILE}/?image_code={text}&image_code_id={id}"
-        ))
-        .await;
     assert_eq!(
-        json_of(r).await,
-        (400, "4001".into(), "图形验证码失效".into())
+        sms_request(&b, MOBILE, &text, &id).await,
+        answer(400, "4001", "图形验证码失效")
     );
     assert_eq!(app.codes().get(&keys::sms(MOBILE)).await.unwrap(), None);
 }
@@ -175,14 +167,9 @@ async fn a_second_sms_within_60_seconds_is_429(kind: StoreKind) {
     let first = app.request_sms_code(&b, MOBILE).await;
     let id = uuid::Uuid::new_v4().to_string();
     let text = app.captcha(&b, &id).await;
-    let r = b
-        .get(&format!(
-            "/sms_codes/{MOBILE}/?image_code={text}&image_code_id={id}"
-        ))
-        .await;
     assert_eq!(
-        json_of(r).await,
-        (429, "4002".into(), "发送短信过于频繁".into())
+        sms_request(&b, MOBILE, &text, &id).await,
+        answer(429, "4002", "发送短信过于频繁")
     );
     assert_eq!(
         app.codes().get(&keys::sms(MOBILE)).await.unwrap(),

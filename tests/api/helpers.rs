@@ -518,6 +518,15 @@ impl TestApp {
         between(row, "class=\"code\">", "<").unwrap().to_owned()
     }
 
+    /// A new account for `mobile` bound to `openid`, through the bind form (its own browser).
+    pub async fn bind_new_account(&self, openid: &str, mobile: &str) {
+        let b = self.browser();
+        let form = self.reach_bind_form(&b, openid, "/").await;
+        self.give_sms_code(mobile, "123456").await;
+        let r = b.post_bind(&form, mobile, PASSWORD, "123456").await;
+        assert_eq!(r.status(), 302, "bind of {openid} to {mobile}");
+    }
+
     /// Browser reaches the bind form for `openid`.
     pub async fn reach_bind_form(&self, browser: &Browser, openid: &str, next: &str) -> BindForm {
         let state = browser.start_qq_login(next).await;
@@ -548,6 +557,28 @@ impl Browser {
             .send()
             .await
             .unwrap()
+    }
+
+    /// Submits the bind form with this browser's CSRF token and openid token.
+    pub async fn post_bind(
+        &self,
+        form: &BindForm,
+        mobile: &str,
+        password: &str,
+        sms: &str,
+    ) -> reqwest::Response {
+        self.post_form(
+            "/oauth_callback/",
+            &[
+                ("mobile", mobile),
+                ("password", password),
+                ("sms_code", sms),
+                ("access_token", &form.access_token),
+                ("csrf_token", &form.csrf_token),
+                ("action", "bind"),
+            ],
+        )
+        .await
     }
 
     /// `GET /qq/login/?next=` and the `state` in its login_url.

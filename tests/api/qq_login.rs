@@ -62,22 +62,7 @@ async fn returning_login_lands_on(app: &TestApp, next: &str) -> String {
 
 async fn next_keeps_local_paths_and_drops_everything_else(kind: StoreKind) {
     let app = spawn_app(kind).await;
-    let b = app.browser();
-    let form = app.reach_bind_form(&b, OPENID, "/").await;
-    app.give_sms_code("13800138000", "123456").await;
-    let r = b
-        .post_form(
-            "/oauth_callback/",
-            &[
-                ("mobile", "13800138000"),
-                ("password", PASSWORD),
-                ("sms_code", "123456"),
-                ("access_token", &form.access_token),
-                ("csrf_token", &form.csrf_token),
-            ],
-        )
-        .await;
-    assert_eq!(r.status(), 302);
+    app.bind_new_account(OPENID, "13800138000").await;
 
     for good in ["/info/", "/goods/1.html?sku=2"] {
         assert_eq!(returning_login_lands_on(&app, good).await, good);
