@@ -48,7 +48,10 @@ const STATIC_FILES: &[(&str, &str, &str)] = &[
         "image/svg+xml",
         include_str!("../../static/img/qq.svg"),
     ),
+    ("img/favicon.svg", "image/svg+xml", FAVICON),
 ];
+
+const FAVICON: &str = include_str!("../../static/img/favicon.svg");
 
 pub async fn static_file(path: web::Path<String>) -> Result<HttpResponse, AppError> {
     let (_, mime, body) = STATIC_FILES
@@ -66,7 +69,7 @@ pub async fn favicon() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("image/svg+xml")
         .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
-        .body(include_str!("../../static/img/favicon.svg"))
+        .body(FAVICON)
 }
 
 pub async fn not_found() -> Result<HttpResponse, AppError> {

@@ -117,6 +117,16 @@ async fn missing_parameters_are_4003(kind: StoreKind) {
         let r = b.get(&format!("/sms_codes/{MOBILE}/{q}")).await;
         assert_eq!(json_of(r).await, answer(400, "4003", "缺少必传参数"), "{q}");
     }
+    assert_nothing_sent(&app, MOBILE).await;
+}
+
+/// No code stored, no send flag set.
+async fn assert_nothing_sent(app: &TestApp, mobile: &str) {
+    assert_eq!(app.codes().get(&keys::sms(mobile)).await.unwrap(), None);
+    assert_eq!(
+        app.codes().get(&keys::send_flag(mobile)).await.unwrap(),
+        None
+    );
 }
 
 async fn a_malformed_mobile_is_4007(kind: StoreKind) {
@@ -130,6 +140,7 @@ async fn a_malformed_mobile_is_4007(kind: StoreKind) {
             "{m}"
         );
     }
+    assert_nothing_sent(&app, "12800138000").await;
 }
 
 async fn an_unknown_or_used_image_code_is_expired(kind: StoreKind) {
@@ -141,7 +152,7 @@ async fn an_unknown_or_used_image_code_is_expired(kind: StoreKind) {
             answer(400, "4001", "图形验证码失效")
         );
     }
-    assert_eq!(app.codes().get(&keys::sms(MOBILE)).await.unwrap(), None);
+    assert_nothing_sent(&app, MOBILE).await;
 }
 
 async fn a_wrong_image_code_is_refused_and_used_up(kind: StoreKind) {
@@ -158,7 +169,7 @@ async fn a_wrong_image_code_is_refused_and_used_up(kind: StoreKind) {
         sms_request(&b, MOBILE, &text, &id).await,
         answer(400, "4001", "图形验证码失效")
     );
-    assert_eq!(app.codes().get(&keys::sms(MOBILE)).await.unwrap(), None);
+    assert_nothing_sent(&app, MOBILE).await;
 }
 
 async fn a_second_sms_within_60_seconds_is_429(kind: StoreKind) {

@@ -182,7 +182,35 @@ async fn unknown_pages_are_404_and_wrong_methods_are_4xx(kind: StoreKind) {
     assert!(r.status().is_success() || r.status().is_client_error());
 }
 
+async fn every_static_asset_a_page_references_is_served(kind: StoreKind) {
+    let app = spawn_app(kind).await;
+    let b = app.browser();
+    let mut pages = vec![b.get("/login/").await.text().await.unwrap()];
+    let state = b.start_qq_login("/").await;
+    pages.push(
+        b.callback(&format!("code-{OPENID}"), &state)
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    let mut seen = 0;
+    for page in &pages {
+        for attr in ["href=\"/static/", "src=\"/static/"] {
+            for rest in page.split(attr).skip(1) {
+                let path = format!("/static/{}", &rest[..rest.find('"').unwrap()]);
+                let r = b.get(&path).await;
+                assert_eq!(r.status(), 200, "{path}");
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen >= 4, "css, favicon, QQ icon and script are referenced");
+    assert_eq!(b.get("/favicon.ico").await.status(), 200);
+}
+
 crate::both_stores!(
+    every_static_asset_a_page_references_is_served,
     the_login_page_has_the_qq_button_and_a_csrf_token,
     login_by_username_or_mobile,
     remembered_login_lasts_14_days,
