@@ -3,10 +3,10 @@
 use captcha::filters::{Dots, Noise, Wave};
 use captcha::Captcha;
 
-/// Characters that are easy to tell apart (no 0/O/o, 1/l/I, 5/S, 2/Z, …).
+/// Characters that are easy to tell apart (no 0/O/o, 1/l/I, 5/S, 2/Z, 8/B, …).
 const READABLE: &[char] = &[
     '3', '4', '6', '7', '8', '9', 'a', 'b', 'd', 'e', 'f', 'h', 'k', 'm', 'n', 'p', 'r', 't', 'w',
-    'x', 'y', 'A', 'B', 'D', 'E', 'F', 'G', 'H', 'K', 'M', 'N', 'P', 'R', 'T', 'W', 'X', 'Y',
+    'x', 'y', 'A', 'D', 'E', 'F', 'G', 'H', 'K', 'M', 'N', 'P', 'R', 'T', 'W', 'X', 'Y',
 ];
 
 pub const LENGTH: usize = 4;

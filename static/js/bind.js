@@ -75,6 +75,8 @@
       .then(function (r) { return r.json(); })
       .then(function (data) {
         if (data.code === "0") {
+          $("sms-notice").textContent = "短信验证码已发送，5分钟内有效";
+          $("sms-notice").hidden = false;
           countdown(60);
         } else {
           button.disabled = false;
