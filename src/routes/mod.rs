@@ -53,28 +53,28 @@ pub fn check_csrf(
 
 /// Every route of the app; the simulator and the dev outbox only where they apply.
 pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool, dev_outbox: bool) {
-    cfg.route("/", web::get().to(pages::index))
-        .route("/static/{path:.*}", web::get().to(pages::static_file))
-        .route("/favicon.ico", web::get().to(pages::favicon))
-        .route("/healthz", web::get().to(health::healthz))
+    cfg.service(web::resource("/").route(web::get().to(pages::index)))
+        .service(web::resource("/static/{path:.*}").route(web::get().to(pages::static_file)))
+        .service(web::resource("/favicon.ico").route(web::get().to(pages::favicon)))
+        .service(web::resource("/healthz").route(web::get().to(health::healthz)))
         .service(
             web::resource("/login/")
                 .route(web::get().to(login::login_page))
                 .route(web::post().to(login::login_submit)),
         )
-        .route("/logout/", web::post().to(login::logout))
-        .route("/info/", web::get().to(info::info_page))
-        .route("/qq/login/", web::get().to(qq::qq_login_url))
-        .route("/qq/authorize/", web::get().to(qq::qq_authorize))
+        .service(web::resource("/logout/").route(web::post().to(login::logout)))
+        .service(web::resource("/info/").route(web::get().to(info::info_page)))
+        .service(web::resource("/qq/login/").route(web::get().to(qq::qq_login_url)))
+        .service(web::resource("/qq/authorize/").route(web::get().to(qq::qq_authorize)))
         .service(
             web::resource(["/oauth_callback/", "/oauth_callback"])
                 .route(web::get().to(qq::callback))
                 .route(web::post().to(qq::bind_submit)),
         )
-        .route("/image_codes/{uuid}/", web::get().to(codes::image_code))
-        .route("/sms_codes/{mobile}/", web::get().to(codes::sms_code));
+        .service(web::resource("/image_codes/{uuid}/").route(web::get().to(codes::image_code)))
+        .service(web::resource("/sms_codes/{mobile}/").route(web::get().to(codes::sms_code)));
     if dev_outbox {
-        cfg.route("/dev/sms/", web::get().to(codes::dev_outbox));
+        cfg.service(web::resource("/dev/sms/").route(web::get().to(codes::dev_outbox)));
     }
     if dev_mode {
         crate::qq::simulator::configure(cfg);

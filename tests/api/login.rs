@@ -221,3 +221,24 @@ crate::both_stores!(
     logout_ends_the_session_even_for_a_copied_cookie,
     unknown_pages_are_404_and_wrong_methods_are_4xx,
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_method_is_405() {
+    let app = spawn_app(StoreKind::Memory).await;
+    let b = app.browser();
+    assert_eq!(b.get("/logout/").await.status(), 405);
+    let r = b
+        .client
+        .post(format!("{}/info/", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    let r = b
+        .client
+        .put(format!("{}/oauth_callback/", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+}
