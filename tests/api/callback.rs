@@ -1,6 +1,6 @@
 //! `GET /oauth_callback/` (spec section 4): rows 1–5 of the callback.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::helpers::*;
 
@@ -122,12 +122,11 @@ async fn a_slow_qq_fails_within_the_time_budget(kind: StoreKind) {
     app.qq.set_token(TokenReply::Slow(Duration::from_secs(8)));
     let b = app.browser();
     let state = b.start_qq_login("/").await;
-    let started = Instant::now();
     let r = b.callback(&format!("code-{OPENID}"), &state).await;
     assert_eq!(r.status(), 502);
     assert!(r.text().await.unwrap().contains("OAuth2.0认证失败"));
-    // Functional bound, not a benchmark: the 5 s total timeout must have fired.
-    assert!(started.elapsed() < Duration::from_secs(8));
+    // Had the 5 s total timeout not fired, the slow answer would have been a bind form (200).
+    assert_eq!(app.qq.token_calls(), 1);
 }
 
 async fn an_unreachable_qq_fails_with_502(kind: StoreKind) {
