@@ -51,6 +51,16 @@ impl From<DbError> for AppError {
     }
 }
 
+/// QQ did not give us an openid: the user sees "OAuth2.0认证失败", the log the cause
+/// (whose `Display` holds no URL, token or secret).
+impl From<crate::qq::QqError> for AppError {
+    fn from(e: crate::qq::QqError) -> Self {
+        Self::QqFailed {
+            cause: e.to_string(),
+        }
+    }
+}
+
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         Self::Unavailable {

@@ -156,10 +156,6 @@ impl Application {
         self.addr.port()
     }
 
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     /// The shared state (tests read the code store and database through it).
     pub fn state(&self) -> AppState {
         self.state.clone()

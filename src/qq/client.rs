@@ -76,14 +76,6 @@ impl QqClient {
         })
     }
 
-    pub fn client_id(&self) -> &str {
-        &self.client_id
-    }
-
-    pub fn redirect_uri(&self) -> &Url {
-        &self.redirect_uri
-    }
-
     fn endpoint(&self, path: &str) -> Url {
         let mut url = self.graph_url.clone();
         let base = url.path().trim_end_matches('/').to_owned();

@@ -98,20 +98,8 @@ pub async fn callback(
     }
     let pending = take_state(&state, &session, q.state.as_deref()).await?;
 
-    let token = state
-        .qq
-        .exchange_code(code)
-        .await
-        .map_err(|e| AppError::QqFailed {
-            cause: e.to_string(),
-        })?;
-    let openid = state
-        .qq
-        .openid(&token)
-        .await
-        .map_err(|e| AppError::QqFailed {
-            cause: e.to_string(),
-        })?;
+    let token = state.qq.exchange_code(code).await?;
+    let openid = state.qq.openid(&token).await?;
 
     let oid = openid.as_str().to_owned();
     let bound_user = db::run(&state.db, move |c| {
@@ -145,7 +133,7 @@ pub async fn callback(
             .nickname
             .unwrap_or_default()
             .chars()
-            .take(64)
+            .take(32)
             .collect(),
         avatar_url: profile
             .avatar_url
