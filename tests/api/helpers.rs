@@ -362,7 +362,10 @@ pub fn test_settings(
 }
 
 pub async fn spawn_app_with(kind: StoreKind, tweak: impl FnOnce(&mut Settings)) -> TestApp {
-    qqbind::telemetry::init();
+    // Quiet by default; `TEST_LOG=1 cargo test` shows the app's log.
+    if std::env::var_os("TEST_LOG").is_some() {
+        qqbind::telemetry::init();
+    }
     let dir = tempfile::tempdir().unwrap();
     let db_path = dir.path().join("qqbind.db");
     let redis = (kind == StoreKind::Redis).then(RedisServer::start);
