@@ -25,6 +25,25 @@ struct LoginPage {
     account_errmsg: Option<String>,
 }
 
+impl LoginPage {
+    /// The empty form for `next`.
+    fn new(
+        req: &HttpRequest,
+        state: &AppState,
+        session: &TypedSession,
+        next: &NextPath,
+    ) -> Result<Self, AppError> {
+        Ok(Self {
+            nav: Nav::from_request(req),
+            csrf_token: csrf_token(state, session)?,
+            next: next.as_str().to_owned(),
+            username: String::new(),
+            remembered: false,
+            account_errmsg: None,
+        })
+    }
+}
+
 #[derive(Deserialize)]
 pub struct NextQuery {
     next: Option<String>,
@@ -36,16 +55,10 @@ pub async fn login_page(
     session: TypedSession,
     q: web::Query<NextQuery>,
 ) -> Result<HttpResponse, AppError> {
+    let next = NextPath::sanitise(q.next.as_deref());
     render(
         StatusCode::OK,
-        &LoginPage {
-            nav: Nav::from_request(&req),
-            csrf_token: csrf_token(&state, &session)?,
-            next: NextPath::sanitise(q.next.as_deref()).as_str().to_owned(),
-            username: String::new(),
-            remembered: false,
-            account_errmsg: None,
-        },
+        &LoginPage::new(&req, &state, &session, &next)?,
     )
 }
 
@@ -76,17 +89,13 @@ pub async fn login_submit(
     let remembered = form.remembered.is_some();
 
     let refuse = |status: StatusCode, msg: &str| -> Result<HttpResponse, AppError> {
-        render(
-            status,
-            &LoginPage {
-                nav: Nav::from_request(&req),
-                csrf_token: csrf_token(&state, &session)?,
-                next: next.as_str().to_owned(),
-                username: login.chars().take(64).collect(),
-                remembered,
-                account_errmsg: Some(msg.to_owned()),
-            },
-        )
+        let page = LoginPage {
+            username: login.chars().take(64).collect(),
+            remembered,
+            account_errmsg: Some(msg.to_owned()),
+            ..LoginPage::new(&req, &state, &session, &next)?
+        };
+        render(status, &page)
     };
     if login.is_empty() || pw.is_empty() {
         return refuse(StatusCode::BAD_REQUEST, "请输入用户名和密码");
