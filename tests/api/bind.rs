@@ -307,7 +307,9 @@ async fn row_6_a_forged_altered_or_foreign_openid_token(kind: StoreKind) {
     let mut f = AtBindForm::new(app).await;
     let genuine = f.form.access_token.clone();
     let (payload, tag) = genuine.split_once('.').unwrap();
-    let altered_tag = format!("{payload}.{}A", &tag[..tag.len() - 1]);
+    // One character of the tag changed (always to a different one).
+    let first = if tag.starts_with('A') { 'B' } else { 'A' };
+    let altered_tag = format!("{payload}.{first}{}", &tag[1..]);
     let swapped = format!("{}.{tag}", foreign.access_token.split_once('.').unwrap().0);
     for token in [
         "forged",

@@ -21,8 +21,13 @@ fn run_with(env: &[(&str, &str)]) -> (Option<i32>, String) {
 
 #[test]
 fn bad_configuration_exits_2_with_one_line_naming_the_variable() {
-    let redis_port = crate::helpers::free_port();
-    let unreachable_redis = format!("redis://127.0.0.1:{redis_port}/0");
+    // A listener that never speaks Redis: held for the whole test, so no other test's
+    // redis-server can take the port.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let unreachable_redis = format!(
+        "redis://127.0.0.1:{}/0",
+        silent.local_addr().unwrap().port()
+    );
     for (env, var) in [
         (vec![("SECRET_KEY", "too-short")], "SECRET_KEY"),
         (vec![("QQBIND_LISTEN", "not-an-address")], "QQBIND_LISTEN"),
@@ -85,12 +90,11 @@ async fn the_log_holds_no_secret() {
     let qq = FakeQq::start().await;
     let dir = tempfile::tempdir().unwrap();
     let log_path = dir.path().join("qqbind.log");
-    let port = free_port();
     let secret_key = "log-test-secret-key-0123456789abcdef-xyz";
     let mut child = Command::new(env!("CARGO_BIN_EXE_qqbind"))
         .env_clear()
         .env("DATABASE_URL", dir.path().join("t.db"))
-        .env("QQBIND_LISTEN", format!("127.0.0.1:{port}"))
+        .env("QQBIND_LISTEN", "127.0.0.1:0")
         .env("QQ_CLIENT_ID", CLIENT_ID)
         .env("QQ_CLIENT_SECRET", CLIENT_SECRET)
         .env("QQ_REDIRECT_URI", REDIRECT_URI)
@@ -102,16 +106,19 @@ async fn the_log_holds_no_secret() {
         .stderr(std::fs::File::create(&log_path).unwrap())
         .spawn()
         .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
+    // The app picks its port; its start-up line says which.
     let started = std::time::Instant::now();
-    while http.get(format!("{base}/healthz")).send().await.is_err() {
+    let base = loop {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if let Some(addr) = between(&log, "qqbind listening on http://", "/login/") {
+            break format!("http://{addr}");
+        }
         assert!(
             started.elapsed() < std::time::Duration::from_secs(20),
-            "app did not start"
+            "app did not start: {log}"
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    };
     let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
     let b = Browser {
         base: base.clone(),

@@ -49,6 +49,32 @@ pub struct RedisServer {
     pub port: u16,
 }
 
+/// Whether the Redis server answering on `port` is the process `pid` (ours, not another
+/// test's server that took the port first).
+fn is_our_redis(port: u16, pid: u32) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut conn) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = conn.set_read_timeout(Some(Duration::from_millis(500)));
+    if conn.write_all(b"INFO server\r\n").is_err() {
+        return false;
+    }
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 4096];
+    let needle = format!("process_id:{pid}\r\n");
+    while let Ok(n) = conn.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        reply.extend_from_slice(&buf[..n]);
+        if String::from_utf8_lossy(&reply).contains(&needle) {
+            return true;
+        }
+    }
+    false
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -57,23 +83,33 @@ pub fn free_port() -> u16 {
 }
 
 impl RedisServer {
+    /// Starts one; a port taken meanwhile by someone else means another try elsewhere.
     pub fn start() -> Self {
-        let port = free_port();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed for the tests (apt-get install -y redis-server; .ci/run does it)");
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "redis-server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
+        for _ in 0..5 {
+            let port = free_port();
+            let mut child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("redis-server must be installed for the tests (apt-get install -y redis-server; .ci/run does it)");
+            let started = Instant::now();
+            loop {
+                if child.try_wait().unwrap().is_some() {
+                    break; // it could not bind: try another port
+                }
+                if is_our_redis(port, child.id()) {
+                    return Self { child, port };
+                }
+                if started.elapsed() > Duration::from_secs(10) {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
         }
-        Self { child, port }
+        panic!("redis-server did not start");
     }
 
     pub fn url(&self) -> String {
