@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use crate::auth::password;
-use crate::codes::keys;
+use crate::codes::service::{self as code_service, SmsCodeError};
 use crate::db::{self, audit, qq_bindings, users, users::User};
 use crate::domain::{Mobile, OpenId, Password};
 use crate::error::AppError;
@@ -54,6 +54,8 @@ pub enum BindError {
     BadOpenId,
     #[error("用户名或密码错误")]
     WrongPassword,
+    #[error("{}", crate::auth::DISABLED_MESSAGE)]
+    Disabled,
     #[error("该账号已绑定其他QQ")]
     AccountBoundElsewhere,
     #[error("QQ登录失败")]
@@ -69,7 +71,7 @@ impl BindError {
             Self::Missing | Self::BadMobile | Self::BadPassword | Self::App(_) => Slot::Form,
             Self::SmsMissing | Self::SmsWrong => Slot::SmsCode,
             Self::BadOpenId => Slot::OpenId,
-            Self::WrongPassword => Slot::Account,
+            Self::WrongPassword | Self::Disabled => Slot::Account,
             Self::AccountBoundElsewhere | Self::Failed => Slot::QqLogin,
         }
     }
@@ -105,23 +107,9 @@ pub async fn bind(
 
     // 4–5: the SMS code (checked here, consumed only once everything else holds).
     let sms_code = input.sms_code.trim();
-    let sms_key = keys::sms(mobile.as_str());
-    let stored = state.codes.get(&sms_key).await.map_err(AppError::from)?;
-    let Some(stored) = stored else {
-        return Err(BindError::SmsMissing);
-    };
-    if stored != sms_code {
-        let tries = state
-            .codes
-            .incr(&keys::sms_tries(mobile.as_str()), keys::SMS_CODE_TTL)
-            .await
-            .map_err(AppError::from)?;
-        if tries >= keys::SMS_MAX_TRIES {
-            // Too many guesses: this code is dead, the user must ask for a new one.
-            state.codes.delete(&sms_key).await.map_err(AppError::from)?;
-        }
-        return Err(BindError::SmsWrong);
-    }
+    code_service::check_sms_code(state, &mobile, sms_code)
+        .await
+        .map_err(sms_error)?;
 
     // 6: the openid token.
     let openid = state
@@ -140,11 +128,13 @@ pub async fn bind(
     let cost = state.settings.bcrypt_cost;
     let new_hash = match &existing {
         Some(user) => {
-            if !password::verify(pw.expose(), Some(&user.password), cost).await? {
-                return Err(BindError::WrongPassword);
-            }
+            // One message for a disabled account, whatever the password.
+            let password_ok = password::verify(pw.expose(), Some(&user.password), cost).await?;
             if !user.is_active {
-                return Err(BindError::App(AppError::Forbidden("该账号已被禁用".into())));
+                return Err(BindError::Disabled);
+            }
+            if !password_ok {
+                return Err(BindError::WrongPassword);
             }
             let (uid, oid) = (user.id, openid.as_str().to_owned());
             let current = db::run(&state.db, move |c| Ok(qq_bindings::find_by_user(c, uid)?))
@@ -159,16 +149,9 @@ pub async fn bind(
     };
 
     // The SMS code is used up now, atomically: of two racing requests only one passes.
-    if !state
-        .codes
-        .take_if_equals(&sms_key, sms_code)
+    code_service::consume_sms_code(state, &mobile, sms_code)
         .await
-        .map_err(AppError::from)?
-    {
-        return Err(BindError::SmsMissing);
-    }
-    // Best effort: the counter expires by itself anyway.
-    let _ = state.codes.delete(&keys::sms_tries(mobile.as_str())).await;
+        .map_err(sms_error)?;
 
     // 9: create + bind in one transaction.
     let profile = profile.clone();
@@ -193,6 +176,14 @@ pub async fn bind(
             tracing::error!(error = %e, "bind transaction failed");
             Err(BindError::Failed)
         }
+    }
+}
+
+fn sms_error(e: SmsCodeError) -> BindError {
+    match e {
+        SmsCodeError::Missing => BindError::SmsMissing,
+        SmsCodeError::Wrong => BindError::SmsWrong,
+        SmsCodeError::Store(e) => BindError::App(e.into()),
     }
 }
 

@@ -54,11 +54,49 @@ impl Password {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// Letters and digits both: what an operator account must have.
+    pub fn is_strong(&self) -> bool {
+        self.0.bytes().any(|b| b.is_ascii_digit())
+            && self.0.bytes().any(|b| b.is_ascii_alphabetic())
+    }
 }
 
 impl fmt::Debug for Password {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Password(***)")
+    }
+}
+
+/// A registered username: `^[a-zA-Z0-9_-]{5,20}$` (the Meiduo register page), and not
+/// shaped like a mobile number: the login form reads such a name as a mobile, so an
+/// account named after someone else's number could never log in by its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Username(String);
+
+/// Why a username was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum UsernameError {
+    #[error("请输入5-20个字符的用户名")]
+    Shape,
+    #[error("用户名不能是手机号")]
+    LooksLikeMobile,
+}
+
+impl Username {
+    pub fn parse(raw: &str) -> Result<Self, UsernameError> {
+        static RE: OnceLock<Regex> = OnceLock::new();
+        if !regex(&RE, r"^[a-zA-Z0-9_-]{5,20}$").is_match(raw) {
+            return Err(UsernameError::Shape);
+        }
+        if Mobile::parse(raw).is_some() {
+            return Err(UsernameError::LooksLikeMobile);
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
@@ -179,6 +217,27 @@ mod tests {
         assert_eq!(
             format!("{:?}", Password::parse("abcd1234").unwrap()),
             "Password(***)"
+        );
+    }
+
+    #[test]
+    fn usernames_follow_the_register_page() {
+        for ok in ["alice", "bob_the-builder", "A1234567890123456789", "13800"] {
+            assert_eq!(Username::parse(ok).unwrap().as_str(), ok);
+        }
+        for bad in [
+            "",
+            "abcd",
+            "a".repeat(21).as_str(),
+            "张三丰啊啊",
+            "al ice",
+            "al.ice",
+        ] {
+            assert_eq!(Username::parse(bad), Err(UsernameError::Shape), "{bad}");
+        }
+        assert_eq!(
+            Username::parse("13800138000"),
+            Err(UsernameError::LooksLikeMobile)
         );
     }
 

@@ -87,6 +87,20 @@ impl From<actix_session::SessionGetError> for AppError {
     }
 }
 
+/// What must be escaped in a query value: `/login/?next=/info/` stays readable, `&`,
+/// `#`, `+` and the like are encoded.
+const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'&')
+    .add(b'+')
+    .add(b'<')
+    .add(b'>')
+    .add(b'\'')
+    .add(b'`');
+
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
@@ -119,7 +133,7 @@ impl ResponseError for AppError {
         if let Self::LoginRequired { next } = self {
             let location = format!(
                 "/login/?next={}",
-                percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC)
+                percent_encoding::utf8_percent_encode(next, QUERY_VALUE)
             );
             return HttpResponse::Found()
                 .insert_header((header::LOCATION, location))

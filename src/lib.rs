@@ -1,5 +1,6 @@
 //! qqbind: log in with QQ (QQ Connect) and bind the QQ identity to a shop account.
 
+pub mod accounts;
 pub mod auth;
 pub mod bind;
 pub mod codes;

@@ -6,6 +6,7 @@
 //! - `csrf`: the seed CSRF tokens are signed from.
 //! - `qq_pending`: QQ logins started here (`state` → `next`), single use, expiring.
 //! - `qq_bind`: the pending bind after a callback: where to go next, the QQ profile.
+//! - `flash`: a one-time notice for the next page.
 
 use std::future::{ready, Ready};
 
@@ -22,6 +23,7 @@ const UID: &str = "uid";
 const CSRF: &str = "csrf";
 const QQ_PENDING: &str = "qq_pending";
 const QQ_BIND: &str = "qq_bind";
+const FLASH: &str = "flash";
 pub const REMEMBER: &str = "remember";
 
 /// At most this many QQ logins may be pending in one browser (several tabs).
@@ -128,6 +130,16 @@ impl TypedSession {
 
     pub fn pending_bind(&self) -> Result<Option<PendingBind>, AppError> {
         Ok(self.0.get::<PendingBind>(QQ_BIND)?)
+    }
+
+    /// A one-time notice for the next page this browser sees ("已解除QQ绑定").
+    pub fn set_flash(&self, message: &str) -> Result<(), AppError> {
+        self.0.insert(FLASH, message)?;
+        Ok(())
+    }
+
+    pub fn take_flash(&self) -> Result<Option<String>, AppError> {
+        Ok(self.0.remove_as::<String>(FLASH).and_then(Result::ok))
     }
 
     /// Starts a logged-in session: a new session id (the old cookie's state is dropped,

@@ -20,6 +20,9 @@ pub const USERNAME_COOKIE_MAX_AGE: i64 = 15 * 24 * 3600;
 /// A logout revocation is kept as long as a remembered session may live.
 pub const SESSION_MAX_AGE_SECS: u64 = 14 * 24 * 3600;
 
+/// What a disabled account is told, on every way in (whatever the password).
+pub const DISABLED_MESSAGE: &str = "该账号已被禁用，请联系客服";
+
 /// The logged-in, active user of this request, or `None`.
 pub async fn current_user(
     state: &AppState,
@@ -59,8 +62,45 @@ impl FromRequest for LoggedIn {
             match current_user(state, &session).await? {
                 Some(user) => Ok(Self(user)),
                 None => Err(AppError::LoginRequired {
-                    next: req.uri().path().to_owned(),
+                    next: login_next(&req, "/info/"),
                 }),
+            }
+        })
+    }
+}
+
+/// Where to come back to after logging in: this page, or for a form post (which
+/// cannot be repeated by a redirect) the page the form belongs to.
+fn login_next(req: &HttpRequest, form_page: &str) -> String {
+    if req.method() == actix_web::http::Method::GET {
+        req.uri()
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_owned()
+    } else {
+        form_page.to_owned()
+    }
+}
+
+/// Extractor for the operators' pages: anonymous visitors go to the login page, logged-in
+/// customers get 403. A handler that takes `Staff` cannot forget the check.
+pub struct Staff(pub User);
+
+impl FromRequest for Staff {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let logged_in = LoggedIn::from_request(req, payload);
+        let req = req.clone();
+        Box::pin(async move {
+            match logged_in.await {
+                Ok(LoggedIn(user)) if user.is_staff => Ok(Self(user)),
+                Ok(_) => Err(AppError::Forbidden("您没有权限访问此页面".into())),
+                Err(AppError::LoginRequired { .. }) => Err(AppError::LoginRequired {
+                    next: login_next(&req, "/admin/"),
+                }),
+                Err(e) => Err(e),
             }
         })
     }

@@ -93,3 +93,90 @@ pub async fn send_sms_code(
     }
     Ok(())
 }
+
+/// A refused SMS code (the seed's two messages).
+#[derive(Debug, thiserror::Error)]
+pub enum SmsCodeError {
+    /// None was sent to this mobile, it expired, or it was used up.
+    #[error("无效的短信验证码")]
+    Missing,
+    #[error("输入短信验证码有误")]
+    Wrong,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Checks `code` against the one sent to `mobile` without using it up. Wrong guesses
+/// are counted: the fifth kills the code, so six digits cannot be walked.
+pub async fn check_sms_code(
+    state: &AppState,
+    mobile: &Mobile,
+    code: &str,
+) -> Result<(), SmsCodeError> {
+    let key = keys::sms(mobile.as_str());
+    let stored = state.codes.get(&key).await?.ok_or(SmsCodeError::Missing)?;
+    if stored == code.trim() {
+        return Ok(());
+    }
+    let tries = state
+        .codes
+        .incr(&keys::sms_tries(mobile.as_str()), keys::SMS_CODE_TTL)
+        .await?;
+    if tries >= keys::SMS_MAX_TRIES {
+        state.codes.delete(&key).await?;
+    }
+    Err(SmsCodeError::Wrong)
+}
+
+/// Uses the code up, atomically: of two racing requests only one gets `Ok`.
+pub async fn consume_sms_code(
+    state: &AppState,
+    mobile: &Mobile,
+    code: &str,
+) -> Result<(), SmsCodeError> {
+    if !state
+        .codes
+        .take_if_equals(&keys::sms(mobile.as_str()), code.trim())
+        .await?
+    {
+        return Err(SmsCodeError::Missing);
+    }
+    // Best effort: the counter expires by itself anyway.
+    let _ = state.codes.delete(&keys::sms_tries(mobile.as_str())).await;
+    Ok(())
+}
+
+/// Where a form shows the outcome of its "获取短信验证码" button (without JavaScript).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmsFormField {
+    Form,
+    Mobile,
+    ImageCode,
+    SmsCode,
+}
+
+/// The no-JavaScript "获取短信验证码": the message to show, its field, and the status.
+pub async fn send_sms_for_form(
+    state: &AppState,
+    mobile: &str,
+    image_code: &str,
+    image_code_id: &str,
+) -> Result<(u16, SmsFormField, String), AppError> {
+    match send_sms_code(state, mobile, image_code, image_code_id).await {
+        Ok(()) => Ok((200, SmsFormField::SmsCode, SMS_SENT_NOTICE.to_owned())),
+        Err(SendSmsError::Unavailable(e)) => Err(e.into()),
+        Err(e) => {
+            let (status, _) = e.status_and_code();
+            let field = match e {
+                SendSmsError::ImageExpired | SendSmsError::ImageWrong => SmsFormField::ImageCode,
+                SendSmsError::Missing => SmsFormField::Form,
+                SendSmsError::BadMobile => SmsFormField::Mobile,
+                _ => SmsFormField::SmsCode,
+            };
+            Ok((status, field, e.to_string()))
+        }
+    }
+}
+
+/// Shown under the SMS field once a code is on its way.
+pub const SMS_SENT_NOTICE: &str = "短信验证码已发送，5分钟内有效";

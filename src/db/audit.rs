@@ -2,6 +2,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::sqlite::Sqlite;
 
 use super::schema::tb_audit_log;
 
@@ -11,13 +12,52 @@ pub enum Action {
     /// A new account was made by the QQ bind form.
     UserCreatedByQq,
     QqBind,
+    /// By the account's owner (/info/) or an operator (/admin/).
+    QqUnbind,
+    UserRegistered,
+    UserDisabled,
+    UserEnabled,
+    /// `qqbind createsuperuser` (no actor).
+    SuperuserCreated,
 }
 
 impl Action {
+    pub const ALL: [Self; 7] = [
+        Self::UserCreatedByQq,
+        Self::QqBind,
+        Self::QqUnbind,
+        Self::UserRegistered,
+        Self::UserDisabled,
+        Self::UserEnabled,
+        Self::SuperuserCreated,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::UserCreatedByQq => "user_created_by_qq",
             Self::QqBind => "qq_bind",
+            Self::QqUnbind => "qq_unbind",
+            Self::UserRegistered => "user_registered",
+            Self::UserDisabled => "user_disabled",
+            Self::UserEnabled => "user_enabled",
+            Self::SuperuserCreated => "superuser_created",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+
+    /// How the operators' pages name it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::UserCreatedByQq => "QQ绑定时创建账号",
+            Self::QqBind => "绑定QQ",
+            Self::QqUnbind => "解除QQ绑定",
+            Self::UserRegistered => "注册账号",
+            Self::UserDisabled => "禁用账号",
+            Self::UserEnabled => "启用账号",
+            Self::SuperuserCreated => "创建管理员",
         }
     }
 }
@@ -70,4 +110,46 @@ pub fn for_user(conn: &mut SqliteConnection, user_id: i32) -> QueryResult<Vec<Au
         .order((tb_audit_log::created_at.desc(), tb_audit_log::id.desc()))
         .select(AuditEntry::as_select())
         .load(conn)
+}
+
+/// Which entries the operators' audit page shows.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Entries done by or to this account.
+    pub user_id: Option<i32>,
+    pub action: Option<Action>,
+}
+
+fn matching(filter: &Filter) -> tb_audit_log::BoxedQuery<'static, Sqlite> {
+    let mut query = tb_audit_log::table.into_boxed();
+    if let Some(uid) = filter.user_id {
+        query = query.filter(
+            tb_audit_log::actor_id
+                .eq(uid)
+                .or(tb_audit_log::target_user_id.eq(uid)),
+        );
+    }
+    if let Some(action) = filter.action {
+        query = query.filter(tb_audit_log::action.eq(action.as_str()));
+    }
+    query
+}
+
+/// One page of the entries `filter` lets through, newest first.
+pub fn list(
+    conn: &mut SqliteConnection,
+    filter: &Filter,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<Vec<AuditEntry>> {
+    matching(filter)
+        .order((tb_audit_log::created_at.desc(), tb_audit_log::id.desc()))
+        .offset(offset)
+        .limit(limit)
+        .select(AuditEntry::as_select())
+        .load(conn)
+}
+
+pub fn count(conn: &mut SqliteConnection, filter: &Filter) -> QueryResult<i64> {
+    matching(filter).count().get_result(conn)
 }

@@ -2,6 +2,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::sqlite::Sqlite;
 
 use super::schema::tb_oauth_qq;
 
@@ -49,4 +50,53 @@ pub fn insert(conn: &mut SqliteConnection, new: &NewQqBinding<'_>) -> QueryResul
 
 pub fn count(conn: &mut SqliteConnection) -> QueryResult<i64> {
     tb_oauth_qq::table.count().get_result(conn)
+}
+
+/// Removes `user_id`'s binding; returns it when there was one.
+pub fn delete_by_user(conn: &mut SqliteConnection, user_id: i32) -> QueryResult<Option<QqBinding>> {
+    diesel::delete(tb_oauth_qq::table.filter(tb_oauth_qq::user_id.eq(user_id)))
+        .returning(QqBinding::as_returning())
+        .get_result(conn)
+        .optional()
+}
+
+/// Bindings whose openid starts with `prefix` (all when empty).
+fn matching(prefix: &str) -> tb_oauth_qq::BoxedQuery<'static, Sqlite> {
+    let query = tb_oauth_qq::table.into_boxed();
+    if prefix.is_empty() {
+        return query;
+    }
+    query.filter(
+        tb_oauth_qq::openid
+            .ge(prefix.to_owned())
+            .and(tb_oauth_qq::openid.lt(super::users::prefix_end(prefix))),
+    )
+}
+
+/// One page of the bindings matching `prefix`, newest first, with their account.
+pub fn search(
+    conn: &mut SqliteConnection,
+    prefix: &str,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<Vec<(QqBinding, super::users::User)>> {
+    use super::schema::tb_users;
+    use super::users::User;
+    let ids: Vec<i32> = matching(prefix)
+        .select(tb_oauth_qq::id)
+        .order(tb_oauth_qq::id.desc())
+        .offset(offset)
+        .limit(limit)
+        .load(conn)?;
+    tb_oauth_qq::table
+        .inner_join(tb_users::table)
+        .filter(tb_oauth_qq::id.eq_any(ids))
+        .select((QqBinding::as_select(), User::as_select()))
+        .order(tb_oauth_qq::id.desc())
+        .load(conn)
+}
+
+/// How many bindings [`search`] pages through for `prefix`.
+pub fn search_count(conn: &mut SqliteConnection, prefix: &str) -> QueryResult<i64> {
+    matching(prefix).count().get_result(conn)
 }

@@ -2,6 +2,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::sqlite::Sqlite;
 
 use super::schema::tb_users;
 
@@ -50,17 +51,23 @@ pub fn find_by_mobile(conn: &mut SqliteConnection, mobile: &str) -> QueryResult<
         .optional()
 }
 
-/// The user whose username or mobile is `login` (the login form accepts either).
-pub fn find_by_login(conn: &mut SqliteConnection, login: &str) -> QueryResult<Option<User>> {
-    if let Some(u) = tb_users::table
-        .filter(tb_users::username.eq(login))
+pub fn find_by_username(conn: &mut SqliteConnection, username: &str) -> QueryResult<Option<User>> {
+    tb_users::table
+        .filter(tb_users::username.eq(username))
         .select(User::as_select())
         .first(conn)
-        .optional()?
-    {
-        return Ok(Some(u));
+        .optional()
+}
+
+/// The user whose username or mobile is `login` (the login form accepts either): a
+/// mobile-shaped `login` is a mobile (registration refuses such usernames).
+pub fn find_by_login(conn: &mut SqliteConnection, login: &str) -> QueryResult<Option<User>> {
+    if crate::domain::Mobile::parse(login).is_some() {
+        if let Some(u) = find_by_mobile(conn, login)? {
+            return Ok(Some(u));
+        }
     }
-    find_by_mobile(conn, login)
+    find_by_username(conn, login)
 }
 
 pub fn insert(conn: &mut SqliteConnection, new: &NewUser<'_>) -> QueryResult<User> {
@@ -103,4 +110,84 @@ pub fn adopt_profile(
 
 pub fn count(conn: &mut SqliteConnection) -> QueryResult<i64> {
     tb_users::table.count().get_result(conn)
+}
+
+/// Enables or disables an account; `false` when it already was so.
+pub fn set_active(conn: &mut SqliteConnection, id: i32, active: bool) -> QueryResult<bool> {
+    diesel::update(
+        tb_users::table
+            .find(id)
+            .filter(tb_users::is_active.eq(!active)),
+    )
+    .set(tb_users::is_active.eq(active))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+/// The exclusive upper end of the strings that start with `prefix` (byte order): a
+/// prefix search that the unique indexes on username, mobile and openid can answer.
+pub fn prefix_end(prefix: &str) -> String {
+    format!("{prefix}\u{10FFFF}")
+}
+
+/// One row of the operators' user list: the account and its QQ binding, if any.
+pub type UserRow = (User, Option<super::qq_bindings::QqBinding>);
+
+/// Accounts whose username or mobile starts with `q` (all when `q` is empty).
+fn matching(q: &str) -> tb_users::BoxedQuery<'static, Sqlite> {
+    let query = tb_users::table.into_boxed();
+    if q.is_empty() {
+        return query;
+    }
+    let end = prefix_end(q);
+    query.filter(
+        tb_users::username
+            .ge(q.to_owned())
+            .and(tb_users::username.lt(end.clone()))
+            .or(tb_users::mobile
+                .ge(q.to_owned())
+                .and(tb_users::mobile.lt(end))),
+    )
+}
+
+/// One page of the accounts matching `q` (see [`matching`]), newest first, with their
+/// binding.
+pub fn search(
+    conn: &mut SqliteConnection,
+    q: &str,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<Vec<UserRow>> {
+    use super::qq_bindings::QqBinding;
+    use super::schema::tb_oauth_qq;
+    let ids: Vec<i32> = matching(q)
+        .select(tb_users::id)
+        .order(tb_users::id.desc())
+        .offset(offset)
+        .limit(limit)
+        .load(conn)?;
+    tb_users::table
+        .left_join(tb_oauth_qq::table)
+        .filter(tb_users::id.eq_any(ids))
+        .select((User::as_select(), Option::<QqBinding>::as_select()))
+        .order(tb_users::id.desc())
+        .load(conn)
+}
+
+/// How many accounts [`search`] pages through for `q`.
+pub fn search_count(conn: &mut SqliteConnection, q: &str) -> QueryResult<i64> {
+    matching(q).count().get_result(conn)
+}
+
+/// Usernames by id, for showing who did what.
+pub fn usernames(
+    conn: &mut SqliteConnection,
+    ids: &[i32],
+) -> QueryResult<std::collections::HashMap<i32, String>> {
+    Ok(tb_users::table
+        .filter(tb_users::id.eq_any(ids))
+        .select((tb_users::id, tb_users::username))
+        .load::<(i32, String)>(conn)?
+        .into_iter()
+        .collect())
 }

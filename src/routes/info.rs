@@ -1,10 +1,12 @@
 //! `/info/`: the user centre.
 
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
+use serde::Deserialize;
 
-use super::{csrf_token, Nav};
+use super::{check_csrf, confirmed, csrf_token, ConfirmPage, Nav};
+use crate::accounts;
 use crate::auth::LoggedIn;
 use crate::db;
 use crate::domain::{mask_middle, Mobile};
@@ -27,6 +29,8 @@ struct InfoPage {
     nickname: String,
     avatar_url: String,
     binding: Option<BindingView>,
+    flash: Option<String>,
+    is_staff: bool,
 }
 
 /// A UTC timestamp as people in China read it.
@@ -62,6 +66,50 @@ pub async fn info_page(
                 masked_openid: mask_middle(&b.openid),
                 since: beijing_time(b.created_at),
             }),
+            flash: session.take_flash()?,
+            is_staff: user.is_staff,
         },
     )
+}
+
+#[derive(Deserialize)]
+pub struct ChangeForm {
+    csrf_token: Option<String>,
+    confirm: Option<String>,
+}
+
+/// `POST /info/qq/unbind/`: asks once more, then removes this account's QQ binding.
+/// The next QQ login with that openid shows the bind form again.
+pub async fn unbind(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+    LoggedIn(user): LoggedIn,
+    form: web::Form<ChangeForm>,
+) -> Result<HttpResponse, AppError> {
+    check_csrf(&state, &session, form.csrf_token.as_deref())?;
+    if !confirmed(form.confirm.as_deref()) {
+        return ConfirmPage {
+            nav: Nav::from_request(&req),
+            csrf_token: csrf_token(&state, &session)?,
+            title: "解除QQ绑定",
+            question: "解除后将不能再用这个QQ直接登录本账号，确定要解除绑定吗？".to_owned(),
+            action: "/info/qq/unbind/".to_owned(),
+            button: "确定解除",
+            cancel: "/info/".to_owned(),
+        }
+        .respond();
+    }
+    let removed = accounts::unbind_qq(&state, &user, user.id).await?;
+    if let Some(b) = &removed {
+        tracing::info!(user_id = user.id, openid = %mask_middle(&b.openid), "QQ unbound by its owner");
+    }
+    session.set_flash(if removed.is_some() {
+        "已解除QQ绑定"
+    } else {
+        "该账号尚未绑定QQ"
+    })?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/info/"))
+        .finish())
 }

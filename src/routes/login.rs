@@ -16,7 +16,7 @@ use crate::state::AppState;
 
 #[derive(Template)]
 #[template(path = "login.html")]
-struct LoginPage {
+pub struct LoginPage {
     nav: Nav,
     csrf_token: String,
     next: String,
@@ -27,7 +27,7 @@ struct LoginPage {
 
 impl LoginPage {
     /// The empty form for `next`.
-    fn new(
+    pub fn new(
         req: &HttpRequest,
         state: &AppState,
         session: &TypedSession,
@@ -40,6 +40,22 @@ impl LoginPage {
             username: String::new(),
             remembered: false,
             account_errmsg: None,
+        })
+    }
+
+    /// The form again, with `message` and what was typed as the username.
+    pub fn refused(
+        req: &HttpRequest,
+        state: &AppState,
+        session: &TypedSession,
+        next: &NextPath,
+        username: &str,
+        message: &str,
+    ) -> Result<Self, AppError> {
+        Ok(Self {
+            username: username.chars().take(64).collect(),
+            account_errmsg: Some(message.to_owned()),
+            ..Self::new(req, state, session, next)?
         })
     }
 }
@@ -90,10 +106,8 @@ pub async fn login_submit(
 
     let refuse = |status: StatusCode, msg: &str| -> Result<HttpResponse, AppError> {
         let page = LoginPage {
-            username: login.chars().take(64).collect(),
             remembered,
-            account_errmsg: Some(msg.to_owned()),
-            ..LoginPage::new(&req, &state, &session, &next)?
+            ..LoginPage::refused(&req, &state, &session, &next, &login, msg)?
         };
         render(status, &page)
     };
@@ -112,12 +126,13 @@ pub async fn login_submit(
         state.settings.bcrypt_cost,
     )
     .await?;
+    // A disabled account hears only that, right password or not.
+    if user.as_ref().is_some_and(|u| !u.is_active) {
+        return refuse(StatusCode::FORBIDDEN, auth::DISABLED_MESSAGE);
+    }
     let Some(user) = user.filter(|_| ok) else {
         return refuse(StatusCode::BAD_REQUEST, "用户名或密码错误");
     };
-    if !user.is_active {
-        return refuse(StatusCode::FORBIDDEN, "该账号已被禁用");
-    }
     let cookie = auth::log_in(&state, &session, &user, remembered).await?;
     Ok(HttpResponse::Found()
         .insert_header((header::LOCATION, next.as_str().to_owned()))

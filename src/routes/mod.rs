@@ -1,16 +1,20 @@
 //! HTTP handlers, one module per page family. Handlers are thin: extract, parse, call
 //! one service, map the outcome to a response.
 
+pub mod admin;
 pub mod codes;
 pub mod health;
 pub mod info;
 pub mod login;
 pub mod pages;
 pub mod qq;
+pub mod register;
 
-use actix_web::{web, HttpRequest};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
 
-use crate::error::AppError;
+use crate::error::{render, AppError};
 use crate::session::TypedSession;
 use crate::state::AppState;
 
@@ -51,6 +55,31 @@ pub fn check_csrf(
     }
 }
 
+/// The second step of every change a user or an operator makes: the form posted again
+/// with `confirm=yes`. Works without JavaScript.
+#[derive(Template)]
+#[template(path = "confirm.html")]
+pub struct ConfirmPage<'a> {
+    pub nav: Nav,
+    pub csrf_token: String,
+    pub title: &'a str,
+    pub question: String,
+    pub action: String,
+    pub button: &'a str,
+    pub cancel: String,
+}
+
+impl ConfirmPage<'_> {
+    pub fn respond(&self) -> Result<HttpResponse, AppError> {
+        render(StatusCode::OK, self)
+    }
+}
+
+/// Whether a change's form carries the confirmation.
+pub fn confirmed(confirm: Option<&str>) -> bool {
+    confirm == Some("yes")
+}
+
 /// Every route of the app; the simulator and the dev outbox only where they apply.
 pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool, dev_outbox: bool) {
     cfg.service(web::resource("/").route(web::get().to(pages::index)))
@@ -64,6 +93,19 @@ pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool, dev_outbox: bool)
         )
         .service(web::resource("/logout/").route(web::post().to(login::logout)))
         .service(web::resource("/info/").route(web::get().to(info::info_page)))
+        .service(web::resource("/info/qq/unbind/").route(web::post().to(info::unbind)))
+        .service(
+            web::resource("/register/")
+                .route(web::get().to(register::register_page))
+                .route(web::post().to(register::register_submit)),
+        )
+        .service(
+            web::resource("/usernames/{username}/count/")
+                .route(web::get().to(register::username_count)),
+        )
+        .service(
+            web::resource("/mobiles/{mobile}/count/").route(web::get().to(register::mobile_count)),
+        )
         .service(web::resource("/qq/login/").route(web::get().to(qq::qq_login_url)))
         .service(web::resource("/qq/authorize/").route(web::get().to(qq::qq_authorize)))
         .service(
@@ -73,6 +115,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool, dev_outbox: bool)
         )
         .service(web::resource("/image_codes/{uuid}/").route(web::get().to(codes::image_code)))
         .service(web::resource("/sms_codes/{mobile}/").route(web::get().to(codes::sms_code)));
+    admin::configure(cfg);
     if dev_outbox {
         cfg.service(web::resource("/dev/sms/").route(web::get().to(codes::dev_outbox)));
     }

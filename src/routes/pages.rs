@@ -39,9 +39,9 @@ const STATIC_FILES: &[(&str, &str, &str)] = &[
         include_str!("../../static/css/site.css"),
     ),
     (
-        "js/bind.js",
+        "js/forms.js",
         "text/javascript; charset=utf-8",
-        include_str!("../../static/js/bind.js"),
+        include_str!("../../static/js/forms.js"),
     ),
     (
         "img/qq.svg",

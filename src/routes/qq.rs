@@ -7,11 +7,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
+use super::login::LoginPage;
 use super::{check_csrf, csrf_token, Nav};
 use crate::auth;
 use crate::bind::{self, BindError, BindInput, QqProfileHint, Slot};
 use crate::codes::keys;
-use crate::codes::service::{self as code_service, SendSmsError};
+use crate::codes::service::{self as code_service, SmsFormField};
 use crate::config::random_hex;
 use crate::db;
 use crate::domain::NextPath;
@@ -112,7 +113,11 @@ pub async fn callback(
 
     if let Some(user) = bound_user {
         if !user.is_active {
-            return Err(AppError::Forbidden("该账号已被禁用".into()));
+            // Told plainly, on the page they log in from.
+            let next = NextPath::sanitise(Some(&pending.next));
+            let page =
+                LoginPage::refused(&req, &state, &session, &next, "", auth::DISABLED_MESSAGE)?;
+            return render(StatusCode::FORBIDDEN, &page);
         }
         tracing::info!(user_id = user.id, openid = %openid.masked(), "QQ login");
         let cookie = auth::log_in(&state, &session, &user, false).await?;
@@ -303,6 +308,10 @@ pub async fn bind_submit(
         }
         Err(BindError::App(e)) => Err(e),
         Err(e) => {
+            let status = match e {
+                BindError::Disabled => StatusCode::FORBIDDEN,
+                _ => StatusCode::BAD_REQUEST,
+            };
             let message = Some(e.to_string());
             match e.slot() {
                 Slot::Form => page.errmsg = message,
@@ -311,7 +320,7 @@ pub async fn bind_submit(
                 Slot::Account => page.account_errmsg = message,
                 Slot::QqLogin => page.qq_login_errmsg = message,
             }
-            render(StatusCode::BAD_REQUEST, &page)
+            render(status, &page)
         }
     }
 }
@@ -321,31 +330,22 @@ async fn send_sms_without_js(
     form: &BindFormData,
     mut page: BindPage,
 ) -> Result<HttpResponse, AppError> {
-    let result = code_service::send_sms_code(
+    let (status, field, message) = code_service::send_sms_for_form(
         state,
         form.mobile.as_deref().unwrap_or_default(),
         form.image_code.as_deref().unwrap_or_default(),
         form.image_code_id.as_deref().unwrap_or_default(),
     )
-    .await;
-    let status = match result {
-        Ok(()) => {
-            page.sms_notice = Some("短信验证码已发送，5分钟内有效".into());
-            StatusCode::OK
-        }
-        Err(SendSmsError::Unavailable(e)) => return Err(e.into()),
-        Err(e) => {
-            let (status, _) = e.status_and_code();
-            let message = Some(e.to_string());
-            match e {
-                SendSmsError::ImageExpired | SendSmsError::ImageWrong => {
-                    page.image_code_errmsg = message
-                }
-                SendSmsError::Missing | SendSmsError::BadMobile => page.errmsg = message,
-                _ => page.sms_code_errmsg = message,
-            }
-            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST)
-        }
-    };
-    render(status, &page)
+    .await?;
+    let message = Some(message);
+    match field {
+        _ if status == 200 => page.sms_notice = message,
+        SmsFormField::ImageCode => page.image_code_errmsg = message,
+        SmsFormField::Form | SmsFormField::Mobile => page.errmsg = message,
+        SmsFormField::SmsCode => page.sms_code_errmsg = message,
+    }
+    render(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+        &page,
+    )
 }

@@ -1,32 +1,67 @@
-// Progressive enhancement of the bind form: the form works without this file.
+// Progressive enhancement of the bind and register forms: both work without this file.
 // Checks mirror the server's messages exactly; the server checks everything again.
 (function () {
   "use strict";
-  var form = document.getElementById("bind-form");
+  var form = document.querySelector("form[data-form]");
   if (!form) return;
+  var kind = form.getAttribute("data-form");
   var $ = function (id) { return document.getElementById(id); };
-  var MOBILE = /^1[3-9]\d{9}$/, PASSWORD = /^[0-9A-Za-z]{8,20}$/;
+  var MOBILE = /^1[3-9]\d{9}$/, PASSWORD = /^[0-9A-Za-z]{8,20}$/, USERNAME = /^[a-zA-Z0-9_-]{5,20}$/;
+  // What an empty required field says: the bind form has the seed's one message.
+  var MISSING = kind === "bind" ? "缺少必传参数" : null;
 
   function show(id, input, msg) {
     var el = $(id);
+    if (!el) return !msg;
     el.textContent = msg || "";
     el.hidden = !msg;
     if (input) input.setAttribute("aria-invalid", msg ? "true" : "false");
     return !msg;
   }
-  function checkMobile() {
-    var v = $("mobile").value.trim();
-    return show("mobile-error", $("mobile"), !v ? "缺少必传参数" : MOBILE.test(v) ? "" : "请输入正确的手机号码");
+  function value(id) { return $(id).value.trim(); }
+
+  // Asks the server whether a name or mobile is taken; shows `msg` when it is.
+  function taken(url, errorId, input, msg) {
+    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { return r.json(); })
+      .then(function (data) { if (data.code === "0" && data.count > 0) show(errorId, input, msg); })
+      .catch(function () { /* the server checks again on submit */ });
   }
-  function checkPassword() {
-    var v = $("password").value;
-    return show("password-error", $("password"), !v ? "缺少必传参数" : PASSWORD.test(v) ? "" : "请输入8-20位的密码");
+
+  var checks = {
+    mobile: function (live) {
+      var v = value("mobile");
+      var ok = show("mobile-error", $("mobile"), !v && MISSING ? MISSING : MOBILE.test(v) ? "" : "请输入正确的手机号码");
+      if (ok && live && kind === "register") taken("/mobiles/" + v + "/count/", "mobile-error", $("mobile"), "手机号已存在");
+      return ok;
+    },
+    password: function () {
+      var v = $("password").value;
+      return show("password-error", $("password"), !v && MISSING ? MISSING : PASSWORD.test(v) ? "" : "请输入8-20位的密码");
+    },
+    sms_code: function () {
+      return show("sms-code-error", $("sms_code"), value("sms_code") ? "" : (MISSING || "请填写短信验证码"));
+    }
+  };
+  if (kind === "register") {
+    checks.username = function (live) {
+      var v = value("username");
+      var msg = !USERNAME.test(v) ? "请输入5-20个字符的用户名" : MOBILE.test(v) ? "用户名不能是手机号" : "";
+      var ok = show("username-error", $("username"), msg);
+      if (ok && live) taken("/usernames/" + v + "/count/", "username-error", $("username"), "用户名已存在");
+      return ok;
+    };
+    checks.password2 = function () {
+      return show("password2-error", $("password2"), $("password2").value === $("password").value ? "" : "两次输入的密码不一致");
+    };
+    checks.allow = function () {
+      return show("allow-error", $("allow"), $("allow").checked ? "" : "请勾选用户协议");
+    };
+    $("allow").addEventListener("change", checks.allow);
   }
-  function checkSms() {
-    return show("sms-code-error", $("sms_code"), $("sms_code").value.trim() ? "" : "缺少必传参数");
-  }
-  $("mobile").addEventListener("blur", checkMobile);
-  $("password").addEventListener("blur", checkPassword);
+  ["username", "mobile", "password", "password2"].forEach(function (name) {
+    if (checks[name]) $(name).addEventListener("blur", function () { checks[name](true); });
+  });
 
   function uuid4() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
@@ -65,11 +100,11 @@
     ev.preventDefault();
     if (counting) return;
     show("sms-code-error", $("sms_code"), "");
-    if (!checkMobile()) return;
-    var code = $("image_code").value.trim();
+    if (!checks.mobile(false)) return;
+    var code = value("image_code");
     if (!show("image-code-error", $("image_code"), code ? "" : "缺少必传参数")) return;
     button.disabled = true;
-    var url = "/sms_codes/" + encodeURIComponent($("mobile").value.trim()) + "/?image_code=" +
+    var url = "/sms_codes/" + encodeURIComponent(value("mobile")) + "/?image_code=" +
       encodeURIComponent(code) + "&image_code_id=" + encodeURIComponent($("image_code_id").value);
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) { return r.json(); })
@@ -95,7 +130,7 @@
 
   form.addEventListener("submit", function (ev) {
     if (ev.submitter && ev.submitter.value === "send_sms") return;
-    var ok = [checkMobile(), checkPassword(), checkSms()].every(Boolean);
+    var ok = Object.keys(checks).map(function (name) { return checks[name](false); }).every(Boolean);
     if (!ok) ev.preventDefault();
   });
 })();

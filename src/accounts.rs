@@ -1,0 +1,325 @@
+//! Local accounts: registration, unbinding a QQ, enabling and disabling, operators.
+//! Each change and its audit entry are written in one transaction.
+
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+use crate::auth::password;
+use crate::codes::service::{self as code_service, SmsCodeError};
+use crate::db::{
+    self, audit, audit::Action, qq_bindings, qq_bindings::QqBinding, users, users::User,
+};
+use crate::domain::{Mobile, Password, Username};
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// What the register form holds (spec section 6).
+#[derive(Clone, Default)]
+pub struct RegisterInput {
+    pub username: String,
+    pub password: String,
+    pub password2: String,
+    pub mobile: String,
+    pub sms_code: String,
+    pub allow: bool,
+}
+
+/// The messages of a refused registration, each beside its field.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegisterErrors {
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub password2: Option<String>,
+    pub mobile: Option<String>,
+    pub sms_code: Option<String>,
+    pub allow: Option<String>,
+    /// Not about one field.
+    pub form: Option<String>,
+}
+
+impl RegisterErrors {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    #[error("注册信息有误")]
+    Invalid(RegisterErrors),
+    #[error(transparent)]
+    App(#[from] AppError),
+}
+
+impl From<db::DbError> for RegisterError {
+    fn from(e: db::DbError) -> Self {
+        Self::App(e.into())
+    }
+}
+
+pub const USERNAME_TAKEN: &str = "用户名已存在";
+pub const MOBILE_TAKEN: &str = "手机号已存在";
+
+fn field(msg: &str) -> Option<String> {
+    Some(msg.to_owned())
+}
+
+/// Checks the register form in the register page's order (every field's format first,
+/// all at once; then whether the name and the mobile are free; then the SMS code), and
+/// makes the account. The SMS code is used up only by a registration that succeeds.
+pub async fn register(state: &AppState, input: &RegisterInput) -> Result<User, RegisterError> {
+    let mut errors = RegisterErrors::default();
+    let username = Username::parse(input.username.trim())
+        .map_err(|e| errors.username = field(&e.to_string()))
+        .ok();
+    let pw = Password::parse(&input.password);
+    if pw.is_none() {
+        errors.password = field("请输入8-20位的密码");
+    }
+    if input.password2 != input.password {
+        errors.password2 = field("两次输入的密码不一致");
+    }
+    let mobile = Mobile::parse(input.mobile.trim());
+    if mobile.is_none() {
+        errors.mobile = field("请输入正确的手机号码");
+    }
+    let sms_code = input.sms_code.trim();
+    if sms_code.is_empty() {
+        errors.sms_code = field("请填写短信验证码");
+    }
+    if !input.allow {
+        errors.allow = field("请勾选用户协议");
+    }
+    let (Some(username), Some(pw), Some(mobile)) = (username, pw, mobile) else {
+        return Err(RegisterError::Invalid(errors));
+    };
+    if !errors.is_empty() {
+        return Err(RegisterError::Invalid(errors));
+    }
+
+    let (u, m) = (username.as_str().to_owned(), mobile.as_str().to_owned());
+    let (name_taken, mobile_taken) = db::run(&state.db, move |c| {
+        Ok((
+            users::find_by_username(c, &u)?.is_some(),
+            users::find_by_mobile(c, &m)?.is_some(),
+        ))
+    })
+    .await?;
+    if name_taken {
+        errors.username = field(USERNAME_TAKEN);
+    }
+    if mobile_taken {
+        errors.mobile = field(MOBILE_TAKEN);
+    }
+    if !errors.is_empty() {
+        return Err(RegisterError::Invalid(errors));
+    }
+
+    let sms_refused = |e: SmsCodeError| match e {
+        SmsCodeError::Store(e) => RegisterError::App(e.into()),
+        e => RegisterError::Invalid(RegisterErrors {
+            sms_code: Some(e.to_string()),
+            ..Default::default()
+        }),
+    };
+    code_service::check_sms_code(state, &mobile, sms_code)
+        .await
+        .map_err(sms_refused)?;
+    let hash = password::hash(&pw, state.settings.bcrypt_cost).await?;
+    code_service::consume_sms_code(state, &mobile, sms_code)
+        .await
+        .map_err(sms_refused)?;
+
+    let result = db::run(&state.db, move |c| {
+        Ok(insert_user(
+            c,
+            &username,
+            &mobile,
+            &hash,
+            false,
+            Action::UserRegistered,
+        ))
+    })
+    .await?;
+    result.map_err(|e| match e {
+        InsertError::Taken(errors) => RegisterError::Invalid(errors),
+        InsertError::Db(e) => {
+            tracing::error!(error = %e, "registration failed");
+            RegisterError::Invalid(RegisterErrors {
+                form: field("注册失败"),
+                ..Default::default()
+            })
+        }
+    })
+}
+
+#[derive(Debug)]
+enum InsertError {
+    /// The username or mobile was taken meanwhile.
+    Taken(RegisterErrors),
+    Db(DieselError),
+}
+
+/// Inserts an account and its audit entry in one transaction; a name or mobile taken
+/// (now, or by a racing request) is a field message, not a failure.
+fn insert_user(
+    conn: &mut SqliteConnection,
+    username: &Username,
+    mobile: &Mobile,
+    hash: &str,
+    is_staff: bool,
+    action: Action,
+) -> Result<User, InsertError> {
+    let taken = |conn: &mut SqliteConnection| -> Result<RegisterErrors, DieselError> {
+        Ok(RegisterErrors {
+            username: users::find_by_username(conn, username.as_str())?
+                .map(|_| USERNAME_TAKEN.to_owned()),
+            mobile: users::find_by_mobile(conn, mobile.as_str())?.map(|_| MOBILE_TAKEN.to_owned()),
+            ..Default::default()
+        })
+    };
+    let result = conn.immediate_transaction(|conn| {
+        let errors = taken(conn)?;
+        if !errors.is_empty() {
+            return Ok(Err(errors));
+        }
+        let now = db::now();
+        let user = users::insert(
+            conn,
+            &users::NewUser {
+                username: username.as_str(),
+                mobile: mobile.as_str(),
+                password: hash,
+                nickname: "",
+                avatar_url: "",
+                is_staff,
+                is_active: true,
+                date_joined: now,
+            },
+        )?;
+        let actor = (action == Action::UserRegistered).then_some(user.id);
+        audit::record(conn, actor, action, Some(user.id), "", now)?;
+        Ok::<_, DieselError>(Ok(user))
+    });
+    match result {
+        Ok(Ok(user)) => Ok(user),
+        Ok(Err(errors)) => Err(InsertError::Taken(errors)),
+        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+            match taken(conn) {
+                Ok(errors) if !errors.is_empty() => Err(InsertError::Taken(errors)),
+                Ok(_) => Err(InsertError::Db(DieselError::RollbackTransaction)),
+                Err(e) => Err(InsertError::Db(e)),
+            }
+        }
+        Err(e) => Err(InsertError::Db(e)),
+    }
+}
+
+/// Why `createsuperuser` refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SuperuserError {
+    #[error("--username: 5-20 letters, digits, _ or -, and not a mobile number")]
+    BadUsername,
+    #[error("--mobile: not a mainland China mobile number (1[3-9] and 9 more digits)")]
+    BadMobile,
+    #[error("password too weak: use 8-20 letters and digits, at least one of each")]
+    WeakPassword,
+    #[error("username {0:?} is taken")]
+    UsernameTaken(String),
+    #[error("mobile {0} is taken")]
+    MobileTaken(String),
+    #[error("{0}")]
+    Db(String),
+}
+
+/// The operator's name and mobile, checked before anyone types a password.
+pub fn superuser_names(username: &str, mobile: &str) -> Result<(Username, Mobile), SuperuserError> {
+    Ok((
+        Username::parse(username).map_err(|_| SuperuserError::BadUsername)?,
+        Mobile::parse(mobile).ok_or(SuperuserError::BadMobile)?,
+    ))
+}
+
+/// Makes a staff account (`qqbind createsuperuser`). Runs on the calling thread.
+pub fn create_superuser(
+    conn: &mut SqliteConnection,
+    username: &Username,
+    mobile: &Mobile,
+    password: &str,
+    bcrypt_cost: u32,
+) -> Result<User, SuperuserError> {
+    let pw = Password::parse(password)
+        .filter(Password::is_strong)
+        .ok_or(SuperuserError::WeakPassword)?;
+    let hash =
+        bcrypt::hash(pw.expose(), bcrypt_cost).map_err(|e| SuperuserError::Db(e.to_string()))?;
+    insert_user(
+        conn,
+        username,
+        mobile,
+        &hash,
+        true,
+        Action::SuperuserCreated,
+    )
+    .map_err(|e| match e {
+        InsertError::Taken(errors) if errors.username.is_some() => {
+            SuperuserError::UsernameTaken(username.as_str().to_owned())
+        }
+        InsertError::Taken(_) => SuperuserError::MobileTaken(mobile.as_str().to_owned()),
+        InsertError::Db(e) => SuperuserError::Db(e.to_string()),
+    })
+}
+
+/// Removes `target`'s QQ binding, recording `actor` (the owner or an operator).
+/// `None` when there was none.
+pub async fn unbind_qq(
+    state: &AppState,
+    actor: &User,
+    target: i32,
+) -> Result<Option<QqBinding>, AppError> {
+    let actor = actor.id;
+    Ok(db::run(&state.db, move |c| {
+        Ok(c.immediate_transaction(|c| {
+            let removed = qq_bindings::delete_by_user(c, target)?;
+            if let Some(b) = &removed {
+                let detail = format!("openid={}", b.openid);
+                audit::record(
+                    c,
+                    Some(actor),
+                    Action::QqUnbind,
+                    Some(target),
+                    &detail,
+                    db::now(),
+                )?;
+            }
+            Ok::<_, DieselError>(removed)
+        })?)
+    })
+    .await?)
+}
+
+/// Enables or disables `target`, recording `actor`. `false` when it already was so.
+/// A disabled account's sessions end at their next request.
+pub async fn set_active(
+    state: &AppState,
+    actor: &User,
+    target: i32,
+    active: bool,
+) -> Result<bool, AppError> {
+    let actor = actor.id;
+    Ok(db::run(&state.db, move |c| {
+        Ok(c.immediate_transaction(|c| {
+            let changed = users::set_active(c, target, active)?;
+            if changed {
+                let action = if active {
+                    Action::UserEnabled
+                } else {
+                    Action::UserDisabled
+                };
+                audit::record(c, Some(actor), action, Some(target), "", db::now())?;
+            }
+            Ok::<_, DieselError>(changed)
+        })?)
+    })
+    .await?)
+}

@@ -1,0 +1,579 @@
+//! `/admin/`: the operators' pages (spec section 7). Every handler takes [`Staff`], so
+//! none can forget the check; every change is a CSRF-checked, confirmed POST that writes
+//! an audit entry.
+
+use std::collections::HashMap;
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::info::beijing_time;
+use super::{check_csrf, confirmed, csrf_token, ConfirmPage, Nav};
+use crate::accounts;
+use crate::auth::Staff;
+use crate::db::{self, audit, audit::Action, qq_bindings::QqBinding, users::User};
+use crate::error::{render, AppError};
+use crate::session::TypedSession;
+use crate::state::AppState;
+
+/// Rows on a list page.
+pub const PAGE_SIZE: i64 = 50;
+/// Longest search text accepted (longer is not a username, mobile or openid).
+const MAX_SEARCH: usize = 64;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/admin/").route(web::get().to(users)))
+        .service(web::resource("/admin/users/").route(web::get().to(users)))
+        .service(web::resource("/admin/users/{id}/").route(web::get().to(user)))
+        .service(web::resource("/admin/users/{id}/disable/").route(web::post().to(disable)))
+        .service(web::resource("/admin/users/{id}/enable/").route(web::post().to(enable)))
+        .service(web::resource("/admin/users/{id}/unbind/").route(web::post().to(unbind)))
+        .service(web::resource("/admin/bindings/").route(web::get().to(bindings)))
+        .service(web::resource("/admin/audit/").route(web::get().to(audit_log)));
+}
+
+/// Which tab of the admin header is lit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    Users,
+    Bindings,
+    Audit,
+}
+
+/// What every admin page shows around its content.
+pub struct Frame {
+    operator: String,
+    tab: Tab,
+    flash: Option<String>,
+}
+
+impl Frame {
+    fn new(session: &TypedSession, operator: &User, tab: Tab) -> Result<Self, AppError> {
+        Ok(Self {
+            operator: operator.username.clone(),
+            tab,
+            flash: session.take_flash()?,
+        })
+    }
+}
+
+/// Page links for a list, keeping its filters.
+pub struct Pager {
+    pub page: i64,
+    pub pages: i64,
+    pub total: i64,
+    pub prev: Option<String>,
+    pub next: Option<String>,
+}
+
+impl Pager {
+    /// `page` clamped into range; `filters` are the list's other query parameters.
+    fn new(path: &str, filters: &[(&str, &str)], page: Option<u32>, total: i64) -> Self {
+        let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+        let page = i64::from(page.unwrap_or(1)).clamp(1, pages);
+        let link = |p: i64| {
+            let mut q = url::form_urlencoded::Serializer::new(String::new());
+            for (k, v) in filters.iter().filter(|(_, v)| !v.is_empty()) {
+                q.append_pair(k, v);
+            }
+            if p > 1 {
+                q.append_pair("page", &p.to_string());
+            }
+            let q = q.finish();
+            if q.is_empty() {
+                path.to_owned()
+            } else {
+                format!("{path}?{q}")
+            }
+        };
+        Self {
+            page,
+            pages,
+            total,
+            prev: (page > 1).then(|| link(page - 1)),
+            next: (page < pages).then(|| link(page + 1)),
+        }
+    }
+
+    fn offset(&self) -> i64 {
+        (self.page - 1) * PAGE_SIZE
+    }
+}
+
+/// A search box's text: trimmed, bounded.
+fn search_text(raw: Option<&str>) -> Result<String, AppError> {
+    let q = raw.unwrap_or_default().trim();
+    if q.chars().count() > MAX_SEARCH {
+        return Err(AppError::BadRequest("搜索内容过长".into()));
+    }
+    Ok(q.to_owned())
+}
+
+fn time(at: Option<chrono::NaiveDateTime>) -> String {
+    at.map(beijing_time).unwrap_or_else(|| "—".to_owned())
+}
+
+// ------------------------------------------------------------------ users
+
+pub struct UserListRow {
+    id: i32,
+    username: String,
+    mobile: String,
+    nickname: String,
+    is_staff: bool,
+    is_active: bool,
+    date_joined: String,
+    openid: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/users.html")]
+struct UsersPage {
+    nav: Nav,
+    frame: Frame,
+    q: String,
+    rows: Vec<UserListRow>,
+    pager: Pager,
+}
+
+#[derive(Deserialize)]
+pub struct UsersQuery {
+    q: Option<String>,
+    page: Option<u32>,
+}
+
+/// `GET /admin/users/?q=&page=`: accounts whose username or mobile starts with `q`,
+/// newest first, 50 a page, with their QQ binding.
+pub async fn users(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+    Staff(operator): Staff,
+    query: web::Query<UsersQuery>,
+) -> Result<HttpResponse, AppError> {
+    let q = search_text(query.q.as_deref())?;
+    let (search, page) = (q.clone(), query.page);
+    let (rows, pager) = db::run(&state.db, move |c| {
+        let total = db::users::search_count(c, &search)?;
+        let pager = Pager::new("/admin/users/", &[("q", &search)], page, total);
+        let rows = db::users::search(c, &search, pager.offset(), PAGE_SIZE)?;
+        Ok((rows, pager))
+    })
+    .await?;
+    let rows = rows
+        .into_iter()
+        .map(|(u, b)| UserListRow {
+            id: u.id,
+            username: u.username,
+            mobile: u.mobile,
+            nickname: u.nickname,
+            is_staff: u.is_staff,
+            is_active: u.is_active,
+            date_joined: beijing_time(u.date_joined),
+            openid: b.map(|b| b.openid),
+        })
+        .collect();
+    render(
+        StatusCode::OK,
+        &UsersPage {
+            nav: Nav::from_request(&req),
+            frame: Frame::new(&session, &operator, Tab::Users)?,
+            q,
+            rows,
+            pager,
+        },
+    )
+}
+
+/// One audit entry as the pages show it.
+pub struct AuditRow {
+    time: String,
+    actor: Option<(i32, String)>,
+    action: String,
+    target: Option<(i32, String)>,
+    detail: String,
+}
+
+/// Names the actors and targets of `entries` (one query for all of them).
+fn audit_rows(
+    c: &mut diesel::SqliteConnection,
+    entries: Vec<audit::AuditEntry>,
+) -> Result<Vec<AuditRow>, db::DbError> {
+    let mut ids: Vec<i32> = entries
+        .iter()
+        .flat_map(|e| [e.actor_id, e.target_user_id])
+        .flatten()
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let names: HashMap<i32, String> = db::users::usernames(c, &ids)?;
+    let named = |id: Option<i32>| {
+        id.map(|id| {
+            let name = names.get(&id).cloned().unwrap_or_else(|| format!("#{id}"));
+            (id, name)
+        })
+    };
+    Ok(entries
+        .into_iter()
+        .map(|e| AuditRow {
+            time: beijing_time(e.created_at),
+            actor: named(e.actor_id),
+            action: Action::parse(&e.action).map_or(e.action.clone(), |a| a.label().to_owned()),
+            target: named(e.target_user_id),
+            detail: e.detail,
+        })
+        .collect())
+}
+
+#[derive(Template)]
+#[template(path = "admin/user.html")]
+struct UserPage {
+    nav: Nav,
+    frame: Frame,
+    csrf_token: String,
+    user: User,
+    date_joined: String,
+    last_login: String,
+    binding: Option<(QqBinding, String)>,
+    audit: Vec<AuditRow>,
+    is_self: bool,
+}
+
+/// `GET /admin/users/<id>/`: an account, its binding, its audit entries, the actions.
+pub async fn user(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+    Staff(operator): Staff,
+    path: web::Path<i32>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let found = db::run(&state.db, move |c| {
+        let Some(user) = db::users::find_by_id(c, id)? else {
+            return Ok(None);
+        };
+        let binding = db::qq_bindings::find_by_user(c, id)?;
+        let filter = audit::Filter {
+            user_id: Some(id),
+            action: None,
+        };
+        let entries = audit::list(c, &filter, 0, PAGE_SIZE)?;
+        Ok(Some((user, binding, audit_rows(c, entries)?)))
+    })
+    .await?;
+    let (user, binding, audit) = found.ok_or(AppError::NotFound)?;
+    render(
+        StatusCode::OK,
+        &UserPage {
+            nav: Nav::from_request(&req),
+            frame: Frame::new(&session, &operator, Tab::Users)?,
+            csrf_token: csrf_token(&state, &session)?,
+            date_joined: beijing_time(user.date_joined),
+            last_login: time(user.last_login),
+            binding: binding.map(|b| {
+                let since = beijing_time(b.created_at);
+                (b, since)
+            }),
+            audit,
+            is_self: user.id == operator.id,
+            user,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct ChangeForm {
+    csrf_token: Option<String>,
+    confirm: Option<String>,
+}
+
+/// What an operator can do to an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    Disable,
+    Enable,
+    Unbind,
+}
+
+impl Change {
+    fn slug(self) -> &'static str {
+        match self {
+            Self::Disable => "disable",
+            Self::Enable => "enable",
+            Self::Unbind => "unbind",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Self::Disable => "禁用账号",
+            Self::Enable => "启用账号",
+            Self::Unbind => "解除QQ绑定",
+        }
+    }
+
+    fn question(self, user: &User) -> String {
+        let who = format!("{}（手机号 {}）", user.username, user.mobile);
+        match self {
+            Self::Disable => {
+                format!("确定禁用账号 {who} 吗？禁用后该账号不能再用密码或QQ登录，已登录的会话立即失效。")
+            }
+            Self::Enable => format!("确定启用账号 {who} 吗？"),
+            Self::Unbind => format!("确定解除账号 {who} 的QQ绑定吗？该QQ下次登录时需要重新绑定。"),
+        }
+    }
+}
+
+pub async fn disable(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+    staff: Staff,
+    path: web::Path<i32>,
+    form: web::Form<ChangeForm>,
+) -> Result<HttpResponse, AppError> {
+    change(req, state, session, staff, path, form, Change::Disable).await
+}
+
+pub async fn enable(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+    staff: Staff,
+    path: web::Path<i32>,
+    form: web::Form<ChangeForm>,
+) -> Result<HttpResponse, AppError> {
+    change(req, state, session, staff, path, form, Change::Enable).await
+}
+
+pub async fn unbind(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+    staff: Staff,
+    path: web::Path<i32>,
+    form: web::Form<ChangeForm>,
+) -> Result<HttpResponse, AppError> {
+    change(req, state, session, staff, path, form, Change::Unbind).await
+}
+
+/// Checks CSRF, asks for confirmation, then makes `what` happen (with its audit entry)
+/// and goes back to the account's page with a notice.
+async fn change(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+    Staff(operator): Staff,
+    path: web::Path<i32>,
+    form: web::Form<ChangeForm>,
+    what: Change,
+) -> Result<HttpResponse, AppError> {
+    check_csrf(&state, &session, form.csrf_token.as_deref())?;
+    let id = path.into_inner();
+    let target = db::run(&state.db, move |c| Ok(db::users::find_by_id(c, id)?))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if what == Change::Disable && target.id == operator.id {
+        return Err(AppError::BadRequest("不能禁用自己的账号".into()));
+    }
+    let page = format!("/admin/users/{id}/");
+    if !confirmed(form.confirm.as_deref()) {
+        return ConfirmPage {
+            nav: Nav::from_request(&req),
+            csrf_token: csrf_token(&state, &session)?,
+            title: what.title(),
+            question: what.question(&target),
+            action: format!("/admin/users/{id}/{}/", what.slug()),
+            button: what.title(),
+            cancel: page,
+        }
+        .respond();
+    }
+    let notice = match what {
+        Change::Disable | Change::Enable => {
+            let active = what == Change::Enable;
+            if accounts::set_active(&state, &operator, id, active).await? {
+                tracing::info!(
+                    operator = operator.id,
+                    user_id = id,
+                    active,
+                    "account status changed"
+                );
+                if active {
+                    "已启用该账号"
+                } else {
+                    "已禁用该账号"
+                }
+            } else if active {
+                "该账号本来就是启用状态"
+            } else {
+                "该账号本来就是禁用状态"
+            }
+        }
+        Change::Unbind => match accounts::unbind_qq(&state, &operator, id).await? {
+            Some(_) => {
+                tracing::info!(
+                    operator = operator.id,
+                    user_id = id,
+                    "QQ unbound by an operator"
+                );
+                "已解除该账号的QQ绑定"
+            }
+            None => "该账号没有绑定QQ",
+        },
+    };
+    session.set_flash(notice)?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, page))
+        .finish())
+}
+
+// ------------------------------------------------------------------ bindings
+
+pub struct BindingRow {
+    user_id: i32,
+    username: String,
+    mobile: String,
+    openid: String,
+    since: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/bindings.html")]
+struct BindingsPage {
+    nav: Nav,
+    frame: Frame,
+    csrf_token: String,
+    openid: String,
+    rows: Vec<BindingRow>,
+    pager: Pager,
+}
+
+#[derive(Deserialize)]
+pub struct BindingsQuery {
+    openid: Option<String>,
+    page: Option<u32>,
+}
+
+/// `GET /admin/bindings/?openid=&page=`: QQ bindings whose openid starts with `openid`.
+pub async fn bindings(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+    Staff(operator): Staff,
+    query: web::Query<BindingsQuery>,
+) -> Result<HttpResponse, AppError> {
+    let openid = search_text(query.openid.as_deref())?;
+    let (search, page) = (openid.clone(), query.page);
+    let (rows, pager) = db::run(&state.db, move |c| {
+        let total = db::qq_bindings::search_count(c, &search)?;
+        let pager = Pager::new("/admin/bindings/", &[("openid", &search)], page, total);
+        let rows = db::qq_bindings::search(c, &search, pager.offset(), PAGE_SIZE)?;
+        Ok((rows, pager))
+    })
+    .await?;
+    let rows = rows
+        .into_iter()
+        .map(|(b, u)| BindingRow {
+            user_id: u.id,
+            username: u.username,
+            mobile: u.mobile,
+            openid: b.openid,
+            since: beijing_time(b.created_at),
+        })
+        .collect();
+    render(
+        StatusCode::OK,
+        &BindingsPage {
+            nav: Nav::from_request(&req),
+            frame: Frame::new(&session, &operator, Tab::Bindings)?,
+            csrf_token: csrf_token(&state, &session)?,
+            openid,
+            rows,
+            pager,
+        },
+    )
+}
+
+// ------------------------------------------------------------------ audit log
+
+#[derive(Template)]
+#[template(path = "admin/audit.html")]
+struct AuditPage {
+    nav: Nav,
+    frame: Frame,
+    user: String,
+    action: String,
+    actions: Vec<(&'static str, &'static str)>,
+    unknown_user: bool,
+    audit: Vec<AuditRow>,
+    pager: Pager,
+}
+
+#[derive(Deserialize)]
+pub struct AuditQuery {
+    /// A username or mobile: entries done by or to that account.
+    user: Option<String>,
+    action: Option<String>,
+    page: Option<u32>,
+}
+
+/// `GET /admin/audit/?user=&action=&page=`: the audit log, newest first.
+pub async fn audit_log(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+    Staff(operator): Staff,
+    query: web::Query<AuditQuery>,
+) -> Result<HttpResponse, AppError> {
+    let user = search_text(query.user.as_deref())?;
+    let action_raw = query
+        .action
+        .as_deref()
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    let action = match action_raw.as_str() {
+        "" => None,
+        a => Some(Action::parse(a).ok_or_else(|| AppError::BadRequest("未知的操作类型".into()))?),
+    };
+    let (who, page, action_param) = (user.clone(), query.page, action_raw.clone());
+    let (audit, pager, unknown_user) = db::run(&state.db, move |c| {
+        let user_id = if who.is_empty() {
+            None
+        } else {
+            match db::users::find_by_login(c, &who)? {
+                Some(u) => Some(u.id),
+                None => {
+                    let pager = Pager::new("/admin/audit/", &[], None, 0);
+                    return Ok((Vec::new(), pager, true));
+                }
+            }
+        };
+        let filter = audit::Filter { user_id, action };
+        let total = audit::count(c, &filter)?;
+        let filters = [("user", who.as_str()), ("action", action_param.as_str())];
+        let pager = Pager::new("/admin/audit/", &filters, page, total);
+        let entries = audit::list(c, &filter, pager.offset(), PAGE_SIZE)?;
+        Ok((audit_rows(c, entries)?, pager, false))
+    })
+    .await?;
+    render(
+        StatusCode::OK,
+        &AuditPage {
+            nav: Nav::from_request(&req),
+            frame: Frame::new(&session, &operator, Tab::Audit)?,
+            user,
+            action: action_raw,
+            actions: Action::ALL
+                .iter()
+                .map(|a| (a.as_str(), a.label()))
+                .collect(),
+            unknown_user,
+            audit,
+            pager,
+        },
+    )
+}

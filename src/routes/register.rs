@@ -1,0 +1,204 @@
+//! `/register/` (the Meiduo register page) and the availability checks its script uses.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{check_csrf, csrf_token, Nav};
+use crate::accounts::{self, RegisterError, RegisterErrors, RegisterInput};
+use crate::auth;
+use crate::codes::service::{self as code_service, SmsFormField};
+use crate::db;
+use crate::domain::{Mobile, NextPath, Username};
+use crate::error::{render, AppError};
+use crate::session::TypedSession;
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "register.html")]
+struct RegisterPage {
+    nav: Nav,
+    csrf_token: String,
+    next: String,
+    username: String,
+    mobile: String,
+    allow: bool,
+    image_code_id: String,
+    errors: RegisterErrors,
+    image_code_errmsg: Option<String>,
+    sms_notice: Option<String>,
+}
+
+impl RegisterPage {
+    fn new(
+        req: &HttpRequest,
+        state: &AppState,
+        session: &TypedSession,
+        next: &NextPath,
+    ) -> Result<Self, AppError> {
+        Ok(Self {
+            nav: Nav::from_request(req),
+            csrf_token: csrf_token(state, session)?,
+            next: next.as_str().to_owned(),
+            username: String::new(),
+            mobile: String::new(),
+            allow: false,
+            image_code_id: uuid::Uuid::new_v4().to_string(),
+            errors: RegisterErrors::default(),
+            image_code_errmsg: None,
+            sms_notice: None,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+pub async fn register_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+    q: web::Query<NextQuery>,
+) -> Result<HttpResponse, AppError> {
+    let next = NextPath::sanitise(q.next.as_deref());
+    render(
+        StatusCode::OK,
+        &RegisterPage::new(&req, &state, &session, &next)?,
+    )
+}
+
+/// The register form; every field optional so that a missing one is a message.
+#[derive(Deserialize)]
+pub struct RegisterForm {
+    username: Option<String>,
+    password: Option<String>,
+    password2: Option<String>,
+    mobile: Option<String>,
+    image_code: Option<String>,
+    image_code_id: Option<String>,
+    sms_code: Option<String>,
+    allow: Option<String>,
+    csrf_token: Option<String>,
+    /// `send_sms`: the "获取短信验证码" button without JavaScript.
+    action: Option<String>,
+}
+
+/// Keeps what was typed (bounded) for the form shown again; passwords never.
+fn kept(value: &Option<String>) -> String {
+    value
+        .as_deref()
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .take(32)
+        .collect()
+}
+
+pub async fn register_submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+    q: web::Query<NextQuery>,
+    form: web::Form<RegisterForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    check_csrf(&state, &session, form.csrf_token.as_deref())?;
+    let next = NextPath::sanitise(q.next.as_deref());
+    let mut page = RegisterPage {
+        username: kept(&form.username),
+        mobile: kept(&form.mobile),
+        allow: form.allow.is_some(),
+        ..RegisterPage::new(&req, &state, &session, &next)?
+    };
+
+    if form.action.as_deref() == Some("send_sms") {
+        let (status, field, message) = code_service::send_sms_for_form(
+            &state,
+            form.mobile.as_deref().unwrap_or_default(),
+            form.image_code.as_deref().unwrap_or_default(),
+            form.image_code_id.as_deref().unwrap_or_default(),
+        )
+        .await?;
+        let message = Some(message);
+        match field {
+            _ if status == 200 => page.sms_notice = message,
+            SmsFormField::ImageCode => page.image_code_errmsg = message,
+            SmsFormField::Mobile => page.errors.mobile = message,
+            SmsFormField::Form => page.errors.form = message,
+            SmsFormField::SmsCode => page.errors.sms_code = message,
+        }
+        return render(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            &page,
+        );
+    }
+
+    let input = RegisterInput {
+        username: form.username.unwrap_or_default(),
+        password: form.password.unwrap_or_default(),
+        password2: form.password2.unwrap_or_default(),
+        mobile: form.mobile.unwrap_or_default(),
+        sms_code: form.sms_code.unwrap_or_default(),
+        allow: form.allow.is_some(),
+    };
+    match accounts::register(&state, &input).await {
+        Ok(user) => {
+            tracing::info!(user_id = user.id, "registered");
+            let cookie = auth::log_in(&state, &session, &user, false).await?;
+            Ok(HttpResponse::Found()
+                .insert_header((header::LOCATION, next.as_str().to_owned()))
+                .cookie(cookie)
+                .finish())
+        }
+        Err(RegisterError::Invalid(errors)) => {
+            page.errors = errors;
+            render(StatusCode::BAD_REQUEST, &page)
+        }
+        Err(RegisterError::App(e)) => Err(e),
+    }
+}
+
+fn count_answer(count: i64) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({ "code": "0", "errmsg": "OK", "count": count }))
+}
+
+fn refused(code: &str, errmsg: &str) -> HttpResponse {
+    HttpResponse::BadRequest().json(serde_json::json!({ "code": code, "errmsg": errmsg }))
+}
+
+/// `GET /usernames/<username>/count/`: whether a name is taken (the register page's
+/// live check, as Meiduo has it).
+pub async fn username_count(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let username = match Username::parse(&path) {
+        Ok(u) => u,
+        Err(e) => return Ok(refused("4004", &e.to_string())),
+    };
+    let taken = db::run(&state.db, move |c| {
+        Ok(db::users::find_by_username(c, username.as_str())?.is_some())
+    })
+    .await?;
+    Ok(count_answer(i64::from(taken)))
+}
+
+/// `GET /mobiles/<mobile>/count/`: whether a mobile is taken.
+pub async fn mobile_count(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let Some(mobile) = Mobile::parse(&path) else {
+        return Ok(refused("4007", "请输入正确的手机号码"));
+    };
+    let taken = db::run(&state.db, move |c| {
+        Ok(db::users::find_by_mobile(c, mobile.as_str())?.is_some())
+    })
+    .await?;
+    Ok(count_answer(i64::from(taken)))
+}
