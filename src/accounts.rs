@@ -142,7 +142,11 @@ pub async fn register(state: &AppState, input: &RegisterInput) -> Result<User, R
     })
     .await?;
     result.map_err(|e| match e {
-        InsertError::Taken(errors) => RegisterError::Invalid(errors),
+        InsertError::Taken { username, mobile } => RegisterError::Invalid(RegisterErrors {
+            username: username.then(|| USERNAME_TAKEN.to_owned()),
+            mobile: mobile.then(|| MOBILE_TAKEN.to_owned()),
+            ..Default::default()
+        }),
         InsertError::Db(e) => {
             tracing::error!(error = %e, "registration failed");
             RegisterError::Invalid(RegisterErrors {
@@ -155,13 +159,28 @@ pub async fn register(state: &AppState, input: &RegisterInput) -> Result<User, R
 
 #[derive(Debug)]
 enum InsertError {
-    /// The username or mobile was taken meanwhile.
-    Taken(RegisterErrors),
+    /// The username or mobile was taken (now, or by a racing request).
+    Taken {
+        username: bool,
+        mobile: bool,
+    },
     Db(DieselError),
 }
 
+impl InsertError {
+    fn taken(username: bool, mobile: bool) -> Option<Self> {
+        (username || mobile).then_some(Self::Taken { username, mobile })
+    }
+}
+
+impl From<DieselError> for InsertError {
+    fn from(e: DieselError) -> Self {
+        Self::Db(e)
+    }
+}
+
 /// Inserts an account and its audit entry in one transaction; a name or mobile taken
-/// (now, or by a racing request) is a field message, not a failure.
+/// (now, or by a racing request) is [`InsertError::Taken`], not a failure.
 fn insert_user(
     conn: &mut SqliteConnection,
     username: &Username,
@@ -170,18 +189,15 @@ fn insert_user(
     is_staff: bool,
     action: Action,
 ) -> Result<User, InsertError> {
-    let taken = |conn: &mut SqliteConnection| -> Result<RegisterErrors, DieselError> {
-        Ok(RegisterErrors {
-            username: users::find_by_username(conn, username.as_str())?
-                .map(|_| USERNAME_TAKEN.to_owned()),
-            mobile: users::find_by_mobile(conn, mobile.as_str())?.map(|_| MOBILE_TAKEN.to_owned()),
-            ..Default::default()
-        })
+    let taken = |conn: &mut SqliteConnection| -> Result<Option<InsertError>, DieselError> {
+        Ok(InsertError::taken(
+            users::find_by_username(conn, username.as_str())?.is_some(),
+            users::find_by_mobile(conn, mobile.as_str())?.is_some(),
+        ))
     };
     let result = conn.immediate_transaction(|conn| {
-        let errors = taken(conn)?;
-        if !errors.is_empty() {
-            return Ok(Err(errors));
+        if let Some(taken) = taken(conn)? {
+            return Err(taken);
         }
         let now = db::now();
         let user = users::insert(
@@ -199,19 +215,14 @@ fn insert_user(
         )?;
         let actor = (action == Action::UserRegistered).then_some(user.id);
         audit::record(conn, actor, action, Some(user.id), "", now)?;
-        Ok::<_, DieselError>(Ok(user))
+        Ok(user)
     });
     match result {
-        Ok(Ok(user)) => Ok(user),
-        Ok(Err(errors)) => Err(InsertError::Taken(errors)),
-        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
-            match taken(conn) {
-                Ok(errors) if !errors.is_empty() => Err(InsertError::Taken(errors)),
-                Ok(_) => Err(InsertError::Db(DieselError::RollbackTransaction)),
-                Err(e) => Err(InsertError::Db(e)),
-            }
+        Err(InsertError::Db(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _))) => {
+            // Lost a race inside the database: say which one.
+            Err(taken(conn)?.unwrap_or(InsertError::Db(DieselError::RollbackTransaction)))
         }
-        Err(e) => Err(InsertError::Db(e)),
+        other => other,
     }
 }
 
@@ -262,10 +273,10 @@ pub fn create_superuser(
         Action::SuperuserCreated,
     )
     .map_err(|e| match e {
-        InsertError::Taken(errors) if errors.username.is_some() => {
+        InsertError::Taken { username: true, .. } => {
             SuperuserError::UsernameTaken(username.as_str().to_owned())
         }
-        InsertError::Taken(_) => SuperuserError::MobileTaken(mobile.as_str().to_owned()),
+        InsertError::Taken { .. } => SuperuserError::MobileTaken(mobile.as_str().to_owned()),
         InsertError::Db(e) => SuperuserError::Db(e.to_string()),
     })
 }

@@ -123,8 +123,10 @@ pub async fn log_in(
 }
 
 fn username_cookie(state: &AppState, username: &str) -> Cookie<'static> {
-    let value = percent_encoding::utf8_percent_encode(username, percent_encoding::NON_ALPHANUMERIC)
-        .to_string();
+    // Usernames are `[A-Za-z0-9_-]`: stored as typed; anything else is percent-encoded.
+    const COOKIE_VALUE: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'_').remove(b'-');
+    let value = percent_encoding::utf8_percent_encode(username, COOKIE_VALUE).to_string();
     Cookie::build("username", value)
         .path("/")
         .max_age(CookieDuration::seconds(USERNAME_COOKIE_MAX_AGE))

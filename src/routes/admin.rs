@@ -499,14 +499,20 @@ pub async fn bindings(
 
 // ------------------------------------------------------------------ audit log
 
+/// One choice of the audit page's action filter.
+pub struct ActionOption {
+    value: &'static str,
+    label: &'static str,
+    selected: bool,
+}
+
 #[derive(Template)]
 #[template(path = "admin/audit.html")]
 struct AuditPage {
     nav: Nav,
     frame: Frame,
     user: String,
-    action: String,
-    actions: Vec<(&'static str, &'static str)>,
+    actions: Vec<ActionOption>,
     unknown_user: bool,
     audit: Vec<AuditRow>,
     pager: Pager,
@@ -566,10 +572,13 @@ pub async fn audit_log(
             nav: Nav::from_request(&req),
             frame: Frame::new(&session, &operator, Tab::Audit)?,
             user,
-            action: action_raw,
             actions: Action::ALL
                 .iter()
-                .map(|a| (a.as_str(), a.label()))
+                .map(|a| ActionOption {
+                    value: a.as_str(),
+                    label: a.label(),
+                    selected: action == Some(*a),
+                })
                 .collect(),
             unknown_user,
             audit,

@@ -174,3 +174,170 @@ async fn the_log_holds_no_secret() {
         assert!(!log.contains(secret), "{secret} in the log");
     }
 }
+
+/// `qqbind createsuperuser --username U --mobile M --password-stdin` on `db`.
+fn createsuperuser(
+    db: &std::path::Path,
+    args: &[&str],
+    stdin: &str,
+) -> (Option<i32>, String, String) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_qqbind"))
+        .arg("createsuperuser")
+        .args(args)
+        .env_clear()
+        .env("DATABASE_URL", db)
+        .env("RUST_LOG", "off")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The child may exit before reading (a refused name): a broken pipe is fine.
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn users_in(db: &std::path::Path) -> Vec<qqbind::db::users::User> {
+    use diesel::prelude::*;
+    let pool = qqbind::db::build_pool(&db.to_string_lossy()).unwrap();
+    let mut conn = pool.get().unwrap();
+    qqbind::db::schema::tb_users::table
+        .select(qqbind::db::users::User::as_select())
+        .load(&mut conn)
+        .unwrap()
+}
+
+#[test]
+fn createsuperuser_makes_a_staff_account_that_can_log_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let (code, stdout, stderr) = createsuperuser(
+        &db,
+        &[
+            "--username",
+            "shop_admin",
+            "--mobile",
+            "13100000000",
+            "--password-stdin",
+        ],
+        "Operator2026\n",
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout.trim(), "superuser shop_admin created (id 1)");
+    let users = users_in(&db);
+    assert_eq!(users.len(), 1);
+    let u = &users[0];
+    assert_eq!(
+        (u.username.as_str(), u.mobile.as_str()),
+        ("shop_admin", "13100000000")
+    );
+    assert!(u.is_staff && u.is_active);
+    assert!(bcrypt::verify("Operator2026", &u.password).unwrap());
+    assert!(!stdout.contains("Operator2026") && !stderr.contains("Operator2026"));
+}
+
+#[test]
+fn createsuperuser_refuses_weak_passwords_and_taken_names_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let ok = createsuperuser(
+        &db,
+        &[
+            "--username",
+            "shop_admin",
+            "--mobile",
+            "13100000000",
+            "--password-stdin",
+        ],
+        "Operator2026\n",
+    );
+    assert_eq!(ok.0, Some(0));
+    for (args, stdin, says) in [
+        (
+            ["shop_admin2", "13100000001"],
+            "short1\n",
+            "password too weak",
+        ),
+        (
+            ["shop_admin2", "13100000001"],
+            "12345678\n",
+            "password too weak",
+        ),
+        (
+            ["shop_admin2", "13100000001"],
+            "abcdefgh\n",
+            "password too weak",
+        ),
+        (
+            ["shop_admin2", "13100000001"],
+            "Operator 2026\n",
+            "password too weak",
+        ),
+        (
+            ["shop_admin", "13100000001"],
+            "Operator2026\n",
+            "username \"shop_admin\" is taken",
+        ),
+        (
+            ["shop_admin2", "13100000000"],
+            "Operator2026\n",
+            "mobile 13100000000 is taken",
+        ),
+        (["ab", "13100000001"], "", "--username"),
+        (["13100000001", "13100000001"], "", "--username"),
+        (["shop_admin2", "1310000"], "", "--mobile"),
+    ] {
+        let (code, _, stderr) = createsuperuser(
+            &db,
+            &[
+                "--username",
+                args[0],
+                "--mobile",
+                args[1],
+                "--password-stdin",
+            ],
+            stdin,
+        );
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{args:?}: {stderr}");
+        assert!(
+            lines[0].starts_with("qqbind: createsuperuser: "),
+            "{stderr}"
+        );
+        assert!(lines[0].contains(says), "{args:?}: {stderr}");
+        assert!(!stdin.trim().is_empty() || !stderr.contains("Password"));
+    }
+    assert_eq!(users_in(&db).len(), 1, "nothing else was made");
+}
+
+#[test]
+fn createsuperuser_without_a_terminal_says_to_use_password_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    // `setsid`: a new session has no controlling terminal, so no prompt can be shown.
+    let out = Command::new("setsid")
+        .arg(env!("CARGO_BIN_EXE_qqbind"))
+        .args([
+            "createsuperuser",
+            "--username",
+            "shop_admin",
+            "--mobile",
+            "13100000000",
+        ])
+        .env_clear()
+        .env("DATABASE_URL", dir.path().join("s.db"))
+        .env("RUST_LOG", "off")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("use --password-stdin"), "{stderr}");
+}

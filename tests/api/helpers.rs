@@ -19,6 +19,7 @@ pub const CLIENT_ID: &str = "101518219";
 pub const CLIENT_SECRET: &str = "fake-qq-client-secret-418d84eb";
 pub const REDIRECT_URI: &str = "http://www.meiduo.site:8000/oauth_callback/";
 pub const PASSWORD: &str = "abcd1234";
+pub const STAFF_PASSWORD: &str = "Operator2026";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreKind {
@@ -518,6 +519,65 @@ impl TestApp {
         })
         .await
         .unwrap()
+    }
+
+    /// An operator account, as `qqbind createsuperuser` makes it.
+    pub async fn create_staff(&self, username: &str, mobile: &str) -> db::users::User {
+        let (names, cost) = (
+            qqbind::accounts::superuser_names(username, mobile).unwrap(),
+            self.state.settings.bcrypt_cost,
+        );
+        db::run(&self.state.db, move |c| {
+            Ok(
+                qqbind::accounts::create_superuser(c, &names.0, &names.1, STAFF_PASSWORD, cost)
+                    .unwrap(),
+            )
+        })
+        .await
+        .unwrap()
+    }
+
+    pub async fn user(&self, id: i32) -> db::users::User {
+        db::run(&self.state.db, move |c| Ok(db::users::find_by_id(c, id)?))
+            .await
+            .unwrap()
+            .expect("user exists")
+    }
+
+    /// Sets `is_active` straight in the database (the admin page is tested on its own).
+    pub async fn set_active(&self, id: i32, active: bool) {
+        db::run(&self.state.db, move |c| {
+            Ok(db::users::set_active(c, id, active)?)
+        })
+        .await
+        .unwrap();
+    }
+
+    /// A user's audit entries, newest first.
+    pub async fn audit_of(&self, user_id: i32) -> Vec<db::audit::AuditEntry> {
+        db::run(&self.state.db, move |c| {
+            Ok(db::audit::for_user(c, user_id)?)
+        })
+        .await
+        .unwrap()
+    }
+
+    /// A browser logged in through the login form.
+    pub async fn logged_in(&self, login: &str, password: &str) -> Browser {
+        let b = self.browser();
+        let csrf = b.csrf_from("/login/").await;
+        let r = b
+            .post_form(
+                "/login/",
+                &[
+                    ("username", login),
+                    ("password", password),
+                    ("csrf_token", &csrf),
+                ],
+            )
+            .await;
+        assert_is_redirect_to(&r, "/");
+        b
     }
 
     /// Puts an SMS code for `mobile` straight into the store (as a sent SMS would).

@@ -4,6 +4,8 @@
 
 mod helpers;
 
+mod accounts;
+mod admin;
 mod bind;
 mod callback;
 mod cli;
@@ -12,5 +14,6 @@ mod concurrency;
 mod health;
 mod login;
 mod qq_login;
+mod register;
 mod simulator;
 mod store;
