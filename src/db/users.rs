@@ -174,9 +174,22 @@ pub fn search(
         .load(conn)
 }
 
-/// How many accounts [`search`] pages through for `q`.
+/// A search counts its matches up to this many: past it, the operator should narrow
+/// the search rather than page (and counting every account a prefix like "1" matches
+/// would cost a walk of two whole indexes).
+pub const SEARCH_COUNT_CAP: i64 = 10_000;
+
+/// How many accounts [`search`] pages through for `q`: exact for the whole list, at
+/// most [`SEARCH_COUNT_CAP`] + 1 for a search.
 pub fn search_count(conn: &mut SqliteConnection, q: &str) -> QueryResult<i64> {
-    matching(q).count().get_result(conn)
+    if q.is_empty() {
+        return tb_users::table.count().get_result(conn);
+    }
+    let ids: Vec<i32> = matching(q)
+        .select(tb_users::id)
+        .limit(SEARCH_COUNT_CAP + 1)
+        .load(conn)?;
+    Ok(ids.len() as i64)
 }
 
 /// Usernames by id, for showing who did what.

@@ -64,13 +64,24 @@ pub struct Pager {
     pub page: i64,
     pub pages: i64,
     pub total: i64,
+    /// `total` is a floor: the search matched more than it counts.
+    pub capped: bool,
     pub prev: Option<String>,
     pub next: Option<String>,
 }
 
 impl Pager {
-    /// `page` clamped into range; `filters` are the list's other query parameters.
-    fn new(path: &str, filters: &[(&str, &str)], page: Option<u32>, total: i64) -> Self {
+    /// `page` clamped into range; `filters` are the list's other query parameters;
+    /// `total` counts at most `cap` rows when one is given.
+    fn new(
+        path: &str,
+        filters: &[(&str, &str)],
+        page: Option<u32>,
+        total: i64,
+        cap: Option<i64>,
+    ) -> Self {
+        let capped = cap.is_some_and(|cap| total > cap);
+        let total = cap.map_or(total, |cap| total.min(cap));
         let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
         let page = i64::from(page.unwrap_or(1)).clamp(1, pages);
         let link = |p: i64| {
@@ -92,6 +103,7 @@ impl Pager {
             page,
             pages,
             total,
+            capped,
             prev: (page > 1).then(|| link(page - 1)),
             next: (page < pages).then(|| link(page + 1)),
         }
@@ -157,7 +169,8 @@ pub async fn users(
     let (search, page) = (q.clone(), query.page);
     let (rows, pager) = db::run(&state.db, move |c| {
         let total = db::users::search_count(c, &search)?;
-        let pager = Pager::new("/admin/users/", &[("q", &search)], page, total);
+        let cap = (!search.is_empty()).then_some(db::users::SEARCH_COUNT_CAP);
+        let pager = Pager::new("/admin/users/", &[("q", &search)], page, total, cap);
         let rows = db::users::search(c, &search, pager.offset(), PAGE_SIZE)?;
         Ok((rows, pager))
     })
@@ -469,7 +482,13 @@ pub async fn bindings(
     let (search, page) = (openid.clone(), query.page);
     let (rows, pager) = db::run(&state.db, move |c| {
         let total = db::qq_bindings::search_count(c, &search)?;
-        let pager = Pager::new("/admin/bindings/", &[("openid", &search)], page, total);
+        let pager = Pager::new(
+            "/admin/bindings/",
+            &[("openid", &search)],
+            page,
+            total,
+            None,
+        );
         let rows = db::qq_bindings::search(c, &search, pager.offset(), PAGE_SIZE)?;
         Ok((rows, pager))
     })
@@ -553,7 +572,7 @@ pub async fn audit_log(
             match db::users::find_by_login(c, &who)? {
                 Some(u) => Some(u.id),
                 None => {
-                    let pager = Pager::new("/admin/audit/", &[], None, 0);
+                    let pager = Pager::new("/admin/audit/", &[], None, 0, None);
                     return Ok((Vec::new(), pager, true));
                 }
             }
@@ -561,7 +580,7 @@ pub async fn audit_log(
         let filter = audit::Filter { user_id, action };
         let total = audit::count(c, &filter)?;
         let filters = [("user", who.as_str()), ("action", action_param.as_str())];
-        let pager = Pager::new("/admin/audit/", &filters, page, total);
+        let pager = Pager::new("/admin/audit/", &filters, page, total, None);
         let entries = audit::list(c, &filter, pager.offset(), PAGE_SIZE)?;
         Ok((audit_rows(c, entries)?, pager, false))
     })
@@ -585,4 +604,35 @@ pub async fn audit_log(
             pager,
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pager_clamps_keeps_filters_and_says_when_it_stopped_counting() {
+        let p = Pager::new(
+            "/admin/users/",
+            &[("q", "13 8"), ("x", "")],
+            Some(2),
+            120,
+            None,
+        );
+        assert_eq!((p.page, p.pages, p.total, p.capped), (2, 3, 120, false));
+        assert_eq!(p.prev.as_deref(), Some("/admin/users/?q=13+8"));
+        assert_eq!(p.next.as_deref(), Some("/admin/users/?q=13+8&page=3"));
+        assert_eq!(p.offset(), 50);
+
+        let p = Pager::new("/admin/audit/", &[], Some(99), 120, None);
+        assert_eq!((p.page, p.next.as_deref()), (3, None));
+        let p = Pager::new("/admin/audit/", &[], Some(0), 0, None);
+        assert_eq!((p.page, p.pages, p.prev.as_deref()), (1, 1, None));
+
+        let cap = db::users::SEARCH_COUNT_CAP;
+        let p = Pager::new("/admin/users/", &[("q", "1")], None, cap + 1, Some(cap));
+        assert_eq!((p.total, p.capped, p.pages), (cap, true, cap / PAGE_SIZE));
+        let p = Pager::new("/admin/users/", &[("q", "1")], None, cap, Some(cap));
+        assert!(!p.capped);
+    }
 }

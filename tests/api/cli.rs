@@ -73,7 +73,7 @@ fn migrate_applies_the_migrations_once() {
     assert!(first.status.success());
     assert_eq!(
         String::from_utf8_lossy(&first.stdout).trim(),
-        "1 migration(s) applied"
+        "2 migration(s) applied"
     );
     let second = run();
     assert_eq!(
