@@ -27,9 +27,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/admin/").route(web::get().to(users)))
         .service(web::resource("/admin/users/").route(web::get().to(users)))
         .service(web::resource("/admin/users/{id}/").route(web::get().to(user)))
-        .service(web::resource("/admin/users/{id}/disable/").route(web::post().to(disable)))
-        .service(web::resource("/admin/users/{id}/enable/").route(web::post().to(enable)))
-        .service(web::resource("/admin/users/{id}/unbind/").route(web::post().to(unbind)))
+        .service(web::resource("/admin/users/{id}/{change}/").route(web::post().to(change)))
         .service(web::resource("/admin/bindings/").route(web::get().to(bindings)))
         .service(web::resource("/admin/audit/").route(web::get().to(audit_log)));
 }
@@ -171,7 +169,7 @@ pub async fn users(
         let total = db::users::search_count(c, &search)?;
         let cap = (!search.is_empty()).then_some(db::users::SEARCH_COUNT_CAP);
         let pager = Pager::new("/admin/users/", &[("q", &search)], page, total, cap);
-        let rows = db::users::search(c, &search, pager.offset(), PAGE_SIZE)?;
+        let rows = db::users::search(c, &search, pager.capped, pager.offset(), PAGE_SIZE)?;
         Ok((rows, pager))
     })
     .await?;
@@ -339,52 +337,23 @@ impl Change {
     }
 }
 
-pub async fn disable(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: TypedSession,
-    staff: Staff,
-    path: web::Path<i32>,
-    form: web::Form<ChangeForm>,
-) -> Result<HttpResponse, AppError> {
-    change(req, state, session, staff, path, form, Change::Disable).await
-}
-
-pub async fn enable(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: TypedSession,
-    staff: Staff,
-    path: web::Path<i32>,
-    form: web::Form<ChangeForm>,
-) -> Result<HttpResponse, AppError> {
-    change(req, state, session, staff, path, form, Change::Enable).await
-}
-
-pub async fn unbind(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: TypedSession,
-    staff: Staff,
-    path: web::Path<i32>,
-    form: web::Form<ChangeForm>,
-) -> Result<HttpResponse, AppError> {
-    change(req, state, session, staff, path, form, Change::Unbind).await
-}
-
-/// Checks CSRF, asks for confirmation, then makes `what` happen (with its audit entry)
-/// and goes back to the account's page with a notice.
-async fn change(
+/// `POST /admin/users/<id>/{disable,enable,unbind}/`: checks CSRF, asks for
+/// confirmation, then makes the change happen (with its audit entry) and goes back to the
+/// account's page with a notice.
+pub async fn change(
     req: HttpRequest,
     state: web::Data<AppState>,
     session: TypedSession,
     Staff(operator): Staff,
-    path: web::Path<i32>,
+    path: web::Path<(i32, String)>,
     form: web::Form<ChangeForm>,
-    what: Change,
 ) -> Result<HttpResponse, AppError> {
+    let (id, slug) = path.into_inner();
+    let what = [Change::Disable, Change::Enable, Change::Unbind]
+        .into_iter()
+        .find(|c| c.slug() == slug)
+        .ok_or(AppError::NotFound)?;
     check_csrf(&state, &session, form.csrf_token.as_deref())?;
-    let id = path.into_inner();
     let target = db::run(&state.db, move |c| Ok(db::users::find_by_id(c, id)?))
         .await?
         .ok_or(AppError::NotFound)?;

@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{check_csrf, csrf_token, Nav};
+use super::{check_csrf, csrf_token, Nav, NextQuery};
 use crate::auth::{self, password, SESSION_MAX_AGE_SECS};
 use crate::codes::keys;
 use crate::db;
@@ -58,11 +58,6 @@ impl LoginPage {
             ..Self::new(req, state, session, next)?
         })
     }
-}
-
-#[derive(Deserialize)]
-pub struct NextQuery {
-    next: Option<String>,
 }
 
 pub async fn login_page(

@@ -18,6 +18,12 @@ use crate::error::{render, AppError};
 use crate::session::TypedSession;
 use crate::state::AppState;
 
+/// `?next=PATH`: where to go once logged in (sanitised by `NextPath`).
+#[derive(serde::Deserialize)]
+pub struct NextQuery {
+    pub next: Option<String>,
+}
+
 /// What the page header shows: the `username` display cookie (seed 000).
 #[derive(Debug, Clone, Default)]
 pub struct Nav {

@@ -8,7 +8,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::login::LoginPage;
-use super::{check_csrf, csrf_token, Nav};
+use super::{check_csrf, csrf_token, Nav, NextQuery};
 use crate::auth;
 use crate::bind::{self, BindError, BindInput, QqProfileHint, Slot};
 use crate::codes::keys;
@@ -22,11 +22,6 @@ use crate::state::{unix_now, AppState};
 
 /// How long a started QQ login may take (QQ's code lives 10 minutes).
 const STATE_TTL: Duration = Duration::from_secs(600);
-
-#[derive(Deserialize)]
-pub struct NextQuery {
-    next: Option<String>,
-}
 
 /// Remembers a fresh `state` (with `next`) in this session and in the code store, and
 /// returns QQ's authorize URL for it.

@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{check_csrf, csrf_token, Nav};
+use super::{check_csrf, csrf_token, Nav, NextQuery};
 use crate::accounts::{self, RegisterError, RegisterErrors, RegisterInput};
 use crate::auth;
 use crate::codes::service::{self as code_service, SmsFormField};
@@ -50,11 +50,6 @@ impl RegisterPage {
             sms_notice: None,
         })
     }
-}
-
-#[derive(Deserialize)]
-pub struct NextQuery {
-    next: Option<String>,
 }
 
 pub async fn register_page(

@@ -18,6 +18,16 @@ async fn post_login(b: &Browser, username: &str, password: &str) -> reqwest::Res
     .await
 }
 
+/// The user centre's unbind button, confirmed.
+async fn unbind_confirmed(b: &Browser) -> reqwest::Response {
+    let csrf = b.csrf_from("/info/").await;
+    b.post_form(
+        "/info/qq/unbind/",
+        &[("csrf_token", &csrf), ("confirm", "yes")],
+    )
+    .await
+}
+
 async fn a_disabled_account_hears_one_message_whatever_the_password(kind: StoreKind) {
     let app = spawn_app(kind).await;
     let user = app.create_user(MOBILE, PASSWORD).await;
@@ -145,13 +155,7 @@ async fn after_unbinding_the_qq_sees_the_bind_form_and_the_account_can_bind_anot
     let app = spawn_app(kind).await;
     app.bind_new_account(OPENID, MOBILE).await;
     let b = app.logged_in(MOBILE, PASSWORD).await;
-    let csrf = b.csrf_from("/info/").await;
-    let r = b
-        .post_form(
-            "/info/qq/unbind/",
-            &[("csrf_token", &csrf), ("confirm", "yes")],
-        )
-        .await;
+    let r = unbind_confirmed(&b).await;
     assert_eq!(r.status(), 303);
 
     // The old QQ: bind form again.
@@ -199,13 +203,7 @@ async fn unbinding_without_a_binding_changes_nothing(kind: StoreKind) {
     let app = spawn_app(kind).await;
     let user = app.create_user(MOBILE, PASSWORD).await;
     let b = app.logged_in(MOBILE, PASSWORD).await;
-    let csrf = b.csrf_from("/info/").await;
-    let r = b
-        .post_form(
-            "/info/qq/unbind/",
-            &[("csrf_token", &csrf), ("confirm", "yes")],
-        )
-        .await;
+    let r = unbind_confirmed(&b).await;
     assert_eq!(r.status(), 303);
     let info = b.get("/info/").await.text().await.unwrap();
     assert!(info.contains("该账号尚未绑定QQ"));

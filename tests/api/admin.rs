@@ -145,6 +145,64 @@ async fn the_user_list_is_newest_first_50_a_page_with_bindings(kind: StoreKind) 
     assert!(page.contains("第 2/2 页"));
 }
 
+/// `n` accounts `bulk000000…` with mobiles `15000000000…`, oldest first, in one go.
+async fn seed_bulk(app: &TestApp, n: i64) {
+    use diesel::prelude::*;
+    use qqbind::db::schema::tb_users::dsl::*;
+    db_run(app, move |c| {
+        let rows: Vec<_> = (0..n)
+            .map(|i| {
+                (
+                    username.eq(format!("bulk{i:06}")),
+                    mobile.eq(format!("15{i:09}")),
+                    password.eq("-"),
+                    date_joined.eq(qqbind::db::now()),
+                )
+            })
+            .collect();
+        c.immediate_transaction(|c| {
+            for chunk in rows.chunks(1000) {
+                diesel::insert_into(tb_users).values(chunk).execute(c)?;
+            }
+            Ok::<_, diesel::result::Error>(())
+        })?;
+        Ok(())
+    })
+    .await;
+}
+
+async fn db_run<T: Send + 'static>(
+    app: &TestApp,
+    f: impl FnOnce(&mut diesel::SqliteConnection) -> Result<T, qqbind::db::DbError> + Send + 'static,
+) -> T {
+    qqbind::db::run(&app.state.db, f).await.unwrap()
+}
+
+async fn a_search_matching_over_10000_accounts_still_pages_newest_first(kind: StoreKind) {
+    let a = admin(kind).await;
+    seed_bulk(&a.app, 10_050).await;
+
+    let page = a.page("/admin/users/?q=15").await;
+    assert!(page.contains("共 10000+ 条"), "the count stops at the cap");
+    let first = rows(&page, "users");
+    assert_eq!(first.len(), 50);
+    assert!(first[0].contains("15000010049"), "newest first");
+    assert!(first[49].contains("15000010000"));
+    assert!(first.iter().all(|r| r.contains(">15")));
+
+    let page = a.page("/admin/users/?q=15&page=2").await;
+    let second = rows(&page, "users");
+    assert!(second[0].contains("15000009999"));
+    assert!(second[49].contains("15000009950"));
+
+    // A narrow search counts exactly.
+    let page = a.page("/admin/users/?q=bulk00000").await;
+    assert!(page.contains("共 10 条"));
+    assert_eq!(rows(&page, "users").len(), 10);
+    // The whole list counts exactly too.
+    assert!(a.page("/admin/users/").await.contains("共 10052 条"));
+}
+
 async fn users_are_found_by_username_or_mobile(kind: StoreKind) {
     let a = admin(kind).await;
     a.app.create_user("15900001111", PASSWORD).await; // username user1111
@@ -393,6 +451,7 @@ crate::both_stores!(
     the_admin_link_shows_on_the_operators_user_centre_only,
     the_user_list_is_newest_first_50_a_page_with_bindings,
     users_are_found_by_username_or_mobile,
+    a_search_matching_over_10000_accounts_still_pages_newest_first,
     one_users_page_shows_details_binding_and_audit,
     disabling_asks_first_then_locks_the_account_out_and_is_audited,
     an_operator_cannot_disable_themselves,
