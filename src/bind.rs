@@ -31,6 +31,8 @@ pub struct QqProfileHint {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Slot {
     Form,
+    Mobile,
+    Password,
     SmsCode,
     OpenId,
     Account,
@@ -68,7 +70,9 @@ pub enum BindError {
 impl BindError {
     pub fn slot(&self) -> Slot {
         match self {
-            Self::Missing | Self::BadMobile | Self::BadPassword | Self::App(_) => Slot::Form,
+            Self::Missing | Self::App(_) => Slot::Form,
+            Self::BadMobile => Slot::Mobile,
+            Self::BadPassword => Slot::Password,
             Self::SmsMissing | Self::SmsWrong => Slot::SmsCode,
             Self::BadOpenId => Slot::OpenId,
             Self::WrongPassword | Self::Disabled => Slot::Account,

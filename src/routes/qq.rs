@@ -198,6 +198,8 @@ pub struct BindPage {
     avatar_url: String,
     image_code_id: String,
     errmsg: Option<String>,
+    mobile_errmsg: Option<String>,
+    password_errmsg: Option<String>,
     sms_code_errmsg: Option<String>,
     openid_errmsg: Option<String>,
     account_errmsg: Option<String>,
@@ -224,6 +226,8 @@ impl BindPage {
             avatar_url: pending.avatar_url.clone(),
             image_code_id: uuid::Uuid::new_v4().to_string(),
             errmsg: None,
+            mobile_errmsg: None,
+            password_errmsg: None,
             sms_code_errmsg: None,
             openid_errmsg: None,
             account_errmsg: None,
@@ -310,6 +314,8 @@ pub async fn bind_submit(
             let message = Some(e.to_string());
             match e.slot() {
                 Slot::Form => page.errmsg = message,
+                Slot::Mobile => page.mobile_errmsg = message,
+                Slot::Password => page.password_errmsg = message,
                 Slot::SmsCode => page.sms_code_errmsg = message,
                 Slot::OpenId => page.openid_errmsg = message,
                 Slot::Account => page.account_errmsg = message,
@@ -336,7 +342,8 @@ async fn send_sms_without_js(
     match field {
         _ if status == 200 => page.sms_notice = message,
         SmsFormField::ImageCode => page.image_code_errmsg = message,
-        SmsFormField::Form | SmsFormField::Mobile => page.errmsg = message,
+        SmsFormField::Form => page.errmsg = message,
+        SmsFormField::Mobile => page.mobile_errmsg = message,
         SmsFormField::SmsCode => page.sms_code_errmsg = message,
     }
     render(

@@ -252,7 +252,7 @@ async fn row_2_a_malformed_mobile(kind: StoreKind) {
     let f = AtBindForm::new(spawn_app(kind).await).await;
     for mobile in ["12800138000", "1380013800", "138001380001", "1380013800x"] {
         let r = f.post(mobile, PASSWORD, "123456").await;
-        f.assert_refused(r, "form-error", "请输入正确的手机号码", mobile)
+        f.assert_refused(r, "mobile-error", "请输入正确的手机号码", mobile)
             .await;
     }
 }
@@ -261,7 +261,7 @@ async fn row_3_a_malformed_password(kind: StoreKind) {
     let f = AtBindForm::new(spawn_app(kind).await).await;
     for pw in ["short1", "abcdefghijk1234567890", "abcd 1234", "abcd!1234"] {
         let r = f.post(MOBILE, pw, "123456").await;
-        f.assert_refused(r, "form-error", "请输入8-20位的密码", MOBILE)
+        f.assert_refused(r, "password-error", "请输入8-20位的密码", MOBILE)
             .await;
     }
 }

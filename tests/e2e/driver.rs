@@ -1,0 +1,428 @@
+//! The pieces of a browser test: Debian's chromium driven through chromedriver, the app in
+//! dev mode (built-in QQ simulator) on a random loopback port, screenshots, console logs.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::wd::WebDriverCompatibleCommand;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use qqbind::codes::keys;
+use qqbind::config::Settings;
+use qqbind::startup::Application;
+use qqbind::state::AppState;
+use serde_json::json;
+
+/// Browsers started at once (each is a chromium; the machine has two cores).
+static SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Viewport {
+    Desktop,
+    Phone,
+}
+
+impl Viewport {
+    pub const BOTH: [Self; 2] = [Self::Desktop, Self::Phone];
+
+    fn size(self) -> (u32, u32) {
+        match self {
+            Self::Desktop => (1280, 800),
+            Self::Phone => (390, 844),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Desktop => "desktop",
+            Self::Phone => "phone",
+        }
+    }
+}
+
+/// The app under test, in dev mode, with its state at hand (the test reads captchas from
+/// its code store, as a person reads the picture).
+pub struct App {
+    pub base: String,
+    pub state: AppState,
+    _dir: tempfile::TempDir,
+}
+
+impl App {
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("e2e.db").to_string_lossy().into_owned();
+        let mut settings = Settings::from_lookup(|name| match name {
+            "DATABASE_URL" => Some(db.clone()),
+            "QQBIND_LISTEN" => Some("127.0.0.1:0".to_owned()),
+            _ => None,
+        })
+        .unwrap();
+        settings.bcrypt_cost = 4;
+        let app = Application::build(settings).await.unwrap();
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let state = app.state();
+        tokio::spawn(app.run_until_stopped());
+        Self {
+            base,
+            state,
+            _dir: dir,
+        }
+    }
+
+    /// The captcha text behind `image_code_id`, once the browser has loaded the picture.
+    pub async fn captcha(&self, image_code_id: &str) -> String {
+        let started = Instant::now();
+        loop {
+            if let Some(text) = self
+                .state
+                .codes
+                .get(&keys::image(image_code_id))
+                .await
+                .unwrap()
+            {
+                return text;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "captcha never loaded"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The newest code sent to `mobile`, read from the dev outbox page `/dev/sms/`.
+    pub async fn sms_from_outbox(&self, mobile: &str) -> String {
+        let page = reqwest::get(format!("{}/dev/sms/", self.base))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let row = page
+            .split("<tr>")
+            .find(|row| row.contains(&format!("class=\"mobile\">{mobile}<")))
+            .unwrap_or_else(|| panic!("no SMS to {mobile} in the outbox"));
+        let code = row.split("class=\"code\">").nth(1).unwrap();
+        code[..6].to_owned()
+    }
+
+    /// An account made straight in the database, as registration would.
+    pub async fn create_user(&self, username: &str, mobile: &str, password: &str) {
+        let (u, m, hash) = (
+            username.to_owned(),
+            mobile.to_owned(),
+            bcrypt::hash(password, 4).unwrap(),
+        );
+        qqbind::db::run(&self.state.db, move |c| {
+            Ok(qqbind::db::users::insert(
+                c,
+                &qqbind::db::users::NewUser {
+                    username: &u,
+                    mobile: &m,
+                    password: &hash,
+                    nickname: "",
+                    avatar_url: "",
+                    is_staff: false,
+                    is_active: true,
+                    date_joined: qqbind::db::now(),
+                },
+            )?)
+        })
+        .await
+        .unwrap();
+    }
+}
+
+/// chromedriver on a free loopback port, stopped on drop.
+struct ChromeDriver {
+    child: Child,
+    url: String,
+}
+
+impl ChromeDriver {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver is installed (.ci/run installs chromium-driver)");
+        let url = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "chromedriver did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, url }
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// chromedriver's log endpoint (`goog:loggingPrefs` turns it on).
+#[derive(Debug)]
+struct BrowserLog;
+
+impl WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (
+            http::Method::POST,
+            Some(json!({"type": "browser"}).to_string()),
+        )
+    }
+}
+
+/// One headless chromium at one viewport, against one app.
+pub struct Browser {
+    pub client: Client,
+    pub base: String,
+    viewport: Viewport,
+    scenario: &'static str,
+    step: u32,
+    _profile: tempfile::TempDir,
+    _driver: ChromeDriver,
+    _slot: tokio::sync::SemaphorePermit<'static>,
+}
+
+pub fn screenshot_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/e2e-screenshots")
+}
+
+impl Browser {
+    pub async fn open(app: &App, viewport: Viewport, scenario: &'static str) -> Self {
+        let slot = SLOTS.acquire().await.unwrap();
+        let driver = ChromeDriver::start();
+        let profile = tempfile::tempdir().unwrap();
+        let (w, h) = viewport.size();
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("chrome"));
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu",
+                    "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+                    "--hide-scrollbars", "--lang=zh-CN", "--window-size=1400,1000",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ],
+                // The page's viewport exactly (a window's size would include its frame,
+                // and a window cannot be narrower than 500 px).
+                "mobileEmulation": {
+                    "deviceMetrics": {
+                        "width": w, "height": h, "pixelRatio": 1.0,
+                        "mobile": viewport == Viewport::Phone,
+                        "touch": viewport == Viewport::Phone,
+                    },
+                },
+            }),
+        );
+        caps.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
+        // chromedriver speaks plain HTTP on loopback: no TLS stack needed.
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(caps)
+            .connect(&driver.url)
+            .await
+            .expect("a chromium session");
+        std::fs::create_dir_all(screenshot_dir()).unwrap();
+        Self {
+            client,
+            base: app.base.clone(),
+            viewport,
+            scenario,
+            step: 0,
+            _profile: profile,
+            _driver: driver,
+            _slot: slot,
+        }
+    }
+
+    pub async fn goto(&self, path: &str) {
+        self.client
+            .goto(&format!("{}{path}", self.base))
+            .await
+            .unwrap();
+    }
+
+    pub async fn path(&self) -> String {
+        let url = self.client.current_url().await.unwrap();
+        match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_owned(),
+        }
+    }
+
+    /// Waits (up to 10 s) until the page's path is `path`.
+    pub async fn wait_for_path(&self, path: &str) {
+        let started = Instant::now();
+        while self.path().await != path {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "still at {} instead of {path}",
+                self.path().await
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn find(&self, css: &str) -> fantoccini::elements::Element {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+    }
+
+    pub async fn exists(&self, css: &str) -> bool {
+        !self
+            .client
+            .find_all(Locator::Css(css))
+            .await
+            .unwrap()
+            .is_empty()
+    }
+
+    pub async fn fill(&self, css: &str, text: &str) {
+        let e = self.find(css).await;
+        e.clear().await.unwrap();
+        e.send_keys(text).await.unwrap();
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.find(css).await.click().await.unwrap();
+    }
+
+    pub async fn text(&self, css: &str) -> String {
+        self.find(css).await.text().await.unwrap()
+    }
+
+    pub async fn value(&self, css: &str) -> String {
+        self.find(css)
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap_or_default()
+    }
+
+    /// The visible message in the element `css`, or `None` while it is hidden.
+    pub async fn message(&self, css: &str) -> Option<String> {
+        let e = self.find(css).await;
+        if e.is_displayed().await.unwrap() {
+            Some(e.text().await.unwrap().trim_start_matches("⚠ ").to_owned())
+        } else {
+            None
+        }
+    }
+
+    /// Waits (up to 10 s) for `css` to show `expected`.
+    pub async fn wait_for_message(&self, css: &str, expected: &str) {
+        let started = Instant::now();
+        loop {
+            if self.message(css).await.as_deref() == Some(expected) {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{css} shows {:?}, not {expected:?}",
+                self.message(css).await
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Marks the loaded page, so that [`Self::same_page`] tells whether a click navigated.
+    pub async fn mark_page(&self) {
+        self.client
+            .execute("window.__e2e_mark = true", vec![])
+            .await
+            .unwrap();
+    }
+
+    pub async fn same_page(&self) -> bool {
+        self.client
+            .execute("return window.__e2e_mark === true", vec![])
+            .await
+            .unwrap()
+            == json!(true)
+    }
+
+    /// Leaves `css` the way a person does (Tab), so its blur check runs.
+    pub async fn blur(&self, css: &str) {
+        self.find(css).await.send_keys("\u{E004}").await.unwrap();
+    }
+
+    /// Saves `target/e2e-screenshots/<scenario>-<viewport>-<nn>-<step>.png` and fails on
+    /// any console error the page logged since the last step.
+    pub async fn step(&mut self, name: &str) {
+        self.step_answered(name, None).await;
+    }
+
+    /// [`Self::step`] for a page the server refused with `status` on purpose (a form
+    /// shown again with its messages): Chromium logs that status of the document itself
+    /// as a console error; that one line is expected, nothing else is.
+    pub async fn step_refused(&mut self, name: &str, status: u16) {
+        self.step_answered(name, Some(status)).await;
+    }
+
+    async fn step_answered(&mut self, name: &str, refused: Option<u16>) {
+        self.step += 1;
+        let png = self.client.screenshot().await.unwrap();
+        let file = screenshot_dir().join(format!(
+            "{}-{}-{:02}-{name}.png",
+            self.scenario,
+            self.viewport.name(),
+            self.step
+        ));
+        std::fs::write(&file, png).unwrap();
+        let document = self.client.current_url().await.unwrap();
+        let expected = refused.map(|status| {
+            format!(
+                "{} - Failed to load resource: the server responded with a status of {status} ",
+                &document[..url::Position::AfterQuery]
+            )
+        });
+        let log = self.client.issue_cmd(BrowserLog).await.unwrap();
+        let errors: Vec<String> = log
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["level"] == "SEVERE")
+            .map(|e| e["message"].as_str().unwrap_or_default().to_owned())
+            .filter(|m| expected.as_ref().is_none_or(|x| !m.starts_with(x.as_str())))
+            .collect();
+        assert!(errors.is_empty(), "console errors at {name}: {errors:#?}");
+    }
+
+    pub async fn close(self) {
+        self.client.close().await.unwrap();
+    }
+}
