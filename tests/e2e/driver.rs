@@ -92,14 +92,26 @@ impl App {
         }
     }
 
-    /// The newest code sent to `mobile`, read from the dev outbox page `/dev/sms/`.
-    pub async fn sms_from_outbox(&self, mobile: &str) -> String {
-        let page = reqwest::get(format!("{}/dev/sms/", self.base))
+    async fn outbox(&self) -> String {
+        reqwest::get(format!("{}/dev/sms/", self.base))
             .await
             .unwrap()
             .text()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    /// How many codes the dev outbox `/dev/sms/` shows for `mobile`.
+    pub async fn sms_count(&self, mobile: &str) -> usize {
+        self.outbox()
+            .await
+            .matches(&format!("class=\"mobile\">{mobile}<"))
+            .count()
+    }
+
+    /// The newest code sent to `mobile`, read from the dev outbox page `/dev/sms/`.
+    pub async fn sms_from_outbox(&self, mobile: &str) -> String {
+        let page = self.outbox().await;
         let row = page
             .split("<tr>")
             .find(|row| row.contains(&format!("class=\"mobile\">{mobile}<")))
@@ -340,6 +352,13 @@ impl Browser {
             Some(e.text().await.unwrap().trim_start_matches("⚠ ").to_owned())
         } else {
             None
+        }
+    }
+
+    /// Each `(css, message)` shows its message.
+    pub async fn assert_messages(&self, expected: &[(&str, &str)]) {
+        for (css, msg) in expected {
+            assert_eq!(self.message(css).await.as_deref(), Some(*msg), "{css}");
         }
     }
 

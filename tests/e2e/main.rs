@@ -229,15 +229,11 @@ async fn the_register_forms_checks_show_the_servers_messages_before_submit() {
             ("#sms-code-error", "请填写短信验证码"),
             ("#allow-error", "请勾选用户协议"),
         ];
-        for (slot, msg) in empty {
-            assert_eq!(b.message(slot).await.as_deref(), Some(msg), "{slot}");
-        }
+        b.assert_messages(&empty).await;
         assert!(b.same_page().await, "nothing was sent");
         b.step("empty-client").await;
         submit_to_server(&b, "#register-form", "/register/?next=%2F").await;
-        for (slot, msg) in empty {
-            assert_eq!(b.message(slot).await.as_deref(), Some(msg), "server {slot}");
-        }
+        b.assert_messages(&empty).await;
         b.step_refused("empty-server", 400).await;
 
         b.fill("#username", "13800138000").await;
@@ -245,24 +241,14 @@ async fn the_register_forms_checks_show_the_servers_messages_before_submit() {
         b.fill("#password", PASSWORD).await;
         b.fill("#password2", "abcd12345").await;
         b.blur("#password2").await;
-        assert_eq!(
-            b.message("#username-error").await.as_deref(),
-            Some("用户名不能是手机号")
-        );
-        assert_eq!(
-            b.message("#password2-error").await.as_deref(),
-            Some("两次输入的密码不一致")
-        );
+        let format = [
+            ("#username-error", "用户名不能是手机号"),
+            ("#password2-error", "两次输入的密码不一致"),
+        ];
+        b.assert_messages(&format).await;
         b.step("format-client").await;
         submit_to_server(&b, "#register-form", "/register/?next=%2F").await;
-        assert_eq!(
-            b.message("#username-error").await.as_deref(),
-            Some("用户名不能是手机号")
-        );
-        assert_eq!(
-            b.message("#password2-error").await.as_deref(),
-            Some("两次输入的密码不一致")
-        );
+        b.assert_messages(&format).await;
         b.step_refused("format-server", 400).await;
 
         // Taken: the script asks the server as soon as a field is left.
@@ -278,14 +264,11 @@ async fn the_register_forms_checks_show_the_servers_messages_before_submit() {
         b.fill("#sms_code", "123456").await;
         b.click("#allow").await;
         submit_to_server(&b, "#register-form", "/register/?next=%2F").await;
-        assert_eq!(
-            b.message("#username-error").await.as_deref(),
-            Some("用户名已存在")
-        );
-        assert_eq!(
-            b.message("#mobile-error").await.as_deref(),
-            Some("手机号已存在")
-        );
+        b.assert_messages(&[
+            ("#username-error", "用户名已存在"),
+            ("#mobile-error", "手机号已存在"),
+        ])
+        .await;
         b.step_refused("taken-server", 400).await;
         b.close().await;
     }
@@ -319,18 +302,7 @@ async fn the_sms_button_counts_down_and_cannot_be_pressed_meanwhile() {
             .await
             .unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        let outbox = reqwest::get(format!("{}/dev/sms/", app.base))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        assert_eq!(
-            outbox
-                .matches(&format!("class=\"mobile\">{mobile}<"))
-                .count(),
-            1
-        );
+        assert_eq!(app.sms_count(&mobile).await, 1);
         b.step("counting-down").await;
 
         if vp == Viewport::Desktop {
@@ -348,16 +320,8 @@ async fn the_sms_button_counts_down_and_cannot_be_pressed_meanwhile() {
             assert_eq!(button.text().await.unwrap(), "获取短信验证码");
             b.click("#captcha").await;
             get_sms_code(&mut b, &app, &mobile).await;
-            let outbox = reqwest::get(format!("{}/dev/sms/", app.base))
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
             assert_eq!(
-                outbox
-                    .matches(&format!("class=\"mobile\">{mobile}<"))
-                    .count(),
+                app.sms_count(&mobile).await,
                 2,
                 "a second code once the minute is over"
             );
