@@ -116,40 +116,19 @@ pub async fn bind(
         .map_err(sms_error)?;
 
     // 6: the openid token.
-    let openid = state
-        .signer
-        .verify_openid(input.access_token.trim(), token_binding, unix_now())
-        .map_err(|e| {
-            tracing::info!(reason = %e, "openid token refused");
-            BindError::BadOpenId
-        })?;
+    let openid = verify_token(state, &input.access_token, token_binding)?;
 
     // 7–8: an existing account must prove its password and be free.
     let m = mobile.as_str().to_owned();
     let existing = db::run(&state.db, move |c| Ok(users::find_by_mobile(c, &m)?))
         .await
         .map_err(AppError::from)?;
-    let cost = state.settings.bcrypt_cost;
     let new_hash = match &existing {
         Some(user) => {
-            // One message for a disabled account, whatever the password.
-            let password_ok = password::verify(pw.expose(), Some(&user.password), cost).await?;
-            if !user.is_active {
-                return Err(BindError::Disabled);
-            }
-            if !password_ok {
-                return Err(BindError::WrongPassword);
-            }
-            let (uid, oid) = (user.id, openid.as_str().to_owned());
-            let current = db::run(&state.db, move |c| Ok(qq_bindings::find_by_user(c, uid)?))
-                .await
-                .map_err(AppError::from)?;
-            match current {
-                Some(b) if b.openid != oid => return Err(BindError::AccountBoundElsewhere),
-                _ => None,
-            }
+            check_account(state, Some(user), pw.expose(), &openid).await?;
+            None
         }
-        None => Some(password::hash(&pw, cost).await?),
+        None => Some(password::hash(&pw, state.settings.bcrypt_cost).await?),
     };
 
     // The SMS code is used up now, atomically: of two racing requests only one passes.
@@ -158,8 +137,111 @@ pub async fn bind(
         .map_err(sms_error)?;
 
     // 9: create + bind in one transaction.
-    let profile = profile.clone();
     let existing_id = existing.as_ref().map(|u| u.id);
+    write(
+        state,
+        mobile,
+        new_hash,
+        existing_id,
+        openid,
+        profile.clone(),
+    )
+    .await
+}
+
+/// The existing account a Renran-style client binds by its login (username or mobile)
+/// and password, with no SMS code: rows 1, 6, 7, 8, 9 of the table, in that order.
+#[derive(Clone, Default)]
+pub struct ExistingInput {
+    pub login: String,
+    pub password: String,
+    pub access_token: String,
+}
+
+/// Binds the openid in `input.access_token` to the account that `input.login` and
+/// `input.password` prove.
+pub async fn bind_existing(
+    state: &AppState,
+    input: &ExistingInput,
+    token_binding: &str,
+) -> Result<Bound, BindError> {
+    let login = input.login.trim();
+    if login.is_empty() || input.password.is_empty() || input.access_token.trim().is_empty() {
+        return Err(BindError::Missing);
+    }
+    let openid = verify_token(state, &input.access_token, token_binding)?;
+    if login.len() > 64 || input.password.len() > 64 {
+        return Err(BindError::WrongPassword);
+    }
+    let l = login.to_owned();
+    let user = db::run(&state.db, move |c| Ok(users::find_by_login(c, &l)?))
+        .await
+        .map_err(AppError::from)?;
+    check_account(state, user.as_ref(), &input.password, &openid).await?;
+    let user = user.ok_or(BindError::WrongPassword)?;
+    let mobile = Mobile::parse(&user.mobile).ok_or(BindError::Failed)?;
+    write(
+        state,
+        mobile,
+        None,
+        Some(user.id),
+        openid,
+        QqProfileHint::default(),
+    )
+    .await
+}
+
+/// Row 6: the signed openid token.
+fn verify_token(state: &AppState, token: &str, binding: &str) -> Result<OpenId, BindError> {
+    state
+        .signer
+        .verify_openid(token.trim(), binding, unix_now())
+        .map_err(|e| {
+            tracing::info!(reason = %e, "openid token refused");
+            BindError::BadOpenId
+        })
+}
+
+/// Rows 7–8 for an existing account: the password (bcrypt runs even for no account, so
+/// timing tells nothing), one message for a disabled account whatever the password, and
+/// no other QQ bound to it.
+async fn check_account(
+    state: &AppState,
+    user: Option<&User>,
+    password_typed: &str,
+    openid: &OpenId,
+) -> Result<(), BindError> {
+    let cost = state.settings.bcrypt_cost;
+    let password_ok =
+        password::verify(password_typed, user.map(|u| u.password.as_str()), cost).await?;
+    let Some(user) = user else {
+        return Err(BindError::WrongPassword);
+    };
+    if !user.is_active {
+        return Err(BindError::Disabled);
+    }
+    if !password_ok {
+        return Err(BindError::WrongPassword);
+    }
+    let (uid, oid) = (user.id, openid.as_str().to_owned());
+    let current = db::run(&state.db, move |c| Ok(qq_bindings::find_by_user(c, uid)?))
+        .await
+        .map_err(AppError::from)?;
+    match current {
+        Some(b) if b.openid != oid => Err(BindError::AccountBoundElsewhere),
+        _ => Ok(()),
+    }
+}
+
+/// Row 9: create (when `new_hash` is given) and bind, in one transaction.
+async fn write(
+    state: &AppState,
+    mobile: Mobile,
+    new_hash: Option<String>,
+    existing_id: Option<i32>,
+    openid: OpenId,
+    profile: QqProfileHint,
+) -> Result<Bound, BindError> {
     let result = db::run(&state.db, move |c| {
         Ok(write_binding(
             c,

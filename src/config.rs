@@ -84,6 +84,10 @@ pub struct Settings {
     pub session_cookie_secure: bool,
     pub sms_provider: SmsProviderKind,
     pub rate_limits: bool,
+    /// Origins (`https://shop.example`) whose pages may call `/api/` from a browser.
+    pub cors_origins: Vec<String>,
+    /// How long a JWT of the JSON API stays valid.
+    pub jwt_ttl: Duration,
     /// bcrypt work factor; only tests lower it.
     pub bcrypt_cost: u32,
 }
@@ -222,6 +226,29 @@ impl Settings {
             }
         };
 
+        let cors_origins = match var("CORS_ORIGINS") {
+            None => Vec::new(),
+            Some(v) => v
+                .split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(parse_origin)
+                .collect::<Result<_, _>>()?,
+        };
+
+        let jwt_ttl = match var("JWT_TTL") {
+            None => Duration::from_secs(86_400),
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(secs) if (60..=30 * 86_400).contains(&secs) => Duration::from_secs(secs),
+                _ => {
+                    return Err(ConfigError::new(
+                        "JWT_TTL",
+                        format!("{v:?} is not a number of seconds between 60 and 2592000"),
+                    ))
+                }
+            },
+        };
+
         Ok(Self {
             listen,
             database_url,
@@ -233,6 +260,8 @@ impl Settings {
             session_cookie_secure,
             sms_provider,
             rate_limits,
+            cors_origins,
+            jwt_ttl,
             bcrypt_cost: bcrypt::DEFAULT_COST,
         })
     }
@@ -245,6 +274,18 @@ fn parse_http_url(var: &'static str, value: &str) -> Result<Url, ConfigError> {
         return Err(ConfigError::new(var, "must be an http:// or https:// URL"));
     }
     Ok(url)
+}
+
+/// An origin as browsers send it: `scheme://host[:port]`, nothing after.
+fn parse_origin(value: &str) -> Result<String, ConfigError> {
+    let url = parse_http_url("CORS_ORIGINS", value)?;
+    if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some() {
+        return Err(ConfigError::new(
+            "CORS_ORIGINS",
+            format!("{value:?} is not an origin like https://shop.example.com"),
+        ));
+    }
+    Ok(url.origin().ascii_serialization())
 }
 
 fn parse_bool(var: &'static str, value: &str) -> Result<bool, ConfigError> {
@@ -357,5 +398,36 @@ mod tests {
     fn secrets_do_not_show_in_debug_output() {
         let s = parse(&[("SECRET_KEY", "0123456789abcdef0123456789abcdef-very-secret")]).unwrap();
         assert!(!format!("{s:?}").contains("very-secret"));
+    }
+
+    #[test]
+    fn cors_origins_are_origins_and_jwt_ttl_a_day_by_default() {
+        let s = parse(&[(
+            "CORS_ORIGINS",
+            "https://SPA.example:443/, http://localhost:8080",
+        )])
+        .unwrap();
+        assert_eq!(
+            s.cors_origins,
+            ["https://spa.example", "http://localhost:8080"]
+        );
+        assert_eq!(s.jwt_ttl, Duration::from_secs(86_400));
+        assert!(parse(&[]).unwrap().cors_origins.is_empty());
+        assert_eq!(
+            parse(&[("JWT_TTL", "3600")]).unwrap().jwt_ttl,
+            Duration::from_secs(3600)
+        );
+        for bad in [
+            "https://spa.example/app",
+            "ftp://spa.example",
+            "https://spa.example/?x=1",
+        ] {
+            assert_eq!(
+                parse(&[("CORS_ORIGINS", bad)]).unwrap_err().var,
+                "CORS_ORIGINS",
+                "{bad}"
+            );
+        }
+        assert_eq!(parse(&[("JWT_TTL", "59")]).unwrap_err().var, "JWT_TTL");
     }
 }

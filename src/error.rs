@@ -41,6 +41,16 @@ impl AppError {
             cause: cause.to_string(),
         }
     }
+
+    /// Logs the cause once, at the edge (causes are never shown to users).
+    pub fn log(&self) {
+        match self {
+            Self::QqFailed { cause } => tracing::warn!(%cause, "QQ login failed"),
+            Self::Unavailable { cause } => tracing::error!(%cause, "dependency unavailable"),
+            Self::Internal { cause } => tracing::error!(%cause, "internal error"),
+            _ => {}
+        }
+    }
 }
 
 impl From<DbError> for AppError {
@@ -124,12 +134,7 @@ impl ResponseError for AppError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        match self {
-            Self::QqFailed { cause } => tracing::warn!(%cause, "QQ login failed"),
-            Self::Unavailable { cause } => tracing::error!(%cause, "dependency unavailable"),
-            Self::Internal { cause } => tracing::error!(%cause, "internal error"),
-            _ => {}
-        }
+        self.log();
         if let Self::LoginRequired { next } = self {
             let location = format!(
                 "/login/?next={}",

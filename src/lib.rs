@@ -1,6 +1,7 @@
 //! qqbind: log in with QQ (QQ Connect) and bind the QQ identity to a shop account.
 
 pub mod accounts;
+pub mod api;
 pub mod auth;
 pub mod bind;
 pub mod codes;

@@ -1,6 +1,7 @@
-//! Signed values: the openid token of the bind form and CSRF tokens.
+//! Signed values: the openid token of the bind form (and of the JSON API), the JSON API's
+//! `state`, CSRF tokens, and the key of the API's JWTs.
 //!
-//! Both are HMAC-SHA256 under keys derived from `SECRET_KEY`, one per purpose, so a
+//! All are HMAC-SHA256 under keys derived from `SECRET_KEY`, one per purpose, so a
 //! value signed for one purpose never verifies for another. Verification goes through
 //! `Mac::verify_slice`, which compares in constant time.
 
@@ -24,10 +25,20 @@ pub enum TokenError {
     Expired,
 }
 
+/// What the JSON API's signed `state` carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiState {
+    /// Single use: the API records it when the state comes back.
+    pub nonce: String,
+    pub next: String,
+}
+
 #[derive(Clone)]
 pub struct Signer {
     openid_key: [u8; 32],
     csrf_key: [u8; 32],
+    state_key: [u8; 32],
+    jwt_key: [u8; 32],
 }
 
 impl Signer {
@@ -35,23 +46,20 @@ impl Signer {
         Self {
             openid_key: derive(secret_key, b"qqbind openid-token v1"),
             csrf_key: derive(secret_key, b"qqbind csrf v1"),
+            state_key: derive(secret_key, b"qqbind api-state v1"),
+            jwt_key: derive(secret_key, b"qqbind jwt v1"),
         }
+    }
+
+    /// The HS256 key of the JSON API's JWTs.
+    pub fn jwt_key(&self) -> &[u8] {
+        &self.jwt_key
     }
 
     /// A token carrying `openid`, valid until `expires_at` (unix seconds), and only
     /// for the session whose binding value is `session_id`.
     pub fn sign_openid(&self, openid: &OpenId, expires_at: i64, session_id: &str) -> String {
-        let payload = format!("{}|{}", openid.as_str(), expires_at);
-        let tag = mac(
-            &self.openid_key,
-            &[payload.as_bytes(), session_id.as_bytes()],
-        )
-        .finalize();
-        format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(payload),
-            URL_SAFE_NO_PAD.encode(tag.into_bytes())
-        )
+        seal(&self.openid_key, openid.as_str(), expires_at, session_id)
     }
 
     /// The openid in `token` when it is intact, unexpired at `now` and was made for
@@ -62,24 +70,23 @@ impl Signer {
         session_id: &str,
         now: i64,
     ) -> Result<OpenId, TokenError> {
-        let (payload_b64, tag_b64) = token.split_once('.').ok_or(TokenError::Malformed)?;
-        let payload = URL_SAFE_NO_PAD
-            .decode(payload_b64)
-            .map_err(|_| TokenError::Malformed)?;
-        let tag = URL_SAFE_NO_PAD
-            .decode(tag_b64)
-            .map_err(|_| TokenError::Malformed)?;
-        mac(&self.openid_key, &[&payload, session_id.as_bytes()])
-            .verify_slice(&tag)
-            .map_err(|_| TokenError::BadSignature)?;
-        // Only a payload we signed gets this far.
-        let payload = String::from_utf8(payload).map_err(|_| TokenError::Malformed)?;
-        let (openid, expires_at) = payload.rsplit_once('|').ok_or(TokenError::Malformed)?;
-        let expires_at: i64 = expires_at.parse().map_err(|_| TokenError::Malformed)?;
-        if now >= expires_at {
-            return Err(TokenError::Expired);
-        }
-        OpenId::parse(openid).ok_or(TokenError::Malformed)
+        let openid = open(&self.openid_key, token, session_id, now)?;
+        OpenId::parse(&openid).ok_or(TokenError::Malformed)
+    }
+
+    /// The JSON API's `state`: a nonce and `next`, valid until `expires_at`.
+    pub fn sign_state(&self, state: &ApiState, expires_at: i64) -> String {
+        let payload = format!("{}|{}", state.nonce, state.next);
+        seal(&self.state_key, &payload, expires_at, "")
+    }
+
+    pub fn verify_state(&self, token: &str, now: i64) -> Result<ApiState, TokenError> {
+        let payload = open(&self.state_key, token, "", now)?;
+        let (nonce, next) = payload.split_once('|').ok_or(TokenError::Malformed)?;
+        Ok(ApiState {
+            nonce: nonce.to_owned(),
+            next: next.to_owned(),
+        })
     }
 
     /// The CSRF token for a session's CSRF seed.
@@ -100,6 +107,39 @@ impl Signer {
             Err(_) => false,
         }
     }
+}
+
+/// `base64(value|expires_at).base64(tag)`, the tag also covering `binding`.
+fn seal(key: &[u8], value: &str, expires_at: i64, binding: &str) -> String {
+    let payload = format!("{value}|{expires_at}");
+    let tag = mac(key, &[payload.as_bytes(), binding.as_bytes()]).finalize();
+    format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(payload),
+        URL_SAFE_NO_PAD.encode(tag.into_bytes())
+    )
+}
+
+/// The value sealed in `token`, when its tag holds for `binding` and it is unexpired.
+fn open(key: &[u8], token: &str, binding: &str, now: i64) -> Result<String, TokenError> {
+    let (payload_b64, tag_b64) = token.split_once('.').ok_or(TokenError::Malformed)?;
+    let payload = URL_SAFE_NO_PAD
+        .decode(payload_b64)
+        .map_err(|_| TokenError::Malformed)?;
+    let tag = URL_SAFE_NO_PAD
+        .decode(tag_b64)
+        .map_err(|_| TokenError::Malformed)?;
+    mac(key, &[&payload, binding.as_bytes()])
+        .verify_slice(&tag)
+        .map_err(|_| TokenError::BadSignature)?;
+    // Only a payload we signed gets this far.
+    let payload = String::from_utf8(payload).map_err(|_| TokenError::Malformed)?;
+    let (value, expires_at) = payload.rsplit_once('|').ok_or(TokenError::Malformed)?;
+    let expires_at: i64 = expires_at.parse().map_err(|_| TokenError::Malformed)?;
+    if now >= expires_at {
+        return Err(TokenError::Expired);
+    }
+    Ok(value.to_owned())
 }
 
 fn derive(secret: &[u8], purpose: &[u8]) -> [u8; 32] {
@@ -216,5 +256,26 @@ mod tests {
         // A CSRF token is not an openid token and the other way round.
         let o = s.sign_openid(&openid(), NOW + 600, "seed-1");
         assert!(!s.verify_csrf("seed-1", &o));
+    }
+
+    #[test]
+    fn an_api_state_carries_its_nonce_and_next_until_it_expires() {
+        let s = signer();
+        let state = ApiState {
+            nonce: "abc123".into(),
+            next: "/goods/1.html?a=1|b".into(),
+        };
+        let token = s.sign_state(&state, NOW + 600);
+        assert_eq!(s.verify_state(&token, NOW), Ok(state.clone()));
+        assert_eq!(s.verify_state(&token, NOW + 600), Err(TokenError::Expired));
+        let other = Signer::new(b"another key, another key, another");
+        assert_eq!(
+            other.verify_state(&token, NOW),
+            Err(TokenError::BadSignature)
+        );
+        // A state is not an openid token, nor the other way round.
+        assert!(s.verify_openid(&token, "", NOW).is_err());
+        let openid_token = s.sign_openid(&openid(), NOW + 600, "");
+        assert!(s.verify_state(&openid_token, NOW).is_err());
     }
 }

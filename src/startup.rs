@@ -175,6 +175,7 @@ fn build_server(
     let secure = state.settings.session_cookie_secure;
     let dev_mode = simulator.is_some();
     let dev_outbox = state.sms.outbox().is_some();
+    let settings = state.settings.clone();
     let data = web::Data::new(state);
     let simulator = simulator.map(web::Data::new);
 
@@ -206,45 +207,48 @@ fn build_server(
         if let Some(sim) = &simulator {
             app = app.app_data(sim.clone());
         }
-        app.configure(|cfg| routes::configure(cfg, dev_mode, dev_outbox))
-            .default_service(web::to(routes::pages::not_found))
-            // Inside the session layer: note whether the session wants to be remembered.
-            .wrap_fn(|req, srv| {
-                let fut = srv.call(req);
-                async move {
-                    let mut res: ServiceResponse = fut.await?;
-                    if session::wants_remember(res.request()) {
-                        res.response_mut().extensions_mut().insert(RememberSession);
-                    }
-                    Ok(res)
+        app.configure(|cfg| {
+            crate::api::configure(cfg, &settings);
+            routes::configure(cfg, dev_mode, dev_outbox);
+        })
+        .default_service(web::to(routes::pages::not_found))
+        // Inside the session layer: note whether the session wants to be remembered.
+        .wrap_fn(|req, srv| {
+            let fut = srv.call(req);
+            async move {
+                let mut res: ServiceResponse = fut.await?;
+                if session::wants_remember(res.request()) {
+                    res.response_mut().extensions_mut().insert(RememberSession);
                 }
-            })
-            .wrap(session)
-            // Outside it: a remembered session's cookie outlives the browser (14 days).
-            .wrap_fn(|req, srv| {
-                let fut = srv.call(req);
-                async move {
-                    let mut res: ServiceResponse = fut.await?;
-                    if res.response().extensions().contains::<RememberSession>() {
-                        persist_session_cookie(&mut res);
-                    }
-                    Ok(res)
+                Ok(res)
+            }
+        })
+        .wrap(session)
+        // Outside it: a remembered session's cookie outlives the browser (14 days).
+        .wrap_fn(|req, srv| {
+            let fut = srv.call(req);
+            async move {
+                let mut res: ServiceResponse = fut.await?;
+                if res.response().extensions().contains::<RememberSession>() {
+                    persist_session_cookie(&mut res);
                 }
-            })
-            .wrap_fn(|req, srv| {
-                // Path only: query strings carry codes and tokens.
-                let (method, path) = (req.method().clone(), req.path().to_owned());
-                let started = Instant::now();
-                let fut = srv.call(req);
-                async move {
-                    let res: ServiceResponse = fut.await?;
-                    tracing::info!(
-                        %method, %path, status = res.status().as_u16(),
-                        ms = started.elapsed().as_millis() as u64, "request"
-                    );
-                    Ok(res)
-                }
-            })
+                Ok(res)
+            }
+        })
+        .wrap_fn(|req, srv| {
+            // Path only: query strings carry codes and tokens.
+            let (method, path) = (req.method().clone(), req.path().to_owned());
+            let started = Instant::now();
+            let fut = srv.call(req);
+            async move {
+                let res: ServiceResponse = fut.await?;
+                tracing::info!(
+                    %method, %path, status = res.status().as_u16(),
+                    ms = started.elapsed().as_millis() as u64, "request"
+                );
+                Ok(res)
+            }
+        })
     })
     .listen(listener)?
     .shutdown_timeout(10)

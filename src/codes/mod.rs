@@ -41,6 +41,10 @@ pub mod keys {
     pub fn qq_state(state: &str) -> String {
         format!("qqbind:qq_state:{state}")
     }
+    /// Counts the uses of a JSON-API `state` (its nonce): only the first goes through.
+    pub fn api_state(nonce: &str) -> String {
+        format!("qqbind:api_state:{nonce}")
+    }
     pub fn revoked_session(sid: &str) -> String {
         format!("qqbind:revoked:{sid}")
     }

@@ -43,6 +43,12 @@ fn bad_configuration_exits_2_with_one_line_naming_the_variable() {
             "SECRET_KEY",
         ),
         (vec![("OPENID_TOKEN_TTL", "soon")], "OPENID_TOKEN_TTL"),
+        (vec![("JWT_TTL", "forever")], "JWT_TTL"),
+        (
+            vec![("CORS_ORIGINS", "https://spa.example/app")],
+            "CORS_ORIGINS",
+        ),
+        (vec![("CORS_ORIGINS", "spa.example")], "CORS_ORIGINS"),
     ] {
         let (code, stderr) = run_with(&env);
         assert_eq!(code, Some(2), "{env:?}: {stderr}");

@@ -12,6 +12,7 @@ mod cli;
 mod codes;
 mod concurrency;
 mod health;
+mod json_api;
 mod login;
 mod qq_login;
 mod register;

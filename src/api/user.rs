@@ -1,0 +1,46 @@
+//! `GET /api/user/`: who the JWT says is logged in.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::{jwt, ApiError};
+use crate::auth::DISABLED_MESSAGE;
+use crate::db;
+use crate::state::AppState;
+
+pub async fn me(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let claims = jwt::from_request(&state, &req)?;
+    let uid = claims.user_id;
+    let found = db::run(&state.db, move |c| {
+        let Some(user) = db::users::find_by_id(c, uid)? else {
+            return Ok(None);
+        };
+        let binding = db::qq_bindings::find_by_user(c, uid)?;
+        Ok(Some((user, binding)))
+    })
+    .await?;
+    let Some((user, binding)) = found else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "4101",
+            "无效的登录凭证",
+        ));
+    };
+    if !user.is_active {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "4017",
+            DISABLED_MESSAGE,
+        ));
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({
+            "id": user.id,
+            "username": user.username,
+            "mobile": user.mobile,
+            "nickname": user.nickname,
+            "avatar_url": user.avatar_url,
+            "qq_bound": binding.is_some(),
+        })))
+}
