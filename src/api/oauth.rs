@@ -94,13 +94,7 @@ pub async fn qq_user(
         .await
         .map_err(crate::error::AppError::from)?;
     let oid = openid.as_str().to_owned();
-    let bound_user = db::run(&state.db, move |c| {
-        let Some(b) = db::qq_bindings::find_by_openid(c, &oid)? else {
-            return Ok(None);
-        };
-        Ok(db::users::find_by_id(c, b.user_id)?)
-    })
-    .await?;
+    let bound_user = db::run(&state.db, move |c| Ok(db::qq_bindings::user_of(c, &oid)?)).await?;
     match bound_user {
         Some(user) if !user.is_active => Err(ApiError::new(
             actix_web::http::StatusCode::FORBIDDEN,

@@ -33,6 +33,17 @@ pub fn find_by_openid(conn: &mut SqliteConnection, openid: &str) -> QueryResult<
         .optional()
 }
 
+/// The account `openid` is bound to, if any.
+pub fn user_of(
+    conn: &mut SqliteConnection,
+    openid: &str,
+) -> QueryResult<Option<super::users::User>> {
+    match find_by_openid(conn, openid)? {
+        Some(b) => super::users::find_by_id(conn, b.user_id),
+        None => Ok(None),
+    }
+}
+
 pub fn find_by_user(conn: &mut SqliteConnection, user_id: i32) -> QueryResult<Option<QqBinding>> {
     tb_oauth_qq::table
         .filter(tb_oauth_qq::user_id.eq(user_id))

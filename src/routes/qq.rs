@@ -98,13 +98,7 @@ pub async fn callback(
     let openid = state.qq.openid(&token).await?;
 
     let oid = openid.as_str().to_owned();
-    let bound_user = db::run(&state.db, move |c| {
-        let Some(b) = db::qq_bindings::find_by_openid(c, &oid)? else {
-            return Ok(None);
-        };
-        Ok(db::users::find_by_id(c, b.user_id)?)
-    })
-    .await?;
+    let bound_user = db::run(&state.db, move |c| Ok(db::qq_bindings::user_of(c, &oid)?)).await?;
 
     if let Some(user) = bound_user {
         if !user.is_active {
