@@ -16,5 +16,6 @@ mod json_api;
 mod login;
 mod qq_login;
 mod register;
+mod security;
 mod simulator;
 mod store;
