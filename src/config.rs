@@ -84,6 +84,8 @@ pub struct Settings {
     pub session_cookie_secure: bool,
     pub sms_provider: SmsProviderKind,
     pub rate_limits: bool,
+    /// Proxies whose `X-Forwarded-For` names the client (for the abuse limits).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Origins (`https://shop.example`) whose pages may call `/api/` from a browser.
     pub cors_origins: Vec<String>,
     /// How long a JWT of the JSON API stays valid.
@@ -226,6 +228,25 @@ impl Settings {
             }
         };
 
+        let trusted_proxies = match var("TRUSTED_PROXIES") {
+            None => Vec::new(),
+            Some(v) => v
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    p.parse::<ipnet::IpNet>()
+                        .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                        .map_err(|_| {
+                            ConfigError::new(
+                                "TRUSTED_PROXIES",
+                                format!("{p:?} is not an IP address or a network like 10.0.0.0/8"),
+                            )
+                        })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+
         let cors_origins = match var("CORS_ORIGINS") {
             None => Vec::new(),
             Some(v) => v
@@ -260,6 +281,7 @@ impl Settings {
             session_cookie_secure,
             sms_provider,
             rate_limits,
+            trusted_proxies,
             cors_origins,
             jwt_ttl,
             bcrypt_cost: bcrypt::DEFAULT_COST,

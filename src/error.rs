@@ -170,3 +170,11 @@ pub fn render<T: Template>(status: StatusCode, tpl: &T) -> Result<HttpResponse, 
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(tpl.render()?))
 }
+
+/// Adds `Retry-After` to an answer refused by an abuse limit.
+pub fn with_retry_after(mut resp: HttpResponse, limited: &crate::limits::Limited) -> HttpResponse {
+    if let Ok(v) = header::HeaderValue::from_str(&limited.retry_after_secs()) {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    resp
+}

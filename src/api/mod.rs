@@ -36,6 +36,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub errmsg: String,
+    /// Seconds, for an answer refused by an abuse limit.
+    pub retry_after: Option<String>,
 }
 
 impl ApiError {
@@ -44,6 +46,7 @@ impl ApiError {
             status,
             code,
             errmsg: errmsg.into(),
+            retry_after: None,
         }
     }
 
@@ -61,6 +64,9 @@ impl ResponseError for ApiError {
         let mut r = HttpResponse::build(self.status);
         if self.status == StatusCode::UNAUTHORIZED {
             r.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        if let Some(secs) = &self.retry_after {
+            r.insert_header((header::RETRY_AFTER, secs.as_str()));
         }
         r.insert_header((header::CACHE_CONTROL, "no-store"))
             .json(serde_json::json!({ "code": self.code, "errmsg": self.errmsg }))
@@ -86,6 +92,21 @@ impl From<AppError> for ApiError {
             status
         };
         Self::new(status, code, e.to_string())
+    }
+}
+
+impl From<crate::limits::Limited> for ApiError {
+    fn from(l: crate::limits::Limited) -> Self {
+        Self {
+            retry_after: Some(l.retry_after_secs()),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "4290", l.to_string())
+        }
+    }
+}
+
+impl From<crate::codes::StoreError> for ApiError {
+    fn from(e: crate::codes::StoreError) -> Self {
+        AppError::from(e).into()
     }
 }
 

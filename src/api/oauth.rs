@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use actix_web::http::header;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::{jwt, ApiError};
@@ -13,6 +13,7 @@ use crate::codes::keys;
 use crate::config::random_hex;
 use crate::db;
 use crate::domain::NextPath;
+use crate::limits::{self, Attempt};
 use crate::signer::ApiState;
 use crate::state::{unix_now, AppState};
 
@@ -138,10 +139,13 @@ pub struct BindNewBody {
 /// Binds to the account of `mobile`, creating it when new: the rows of spec section 4,
 /// in their order. 201 with a JWT.
 pub async fn bind_new(
+    req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<BindNewBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
+    let mobile = body.mobile.as_deref().unwrap_or_default().trim().to_owned();
+    let attempt = guard(&state, &req, format!("mobile:{mobile}")).await?;
     let input = BindInput {
         mobile: body.mobile.unwrap_or_default(),
         password: body.password.unwrap_or_default(),
@@ -158,7 +162,11 @@ pub async fn bind_new(
             .collect(),
         avatar_url: String::new(),
     };
-    let bound = bind::bind(&state, &input, TOKEN_BINDING, &profile).await?;
+    let bound = counted(
+        &attempt,
+        bind::bind(&state, &input, TOKEN_BINDING, &profile).await,
+    )
+    .await?;
     tracing::info!(
         user_id = bound.user.id,
         created = bound.created,
@@ -176,21 +184,63 @@ pub struct BindExistingBody {
 }
 
 pub async fn bind_existing(
+    req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<BindExistingBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
+    let login = body
+        .username
+        .as_deref()
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    let attempt = guard(&state, &req, format!("login:{login}")).await?;
     let input = ExistingInput {
         login: body.username.unwrap_or_default(),
         password: body.password.unwrap_or_default(),
         access_token: body.access_token.unwrap_or_default(),
     };
-    let bound = bind::bind_existing(&state, &input, TOKEN_BINDING).await?;
+    let bound = counted(
+        &attempt,
+        bind::bind_existing(&state, &input, TOKEN_BINDING).await,
+    )
+    .await?;
     tracing::info!(
         user_id = bound.user.id,
         "QQ bound to an existing account (API)"
     );
     created(&state, &bound.user).await
+}
+
+/// The abuse limits of a bind: refused while the client IP or the account is over them.
+async fn guard<'a>(
+    state: &'a AppState,
+    req: &HttpRequest,
+    account: String,
+) -> Result<Attempt<'a>, ApiError> {
+    let attempt = Attempt::new(state, req, limits::FORM_FAILS_PER_IP)
+        .account(account, limits::BIND_FAILS_PER_ACCOUNT);
+    attempt.check().await??;
+    Ok(attempt)
+}
+
+/// Counts a refused bind against the limits; clears the account's count on success.
+async fn counted(
+    attempt: &Attempt<'_>,
+    result: Result<bind::Bound, bind::BindError>,
+) -> Result<bind::Bound, ApiError> {
+    match result {
+        Ok(bound) => {
+            attempt.succeeded().await?;
+            Ok(bound)
+        }
+        Err(bind::BindError::App(e)) => Err(e.into()),
+        Err(e) => {
+            attempt.failed().await?;
+            Err(e.into())
+        }
+    }
 }
 
 async fn created(state: &AppState, user: &db::users::User) -> Result<HttpResponse, ApiError> {

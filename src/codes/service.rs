@@ -6,6 +6,7 @@ use uuid::Uuid;
 use super::{captcha, keys, StoreError};
 use crate::domain::Mobile;
 use crate::error::AppError;
+use crate::limits;
 use crate::state::AppState;
 
 /// A refused SMS request: each maps to the exact status, code and errmsg of the table.
@@ -23,6 +24,9 @@ pub enum SendSmsError {
     TooFrequent,
     #[error("短信发送失败，请稍后再试")]
     Gateway,
+    /// Too many codes sent from this client IP.
+    #[error("{0}")]
+    Limited(crate::limits::Limited),
     #[error("服务暂时不可用，请稍后再试")]
     Unavailable(#[from] StoreError),
 }
@@ -36,6 +40,7 @@ impl SendSmsError {
             Self::ImageExpired | Self::ImageWrong => (400, "4001"),
             Self::TooFrequent => (429, "4002"),
             Self::Gateway => (502, "5001"),
+            Self::Limited(_) => (429, "4290"),
             Self::Unavailable(_) => (503, "5000"),
         }
     }
@@ -56,9 +61,11 @@ pub async fn new_image_code(state: &AppState, image_code_id: &str) -> Result<Vec
     Ok(png)
 }
 
-/// Checks the image code (one use) and sends a fresh 6-digit code to `mobile`.
+/// Checks the image code (one use) and sends a fresh 6-digit code to `mobile`, for the
+/// client at `ip` (at most `limits::SMS_PER_IP` codes a window).
 pub async fn send_sms_code(
     state: &AppState,
+    ip: &str,
     mobile: &str,
     image_code: &str,
     image_code_id: &str,
@@ -69,6 +76,9 @@ pub async fn send_sms_code(
         return Err(SendSmsError::Missing);
     }
     let mobile = Mobile::parse(mobile).ok_or(SendSmsError::BadMobile)?;
+    limits::check(state, &limits::SMS_PER_IP, ip)
+        .await?
+        .map_err(SendSmsError::Limited)?;
     // Only ids we could have issued are looked up (keeps junk out of the key space).
     let id = Uuid::parse_str(image_code_id).map_err(|_| SendSmsError::ImageExpired)?;
     let stored = state
@@ -91,6 +101,7 @@ pub async fn send_sms_code(
         let _ = state.codes.delete(&keys::send_flag(mobile.as_str())).await;
         return Err(SendSmsError::Gateway);
     }
+    limits::hit(state, &limits::SMS_PER_IP, ip).await?;
     Ok(())
 }
 
@@ -158,11 +169,12 @@ pub enum SmsFormField {
 /// The no-JavaScript "获取短信验证码": the message to show, its field, and the status.
 pub async fn send_sms_for_form(
     state: &AppState,
+    ip: &str,
     mobile: &str,
     image_code: &str,
     image_code_id: &str,
 ) -> Result<(u16, SmsFormField, String), AppError> {
-    match send_sms_code(state, mobile, image_code, image_code_id).await {
+    match send_sms_code(state, ip, mobile, image_code, image_code_id).await {
         Ok(()) => Ok((200, SmsFormField::SmsCode, SMS_SENT_NOTICE.to_owned())),
         Err(SendSmsError::Unavailable(e)) => Err(e.into()),
         Err(e) => {

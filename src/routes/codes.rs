@@ -8,13 +8,23 @@ use serde::Deserialize;
 use super::Nav;
 use crate::codes::service::{self, SendSmsError};
 use crate::codes::sms::OutboxEntry;
-use crate::error::{render, AppError};
+use crate::error::{render, with_retry_after, AppError};
+use crate::limits;
 use crate::state::AppState;
 
 pub async fn image_code(
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
+    let ip = limits::ip_of(&state, &req);
+    if let Err(limited) = limits::check(&state, &limits::CAPTCHA_PER_IP, &ip).await? {
+        let resp = HttpResponse::TooManyRequests()
+            .content_type("text/plain; charset=utf-8")
+            .body(limited.to_string());
+        return Ok(with_retry_after(resp, &limited));
+    }
+    limits::hit(&state, &limits::CAPTCHA_PER_IP, &ip).await?;
     let png = service::new_image_code(&state, &path).await?;
     Ok(HttpResponse::Ok()
         .content_type("image/png")
@@ -29,12 +39,14 @@ pub struct SmsQuery {
 }
 
 pub async fn sms_code(
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
     q: web::Query<SmsQuery>,
 ) -> HttpResponse {
     let result = service::send_sms_code(
         &state,
+        &limits::ip_of(&state, &req),
         &path,
         q.image_code.as_deref().unwrap_or_default(),
         q.image_code_id.as_deref().unwrap_or_default(),
@@ -50,9 +62,13 @@ pub async fn sms_code(
             (status, code, e.to_string())
         }
     };
-    HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST))
+    let resp = HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(serde_json::json!({ "code": code, "errmsg": errmsg }))
+        .json(serde_json::json!({ "code": code, "errmsg": errmsg }));
+    match &result {
+        Err(SendSmsError::Limited(limited)) => with_retry_after(resp, limited),
+        _ => resp,
+    }
 }
 
 #[derive(Template)]

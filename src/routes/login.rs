@@ -10,7 +10,8 @@ use crate::auth::{self, password, SESSION_MAX_AGE_SECS};
 use crate::codes::keys;
 use crate::db;
 use crate::domain::NextPath;
-use crate::error::{render, AppError};
+use crate::error::{render, with_retry_after, AppError};
+use crate::limits::{self, Attempt};
 use crate::session::TypedSession;
 use crate::state::AppState;
 
@@ -115,6 +116,16 @@ pub async fn login_submit(
 
     let l = login.clone();
     let user = db::run(&state.db, move |c| Ok(db::users::find_by_login(c, &l)?)).await?;
+    let account = match &user {
+        Some(u) => format!("user:{}", u.id),
+        None => format!("login:{login}"),
+    };
+    let attempt = Attempt::new(&state, &req, limits::LOGIN_FAILS_PER_IP)
+        .account(account, limits::LOGIN_FAILS_PER_ACCOUNT);
+    if let Err(limited) = attempt.check().await? {
+        let resp = refuse(StatusCode::TOO_MANY_REQUESTS, &limited.to_string())?;
+        return Ok(with_retry_after(resp, &limited));
+    }
     let ok = password::verify(
         &pw,
         user.as_ref().map(|u| u.password.as_str()),
@@ -126,8 +137,10 @@ pub async fn login_submit(
         return refuse(StatusCode::FORBIDDEN, auth::DISABLED_MESSAGE);
     }
     let Some(user) = user.filter(|_| ok) else {
+        attempt.failed().await?;
         return refuse(StatusCode::BAD_REQUEST, "用户名或密码错误");
     };
+    attempt.succeeded().await?;
     let cookie = auth::log_in(&state, &session, &user, remembered).await?;
     Ok(HttpResponse::Found()
         .insert_header((header::LOCATION, next.as_str().to_owned()))

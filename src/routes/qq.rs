@@ -16,7 +16,8 @@ use crate::codes::service::{self as code_service, SmsFormField};
 use crate::config::random_hex;
 use crate::db;
 use crate::domain::NextPath;
-use crate::error::{render, AppError};
+use crate::error::{render, with_retry_after, AppError};
+use crate::limits::{self, Attempt};
 use crate::session::{PendingBind, PendingLogin, TypedSession};
 use crate::state::{unix_now, AppState};
 
@@ -279,9 +280,17 @@ pub async fn bind_submit(
     )?;
 
     if form.action.as_deref() == Some("send_sms") {
-        return send_sms_without_js(&state, &form, page).await;
+        let ip = limits::ip_of(&state, &req);
+        return send_sms_without_js(&state, &ip, &form, page).await;
     }
 
+    let attempt = Attempt::new(&state, &req, limits::FORM_FAILS_PER_IP)
+        .account(format!("mobile:{mobile}"), limits::BIND_FAILS_PER_ACCOUNT);
+    if let Err(limited) = attempt.check().await? {
+        page.errmsg = Some(limited.to_string());
+        let resp = render(StatusCode::TOO_MANY_REQUESTS, &page)?;
+        return Ok(with_retry_after(resp, &limited));
+    }
     let input = BindInput {
         mobile,
         password: form.password.unwrap_or_default(),
@@ -295,12 +304,14 @@ pub async fn bind_submit(
     };
     match bind::bind(&state, &input, &sid, &profile).await {
         Ok(bound) => {
+            attempt.succeeded().await?;
             tracing::info!(user_id = bound.user.id, created = bound.created, "QQ bound");
             let cookie = auth::log_in(&state, &session, &bound.user, false).await?;
             Ok(redirect(&pending.next).cookie(cookie).finish())
         }
         Err(BindError::App(e)) => Err(e),
         Err(e) => {
+            attempt.failed().await?;
             let status = match e {
                 BindError::Disabled => StatusCode::FORBIDDEN,
                 _ => StatusCode::BAD_REQUEST,
@@ -322,11 +333,13 @@ pub async fn bind_submit(
 
 async fn send_sms_without_js(
     state: &AppState,
+    ip: &str,
     form: &BindFormData,
     mut page: BindPage,
 ) -> Result<HttpResponse, AppError> {
     let (status, field, message) = code_service::send_sms_for_form(
         state,
+        ip,
         form.mobile.as_deref().unwrap_or_default(),
         form.image_code.as_deref().unwrap_or_default(),
         form.image_code_id.as_deref().unwrap_or_default(),

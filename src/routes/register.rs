@@ -11,7 +11,8 @@ use crate::auth;
 use crate::codes::service::{self as code_service, SmsFormField};
 use crate::db;
 use crate::domain::{Mobile, NextPath, Username};
-use crate::error::{render, AppError};
+use crate::error::{render, with_retry_after, AppError};
+use crate::limits::{self, Attempt};
 use crate::session::TypedSession;
 use crate::state::AppState;
 
@@ -112,6 +113,7 @@ pub async fn register_submit(
     if form.action.as_deref() == Some("send_sms") {
         let (status, field, message) = code_service::send_sms_for_form(
             &state,
+            &limits::ip_of(&state, &req),
             form.mobile.as_deref().unwrap_or_default(),
             form.image_code.as_deref().unwrap_or_default(),
             form.image_code_id.as_deref().unwrap_or_default(),
@@ -139,6 +141,12 @@ pub async fn register_submit(
         sms_code: form.sms_code.unwrap_or_default(),
         allow: form.allow.is_some(),
     };
+    let attempt = Attempt::new(&state, &req, limits::FORM_FAILS_PER_IP);
+    if let Err(limited) = attempt.check().await? {
+        page.errors.form = Some(limited.to_string());
+        let resp = render(StatusCode::TOO_MANY_REQUESTS, &page)?;
+        return Ok(with_retry_after(resp, &limited));
+    }
     match accounts::register(&state, &input).await {
         Ok(user) => {
             tracing::info!(user_id = user.id, "registered");
@@ -149,6 +157,7 @@ pub async fn register_submit(
                 .finish())
         }
         Err(RegisterError::Invalid(errors)) => {
+            attempt.failed().await?;
             page.errors = errors;
             render(StatusCode::BAD_REQUEST, &page)
         }

@@ -394,6 +394,7 @@ pub fn test_settings(
         session_cookie_secure: false,
         sms_provider: SmsProviderKind::Log,
         rate_limits: true,
+        trusted_proxies: Vec::new(),
         cors_origins: Vec::new(),
         jwt_ttl: Duration::from_secs(86_400),
         bcrypt_cost: 4,

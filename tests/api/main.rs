@@ -13,6 +13,7 @@ mod codes;
 mod concurrency;
 mod health;
 mod json_api;
+mod limits;
 mod login;
 mod qq_login;
 mod register;
