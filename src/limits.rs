@@ -1,6 +1,9 @@
 //! Abuse limits, kept in the code store so that they hold across instances: fixed windows
 //! counted per client IP and per account. `RATE_LIMITS=off` turns them off (the 60 s SMS
 //! flag is not one of them and always applies).
+//!
+//! While the code store is down the limits let requests through (with a warning in the
+//! log): password login must keep working through a Redis outage.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -90,42 +93,55 @@ fn key(rule: &Rule, subject: &str) -> String {
 }
 
 /// `Err(Limited)` when `subject` has used up `rule` in the current window.
-pub async fn check(
+pub async fn check(state: &AppState, rule: &Rule, subject: &str) -> Result<(), Limited> {
+    if !state.settings.rate_limits {
+        return Ok(());
+    }
+    match used(state, rule, subject).await {
+        Ok(None) => Ok(()),
+        Ok(Some(retry_after)) => Err(Limited { retry_after }),
+        Err(e) => {
+            tracing::warn!(error = %e, rule = rule.name, "code store down: limit not checked");
+            Ok(())
+        }
+    }
+}
+
+/// `Some(time left)` when the window is used up.
+async fn used(
     state: &AppState,
     rule: &Rule,
     subject: &str,
-) -> Result<Result<(), Limited>, StoreError> {
-    if !state.settings.rate_limits {
-        return Ok(Ok(()));
-    }
+) -> Result<Option<Duration>, StoreError> {
     let k = key(rule, subject);
-    let used: i64 = state
+    let count: i64 = state
         .codes
         .get(&k)
         .await?
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    if used < rule.limit {
-        return Ok(Ok(()));
+    if count < rule.limit {
+        return Ok(None);
     }
-    let retry_after = state.codes.ttl(&k).await?.unwrap_or(rule.window);
-    Ok(Err(Limited { retry_after }))
+    Ok(Some(state.codes.ttl(&k).await?.unwrap_or(rule.window)))
 }
 
 /// Counts one event for `subject` (the window starts at the first).
-pub async fn hit(state: &AppState, rule: &Rule, subject: &str) -> Result<(), StoreError> {
+pub async fn hit(state: &AppState, rule: &Rule, subject: &str) {
     if state.settings.rate_limits {
-        state.codes.incr(&key(rule, subject), rule.window).await?;
+        if let Err(e) = state.codes.incr(&key(rule, subject), rule.window).await {
+            tracing::warn!(error = %e, rule = rule.name, "code store down: event not counted");
+        }
     }
-    Ok(())
 }
 
 /// Forgets `subject`'s count (a successful login clears its failures).
-pub async fn clear(state: &AppState, rule: &Rule, subject: &str) -> Result<(), StoreError> {
+pub async fn clear(state: &AppState, rule: &Rule, subject: &str) {
     if state.settings.rate_limits {
-        state.codes.delete(&key(rule, subject)).await?;
+        if let Err(e) = state.codes.delete(&key(rule, subject)).await {
+            tracing::warn!(error = %e, rule = rule.name, "code store down: count not cleared");
+        }
     }
-    Ok(())
 }
 
 /// The client's address: the socket's peer, or, when that peer is a trusted proxy
@@ -187,30 +203,26 @@ impl<'a> Attempt<'a> {
         self
     }
 
-    pub async fn check(&self) -> Result<Result<(), Limited>, StoreError> {
-        if let Err(l) = check(self.state, &self.ip_rule, &self.ip).await? {
-            return Ok(Err(l));
-        }
+    pub async fn check(&self) -> Result<(), Limited> {
+        check(self.state, &self.ip_rule, &self.ip).await?;
         if let Some((account, rule)) = &self.account {
-            return check(self.state, rule, account).await;
-        }
-        Ok(Ok(()))
-    }
-
-    pub async fn failed(&self) -> Result<(), StoreError> {
-        hit(self.state, &self.ip_rule, &self.ip).await?;
-        if let Some((account, rule)) = &self.account {
-            hit(self.state, rule, account).await?;
+            check(self.state, rule, account).await?;
         }
         Ok(())
+    }
+
+    pub async fn failed(&self) {
+        hit(self.state, &self.ip_rule, &self.ip).await;
+        if let Some((account, rule)) = &self.account {
+            hit(self.state, rule, account).await;
+        }
     }
 
     /// A success clears the account's failures (not the IP's).
-    pub async fn succeeded(&self) -> Result<(), StoreError> {
+    pub async fn succeeded(&self) {
         if let Some((account, rule)) = &self.account {
-            clear(self.state, rule, account).await?;
+            clear(self.state, rule, account).await;
         }
-        Ok(())
     }
 }
 

@@ -221,7 +221,7 @@ async fn guard<'a>(
 ) -> Result<Attempt<'a>, ApiError> {
     let attempt = Attempt::new(state, req, limits::FORM_FAILS_PER_IP)
         .account(account, limits::BIND_FAILS_PER_ACCOUNT);
-    attempt.check().await??;
+    attempt.check().await?;
     Ok(attempt)
 }
 
@@ -232,12 +232,12 @@ async fn counted(
 ) -> Result<bind::Bound, ApiError> {
     match result {
         Ok(bound) => {
-            attempt.succeeded().await?;
+            attempt.succeeded().await;
             Ok(bound)
         }
         Err(bind::BindError::App(e)) => Err(e.into()),
         Err(e) => {
-            attempt.failed().await?;
+            attempt.failed().await;
             Err(e.into())
         }
     }

@@ -122,7 +122,7 @@ pub async fn login_submit(
     };
     let attempt = Attempt::new(&state, &req, limits::LOGIN_FAILS_PER_IP)
         .account(account, limits::LOGIN_FAILS_PER_ACCOUNT);
-    if let Err(limited) = attempt.check().await? {
+    if let Err(limited) = attempt.check().await {
         let resp = refuse(StatusCode::TOO_MANY_REQUESTS, &limited.to_string())?;
         return Ok(with_retry_after(resp, &limited));
     }
@@ -137,10 +137,10 @@ pub async fn login_submit(
         return refuse(StatusCode::FORBIDDEN, auth::DISABLED_MESSAGE);
     }
     let Some(user) = user.filter(|_| ok) else {
-        attempt.failed().await?;
+        attempt.failed().await;
         return refuse(StatusCode::BAD_REQUEST, "用户名或密码错误");
     };
-    attempt.succeeded().await?;
+    attempt.succeeded().await;
     let cookie = auth::log_in(&state, &session, &user, remembered).await?;
     Ok(HttpResponse::Found()
         .insert_header((header::LOCATION, next.as_str().to_owned()))
@@ -162,14 +162,18 @@ pub async fn logout(
 ) -> Result<HttpResponse, AppError> {
     check_csrf(&state, &session, form.csrf_token.as_deref())?;
     if let Some(sid) = session.existing_sid()? {
-        state
+        let revoked = state
             .codes
             .set_ex(
                 &keys::revoked_session(&sid),
                 "1",
                 std::time::Duration::from_secs(SESSION_MAX_AGE_SECS),
             )
-            .await?;
+            .await;
+        if let Err(e) = revoked {
+            // The cookie is cleared anyway; only a copy of it outlives this logout.
+            tracing::warn!(error = %e, "code store down: logout not recorded");
+        }
     }
     session.log_out();
     Ok(HttpResponse::Found()

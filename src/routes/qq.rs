@@ -286,7 +286,7 @@ pub async fn bind_submit(
 
     let attempt = Attempt::new(&state, &req, limits::FORM_FAILS_PER_IP)
         .account(format!("mobile:{mobile}"), limits::BIND_FAILS_PER_ACCOUNT);
-    if let Err(limited) = attempt.check().await? {
+    if let Err(limited) = attempt.check().await {
         page.errmsg = Some(limited.to_string());
         let resp = render(StatusCode::TOO_MANY_REQUESTS, &page)?;
         return Ok(with_retry_after(resp, &limited));
@@ -304,14 +304,14 @@ pub async fn bind_submit(
     };
     match bind::bind(&state, &input, &sid, &profile).await {
         Ok(bound) => {
-            attempt.succeeded().await?;
+            attempt.succeeded().await;
             tracing::info!(user_id = bound.user.id, created = bound.created, "QQ bound");
             let cookie = auth::log_in(&state, &session, &bound.user, false).await?;
             Ok(redirect(&pending.next).cookie(cookie).finish())
         }
         Err(BindError::App(e)) => Err(e),
         Err(e) => {
-            attempt.failed().await?;
+            attempt.failed().await;
             let status = match e {
                 BindError::Disabled => StatusCode::FORBIDDEN,
                 _ => StatusCode::BAD_REQUEST,

@@ -142,7 +142,7 @@ pub async fn register_submit(
         allow: form.allow.is_some(),
     };
     let attempt = Attempt::new(&state, &req, limits::FORM_FAILS_PER_IP);
-    if let Err(limited) = attempt.check().await? {
+    if let Err(limited) = attempt.check().await {
         page.errors.form = Some(limited.to_string());
         let resp = render(StatusCode::TOO_MANY_REQUESTS, &page)?;
         return Ok(with_retry_after(resp, &limited));
@@ -157,7 +157,7 @@ pub async fn register_submit(
                 .finish())
         }
         Err(RegisterError::Invalid(errors)) => {
-            attempt.failed().await?;
+            attempt.failed().await;
             page.errors = errors;
             render(StatusCode::BAD_REQUEST, &page)
         }

@@ -88,53 +88,113 @@ fn migrate_applies_the_migrations_once() {
     );
 }
 
+/// The real binary in real QQ mode against `qq`, on a port it picks itself, logging to a
+/// file.
+struct Served {
+    child: std::process::Child,
+    base: String,
+    log_path: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Served {
+    async fn start(qq: &crate::helpers::FakeQq, secret_key: &str, log_level: &str) -> Self {
+        use crate::helpers::*;
+        let dir = tempfile::tempdir().unwrap();
+        let log_path = dir.path().join("qqbind.log");
+        let child = Command::new(env!("CARGO_BIN_EXE_qqbind"))
+            .env_clear()
+            .env("DATABASE_URL", dir.path().join("t.db"))
+            .env("QQBIND_LISTEN", "127.0.0.1:0")
+            .env("QQ_CLIENT_ID", CLIENT_ID)
+            .env("QQ_CLIENT_SECRET", CLIENT_SECRET)
+            .env("QQ_REDIRECT_URI", REDIRECT_URI)
+            .env("QQ_GRAPH_URL", &qq.url)
+            .env("SECRET_KEY", secret_key)
+            .env("SESSION_COOKIE_SECURE", "false")
+            .env("RUST_LOG", log_level)
+            .current_dir(dir.path())
+            .stderr(std::fs::File::create(&log_path).unwrap())
+            .spawn()
+            .unwrap();
+        // The app picks its port; its start-up line says which.
+        let started = std::time::Instant::now();
+        let base = loop {
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            if let Some(addr) = between(&log, "qqbind listening on http://", "/login/") {
+                break format!("http://{addr}");
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(20),
+                "app did not start: {log}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        Self {
+            child,
+            base,
+            log_path,
+            _dir: dir,
+        }
+    }
+
+    fn browser(&self) -> crate::helpers::Browser {
+        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+        crate::helpers::Browser {
+            base: self.base.clone(),
+            client: reqwest::Client::builder()
+                .cookie_provider(jar.clone())
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            jar,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap()
+    }
+}
+
+/// SIGTERM while a request is in flight: it gets its answer, then the process exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_in_flight_requests_finish_and_exits_0() {
+    use crate::helpers::*;
+    let qq = FakeQq::start().await;
+    let mut served = Served::start(&qq, "sigterm-test-secret-key-0123456789abcdef", "info").await;
+    let b = served.browser();
+    let state = b.start_qq_login("/").await;
+    qq.set_token(TokenReply::Slow(std::time::Duration::from_millis(1500)));
+    let in_flight = tokio::spawn({
+        let b = b.clone();
+        async move { b.callback(&format!("code-{OPENID}"), &state).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let pid = served.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+
+    let r = in_flight.await.unwrap();
+    assert_eq!(r.status(), 200, "the bind form, after QQ's slow answer");
+    assert!(r.text().await.unwrap().contains("bind-form"));
+    let status = tokio::task::spawn_blocking(move || served.child.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+}
+
 /// The real binary, real QQ mode against the fake QQ: a failed and a successful QQ
 /// exchange and a refused bind leave no secret in the log, even at debug level.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_log_holds_no_secret() {
     use crate::helpers::*;
     let qq = FakeQq::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let log_path = dir.path().join("qqbind.log");
     let secret_key = "log-test-secret-key-0123456789abcdef-xyz";
-    let mut child = Command::new(env!("CARGO_BIN_EXE_qqbind"))
-        .env_clear()
-        .env("DATABASE_URL", dir.path().join("t.db"))
-        .env("QQBIND_LISTEN", "127.0.0.1:0")
-        .env("QQ_CLIENT_ID", CLIENT_ID)
-        .env("QQ_CLIENT_SECRET", CLIENT_SECRET)
-        .env("QQ_REDIRECT_URI", REDIRECT_URI)
-        .env("QQ_GRAPH_URL", &qq.url)
-        .env("SECRET_KEY", secret_key)
-        .env("SESSION_COOKIE_SECURE", "false")
-        .env("RUST_LOG", "debug")
-        .current_dir(dir.path())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .unwrap();
-    // The app picks its port; its start-up line says which.
-    let started = std::time::Instant::now();
-    let base = loop {
-        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-        if let Some(addr) = between(&log, "qqbind listening on http://", "/login/") {
-            break format!("http://{addr}");
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(20),
-            "app did not start: {log}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
-    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
-    let b = Browser {
-        base: base.clone(),
-        client: reqwest::Client::builder()
-            .cookie_provider(jar.clone())
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
-        jar,
-    };
+    let mut served = Served::start(&qq, secret_key, "debug").await;
+    let b = served.browser();
     qq.set_token(TokenReply::JsonpError);
     let state = b.start_qq_login("/").await;
     assert_eq!(
@@ -162,10 +222,10 @@ async fn the_log_holds_no_secret() {
         )
         .await;
     assert_eq!(r.status(), 400);
-    let _ = child.kill();
-    let _ = child.wait();
+    let _ = served.child.kill();
+    let _ = served.child.wait();
 
-    let log = std::fs::read_to_string(&log_path).unwrap();
+    let log = served.log();
     assert!(
         log.contains("QQ login failed"),
         "the failure is logged: {log}"

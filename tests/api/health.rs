@@ -25,6 +25,8 @@ crate::both_stores!(healthz_is_200_when_database_and_store_answer);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthz_is_503_naming_the_store_when_redis_is_down_and_codes_fail_fast() {
     let mut app = spawn_app(StoreKind::Redis).await;
+    app.create_user("13800138000", PASSWORD).await;
+    let logged_in = app.logged_in("13800138000", PASSWORD).await;
     app.redis.as_mut().unwrap().stop();
     let b = app.browser();
     let r = b.get("/healthz").await;
@@ -46,6 +48,33 @@ async fn healthz_is_503_naming_the_store_when_redis_is_down_and_codes_fail_fast(
     assert_eq!(r.status(), 503);
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["errmsg"], "服务暂时不可用，请稍后再试");
-    // The login page still works.
+    let r = b
+        .get(&format!(
+            "/api/sms_codes/13800138000/?image_code=abcd&image_code_id={}",
+            uuid::Uuid::new_v4()
+        ))
+        .await;
+    assert_eq!(r.status(), 503);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["code"], "5000");
+    let r = b.get("/qq/authorize/?next=/").await;
+    assert_eq!(r.status(), 503, "a QQ login needs its state stored");
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("服务暂时不可用，请稍后再试"));
+
+    // Everything else keeps working: pages, password login, the user centre, logout.
     assert_eq!(b.get("/login/").await.status(), 200);
+    assert_eq!(b.get("/register/").await.status(), 200);
+    let fresh = app.logged_in("13800138000", PASSWORD).await;
+    assert_eq!(fresh.get("/info/").await.status(), 200);
+    assert_eq!(logged_in.get("/info/").await.status(), 200);
+    let csrf = logged_in.csrf_from("/info/").await;
+    let r = logged_in
+        .post_form("/logout/", &[("csrf_token", &csrf)])
+        .await;
+    assert_is_redirect_to(&r, "/login/");
+    assert!(!logged_in.is_logged_in().await);
 }
