@@ -92,6 +92,8 @@ pub struct Settings {
     pub jwt_ttl: Duration,
     /// bcrypt work factor; only tests lower it.
     pub bcrypt_cost: u32,
+    /// How long a database writer waits for SQLite's lock; only tests shorten it.
+    pub db_busy_timeout: Duration,
 }
 
 impl Settings {
@@ -285,6 +287,7 @@ impl Settings {
             cors_origins,
             jwt_ttl,
             bcrypt_cost: bcrypt::DEFAULT_COST,
+            db_busy_timeout: crate::db::BUSY_TIMEOUT,
         })
     }
 }

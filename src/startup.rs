@@ -65,12 +65,13 @@ impl Application {
         })?;
         let addr = listener.local_addr()?;
 
-        let pool = db::build_pool(&settings.database_url).map_err(|e| {
-            config_err(
-                "DATABASE_URL",
-                format!("cannot open {}: {e}", settings.database_url),
-            )
-        })?;
+        let pool =
+            db::build_pool_with(&settings.database_url, settings.db_busy_timeout).map_err(|e| {
+                config_err(
+                    "DATABASE_URL",
+                    format!("cannot open {}: {e}", settings.database_url),
+                )
+            })?;
         let migrate_pool = pool.clone();
         let applied = tokio::task::spawn_blocking(move || db::run_migrations(&migrate_pool))
             .await

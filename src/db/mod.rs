@@ -33,28 +33,40 @@ pub enum DbError {
     Blocking,
 }
 
+/// How long a writer waits for SQLite's write lock (SQLite retries within it), by default.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 #[derive(Debug)]
-struct SqlitePragmas;
+struct SqlitePragmas {
+    busy_timeout: Duration,
+}
 
 impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
-        // WAL lets readers run beside the writer; busy_timeout makes a writer wait for
-        // the lock (bounded) instead of failing at once; foreign keys are off by default.
-        conn.batch_execute(
-            "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+        // WAL lets readers run beside the writer; busy_timeout makes a writer retry for
+        // the lock (bounded), then fail (a 503), instead of failing at once; foreign keys
+        // are off by default.
+        conn.batch_execute(&format!(
+            "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
              PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-        )
+            self.busy_timeout.as_millis()
+        ))
         .map_err(diesel::r2d2::Error::QueryError)
     }
 }
 
 /// A pool over the SQLite file `url` (created when missing).
 pub fn build_pool(url: &str) -> Result<DbPool, DbError> {
+    build_pool_with(url, BUSY_TIMEOUT)
+}
+
+/// [`build_pool`] with another bound on waiting for the write lock.
+pub fn build_pool_with(url: &str, busy_timeout: Duration) -> Result<DbPool, DbError> {
     let manager = ConnectionManager::<SqliteConnection>::new(url);
     Ok(Pool::builder()
         .max_size(8)
         .connection_timeout(Duration::from_secs(3))
-        .connection_customizer(Box::new(SqlitePragmas))
+        .connection_customizer(Box::new(SqlitePragmas { busy_timeout }))
         .build(manager)?)
 }
 

@@ -363,6 +363,7 @@ async fn fake_info(s: web::Data<Arc<Mutex<FakeQqState>>>, q: web::Query<InfoQ>) 
 
 pub struct TestApp {
     pub base: String,
+    pub db_path: std::path::PathBuf,
     pub state: AppState,
     pub qq: FakeQq,
     pub redis: Option<RedisServer>,
@@ -398,6 +399,7 @@ pub fn test_settings(
         cors_origins: Vec::new(),
         jwt_ttl: Duration::from_secs(86_400),
         bcrypt_cost: 4,
+        db_busy_timeout: qqbind::db::BUSY_TIMEOUT,
     }
 }
 
@@ -418,6 +420,7 @@ pub async fn spawn_app_with(kind: StoreKind, tweak: impl FnOnce(&mut Settings)) 
     tokio::spawn(app.run_until_stopped());
     TestApp {
         base,
+        db_path,
         state,
         qq,
         redis,

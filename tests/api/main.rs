@@ -11,6 +11,7 @@ mod callback;
 mod cli;
 mod codes;
 mod concurrency;
+mod faults;
 mod health;
 mod json_api;
 mod limits;
