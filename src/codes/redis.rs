@@ -1,6 +1,8 @@
 //! The Redis code store (deadpool-redis), for one or several instances.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_redis::{Config, Pool, PoolConfig, Runtime, Timeouts};
@@ -10,10 +12,20 @@ use super::{keys, StoreError};
 
 /// Longest we wait for Redis on any one operation: a slow Redis gives a fast 503.
 const OP_TIMEOUT: Duration = Duration::from_secs(2);
+/// After Redis timed out or refused a connection, operations fail at once for this long
+/// instead of each waiting out its own timeout: one request pays the wait, not every
+/// store call of every request.
+const TRIP_FOR: Duration = Duration::from_secs(3);
 
 #[derive(Clone)]
 pub struct RedisStore {
     pool: Pool,
+    /// Unix milliseconds until which Redis counts as down.
+    tripped_until: Arc<AtomicI64>,
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
 }
 
 const TAKE_IF_EQUALS: &str = r"
@@ -51,7 +63,15 @@ impl RedisStore {
         let pool = cfg
             .create_pool(Some(Runtime::Tokio1))
             .map_err(|e| StoreError(e.to_string()))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            tripped_until: Arc::new(AtomicI64::new(0)),
+        })
+    }
+
+    fn trip(&self) {
+        self.tripped_until
+            .store(now_ms() + TRIP_FOR.as_millis() as i64, Ordering::Relaxed);
     }
 
     async fn with_conn<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
@@ -59,17 +79,22 @@ impl RedisStore {
         F: FnOnce(deadpool_redis::Connection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
+        if now_ms() < self.tripped_until.load(Ordering::Relaxed) {
+            return Err(StoreError(
+                "redis failed moments ago; not asked again yet".to_owned(),
+            ));
+        }
         let work = async {
-            let conn = self
-                .pool
-                .get()
-                .await
-                .map_err(|e| StoreError(e.to_string()))?;
+            let conn = self.pool.get().await.map_err(|e| {
+                self.trip();
+                StoreError(e.to_string())
+            })?;
             f(conn).await.map_err(|e| StoreError(e.to_string()))
         };
-        tokio::time::timeout(OP_TIMEOUT, work)
-            .await
-            .map_err(|_| StoreError("redis did not answer in time".to_owned()))?
+        tokio::time::timeout(OP_TIMEOUT, work).await.map_err(|_| {
+            self.trip();
+            StoreError("redis did not answer in time".to_owned())
+        })?
     }
 
     pub async fn set_ex(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StoreError> {

@@ -45,3 +45,70 @@ async fn a_locked_database_answers_503_after_a_bounded_wait_then_recovers(kind: 
 }
 
 crate::both_stores!(a_locked_database_answers_503_after_a_bounded_wait_then_recovers);
+
+/// Redis stalls (every client paused for 6 s): the code routes give a fast 503, one
+/// request pays the 2 s timeout at most, and everything else keeps working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_redis_gives_fast_503s_on_code_routes_and_nothing_else_waits() {
+    let app = spawn_app(StoreKind::Redis).await;
+    app.create_user("13800138000", PASSWORD).await;
+    let logged_in = app.logged_in("13800138000", PASSWORD).await;
+    let redis = ::redis::Client::open(app.redis.as_ref().unwrap().url()).unwrap();
+    let mut conn = redis.get_multiplexed_async_connection().await.unwrap();
+    let _: () = ::redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(6000)
+        .arg("ALL")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let b = app.browser();
+    let timed = |what: &'static str, started: Instant, limit: Duration| {
+        let took = started.elapsed();
+        assert!(took < limit, "{what} took {took:?}");
+    };
+
+    let t = Instant::now();
+    let r = b
+        .get(&format!("/image_codes/{}/", uuid::Uuid::new_v4()))
+        .await;
+    assert_eq!(r.status(), 503);
+    timed("the first code route", t, Duration::from_millis(2_800));
+
+    let t = Instant::now();
+    let r = b
+        .get(&format!(
+            "/sms_codes/13800138000/?image_code=abcd&image_code_id={}",
+            uuid::Uuid::new_v4()
+        ))
+        .await;
+    assert_eq!(r.status(), 503);
+    timed("the next one", t, Duration::from_millis(500));
+
+    let t = Instant::now();
+    assert_eq!(logged_in.get("/info/").await.status(), 200);
+    assert_eq!(b.get("/login/").await.status(), 200);
+    let again = app.logged_in("13800138000", PASSWORD).await;
+    assert_eq!(again.get("/info/").await.status(), 200);
+    timed(
+        "pages and a password login",
+        t,
+        Duration::from_millis(2_500),
+    );
+
+    // Redis back: so are the codes.
+    let started = Instant::now();
+    loop {
+        let r = b
+            .get(&format!("/image_codes/{}/", uuid::Uuid::new_v4()))
+            .await;
+        if r.status() == 200 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "codes never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
