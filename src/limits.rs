@@ -60,10 +60,18 @@ pub const FORM_FAILS_PER_IP: Rule = Rule {
     window: Duration::from_secs(15 * 60),
 };
 
+/// "Is this username / mobile taken?" lookups from one client IP.
+pub const LOOKUPS_PER_IP: Rule = Rule {
+    name: "lookup_ip",
+    limit: 60,
+    window: MINUTE,
+};
+
 /// Every rule, for the README and the tests.
-pub const ALL: [Rule; 6] = [
+pub const ALL: [Rule; 7] = [
     SMS_PER_IP,
     CAPTCHA_PER_IP,
+    LOOKUPS_PER_IP,
     LOGIN_FAILS_PER_ACCOUNT,
     LOGIN_FAILS_PER_IP,
     BIND_FAILS_PER_ACCOUNT,

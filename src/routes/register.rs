@@ -177,10 +177,26 @@ fn refused(code: &str, errmsg: &str) -> HttpResponse {
 
 /// `GET /usernames/<username>/count/`: whether a name is taken (the register page's
 /// live check, as Meiduo has it).
+/// Availability lookups tell whether an account exists: limited per client IP.
+async fn lookup_limited(state: &AppState, req: &HttpRequest) -> Option<HttpResponse> {
+    let ip = limits::ip_of(state, req);
+    if let Err(limited) = limits::check(state, &limits::LOOKUPS_PER_IP, &ip).await {
+        let resp = HttpResponse::TooManyRequests()
+            .json(serde_json::json!({ "code": "4290", "errmsg": limited.to_string() }));
+        return Some(with_retry_after(resp, &limited));
+    }
+    limits::hit(state, &limits::LOOKUPS_PER_IP, &ip).await;
+    None
+}
+
 pub async fn username_count(
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
+    if let Some(refused) = lookup_limited(&state, &req).await {
+        return Ok(refused);
+    }
     let username = match Username::parse(&path) {
         Ok(u) => u,
         Err(e) => return Ok(refused("4004", &e.to_string())),
@@ -194,9 +210,13 @@ pub async fn username_count(
 
 /// `GET /mobiles/<mobile>/count/`: whether a mobile is taken.
 pub async fn mobile_count(
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
+    if let Some(refused) = lookup_limited(&state, &req).await {
+        return Ok(refused);
+    }
     let Some(mobile) = Mobile::parse(&path) else {
         return Ok(refused("4007", "请输入正确的手机号码"));
     };

@@ -125,6 +125,24 @@ async fn one_client_ip_gets_60_captchas_a_minute(kind: StoreKind) {
     assert!((1..=60).contains(&retry_after(&r)));
 }
 
+async fn one_client_ip_gets_60_availability_lookups_a_minute(kind: StoreKind) {
+    let app = spawn_app(kind).await;
+    let b = app.browser();
+    for i in 0..limits::LOOKUPS_PER_IP.limit {
+        let path = if i % 2 == 0 {
+            format!("/usernames/name_{i:04}/count/")
+        } else {
+            format!("/mobiles/1390000{i:04}/count/")
+        };
+        assert_eq!(b.get(&path).await.status(), 200);
+    }
+    let r = b.get("/usernames/one_more/count/").await;
+    assert_eq!(r.status(), 429);
+    assert!((1..=60).contains(&retry_after(&r)));
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["code"], "4290");
+}
+
 async fn a_mobile_gets_20_refused_binds_on_the_form_and_the_api(kind: StoreKind) {
     let app = spawn_app(kind).await;
     let b = app.browser();
@@ -250,6 +268,7 @@ crate::both_stores!(
     one_client_ip_gets_30_failed_logins_a_window,
     one_client_ip_gets_20_sms_codes_an_hour,
     one_client_ip_gets_60_captchas_a_minute,
+    one_client_ip_gets_60_availability_lookups_a_minute,
     a_mobile_gets_20_refused_binds_on_the_form_and_the_api,
     one_client_ip_gets_60_refused_registrations_a_window,
     rate_limits_off_lifts_the_limits_but_not_the_60_second_sms_flag,
