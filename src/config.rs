@@ -65,10 +65,26 @@ pub struct QqApp {
     pub graph_url: Url,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum SmsProviderKind {
     /// Writes the code to the log and to the dev outbox `/dev/sms/`.
     Log,
+    /// Tencent Cloud SMS (`SendSms`, API 2021-01-11).
+    Tencent(Box<TencentSms>),
+}
+
+/// A Tencent Cloud SMS account (`TENCENT_SMS_*`).
+#[derive(Debug, Clone)]
+pub struct TencentSms {
+    pub secret_id: String,
+    pub secret_key: Secret,
+    pub sdk_app_id: String,
+    pub sign_name: String,
+    /// A template with two parameters: {1} the code, {2} the minutes it lasts.
+    pub template_id: String,
+    pub region: String,
+    /// `https://sms.tencentcloudapi.com` unless a test points it elsewhere.
+    pub endpoint: Url,
 }
 
 #[derive(Debug, Clone)]
@@ -211,10 +227,34 @@ impl Settings {
 
         let sms_provider = match var("SMS_PROVIDER").as_deref().map(str::trim) {
             None | Some("log") => SmsProviderKind::Log,
+            Some("tencent") => {
+                let required = |name: &'static str| {
+                    var(name)
+                        .map(|v| v.trim().to_owned())
+                        .ok_or_else(|| ConfigError::new(name, "required when SMS_PROVIDER=tencent"))
+                };
+                SmsProviderKind::Tencent(Box::new(TencentSms {
+                    secret_id: required("TENCENT_SMS_SECRET_ID")?,
+                    secret_key: Secret::new(required("TENCENT_SMS_SECRET_KEY")?),
+                    sdk_app_id: required("TENCENT_SMS_SDK_APP_ID")?,
+                    sign_name: required("TENCENT_SMS_SIGN_NAME")?,
+                    template_id: required("TENCENT_SMS_TEMPLATE_ID")?,
+                    region: var("TENCENT_SMS_REGION")
+                        .map(|v| v.trim().to_owned())
+                        .unwrap_or_else(|| "ap-guangzhou".to_owned()),
+                    endpoint: match var("TENCENT_SMS_ENDPOINT") {
+                        None => parse_http_url(
+                            "TENCENT_SMS_ENDPOINT",
+                            "https://sms.tencentcloudapi.com",
+                        )?,
+                        Some(v) => parse_http_url("TENCENT_SMS_ENDPOINT", &v)?,
+                    },
+                }))
+            }
             Some(other) => {
                 return Err(ConfigError::new(
                     "SMS_PROVIDER",
-                    format!("unknown provider {other:?}; supported: log"),
+                    format!("unknown provider {other:?}; supported: log, tencent"),
                 ))
             }
         };

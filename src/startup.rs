@@ -139,7 +139,7 @@ impl Application {
 
         let state = AppState {
             signer: Signer::new(settings.secret_key.expose().as_bytes()),
-            sms: SmsProvider::new(settings.sms_provider),
+            sms: SmsProvider::new(&settings.sms_provider),
             settings: Arc::new(settings),
             db: pool,
             codes,

@@ -10,6 +10,7 @@ pub mod memory;
 pub mod redis;
 pub mod service;
 pub mod sms;
+pub mod tencent;
 
 use std::time::Duration;
 

@@ -1,4 +1,5 @@
-//! SMS providers. `log` (dev) writes the code to the log and to the dev outbox.
+//! SMS providers. `log` (dev) writes the code to the log and to the dev outbox;
+//! `tencent` sends it through Tencent Cloud SMS.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -24,12 +25,16 @@ pub struct SmsError(pub String);
 #[derive(Clone)]
 pub enum SmsProvider {
     Log(Outbox),
+    Tencent(Box<super::tencent::TencentProvider>),
 }
 
 impl SmsProvider {
-    pub fn new(kind: SmsProviderKind) -> Self {
+    pub fn new(kind: &SmsProviderKind) -> Self {
         match kind {
             SmsProviderKind::Log => Self::Log(Outbox::default()),
+            SmsProviderKind::Tencent(cfg) => Self::Tencent(Box::new(
+                super::tencent::TencentProvider::new((**cfg).clone()),
+            )),
         }
     }
 
@@ -41,6 +46,7 @@ impl SmsProvider {
                 outbox.push(mobile, code);
                 Ok(())
             }
+            Self::Tencent(gateway) => gateway.send(mobile, code).await,
         }
     }
 
@@ -48,6 +54,7 @@ impl SmsProvider {
     pub fn outbox(&self) -> Option<&Outbox> {
         match self {
             Self::Log(outbox) => Some(outbox),
+            Self::Tencent(_) => None,
         }
     }
 }

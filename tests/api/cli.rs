@@ -44,6 +44,9 @@ fn bad_configuration_exits_2_with_one_line_naming_the_variable() {
         ),
         (vec![("OPENID_TOKEN_TTL", "soon")], "OPENID_TOKEN_TTL"),
         (vec![("JWT_TTL", "forever")], "JWT_TTL"),
+        (vec![("SMS_PROVIDER", "tencent")], "TENCENT_SMS_SECRET_ID"),
+        (vec![("SMS_PROVIDER", "aliyun")], "SMS_PROVIDER"),
+        (vec![("TRUSTED_PROXIES", "10.0.0.0/33")], "TRUSTED_PROXIES"),
         (
             vec![("CORS_ORIGINS", "https://spa.example/app")],
             "CORS_ORIGINS",

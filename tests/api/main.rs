@@ -20,4 +20,5 @@ mod qq_login;
 mod register;
 mod security;
 mod simulator;
+mod sms_gateway;
 mod store;
