@@ -130,7 +130,7 @@ pub async fn register(state: &AppState, input: &RegisterInput) -> Result<User, R
         .await
         .map_err(sms_refused)?;
 
-    let result = db::run(&state.db, move |c| {
+    let result = db::write(&state.db, move |c| {
         Ok(insert_user(
             c,
             &username,
@@ -289,7 +289,7 @@ pub async fn unbind_qq(
     target: i32,
 ) -> Result<Option<QqBinding>, AppError> {
     let actor = actor.id;
-    Ok(db::run(&state.db, move |c| {
+    Ok(db::write(&state.db, move |c| {
         Ok(c.immediate_transaction(|c| {
             let removed = qq_bindings::delete_by_user(c, target)?;
             if let Some(b) = &removed {
@@ -318,7 +318,7 @@ pub async fn set_active(
     active: bool,
 ) -> Result<bool, AppError> {
     let actor = actor.id;
-    Ok(db::run(&state.db, move |c| {
+    Ok(db::write(&state.db, move |c| {
         Ok(c.immediate_transaction(|c| {
             let changed = users::set_active(c, target, active)?;
             if changed {

@@ -242,7 +242,7 @@ async fn write(
     openid: OpenId,
     profile: QqProfileHint,
 ) -> Result<Bound, BindError> {
-    let result = db::run(&state.db, move |c| {
+    let result = db::write(&state.db, move |c| {
         Ok(write_binding(
             c,
             &mobile,

@@ -95,7 +95,10 @@ pub async fn qq_user(
         .await
         .map_err(crate::error::AppError::from)?;
     let oid = openid.as_str().to_owned();
-    let bound_user = db::run(&state.db, move |c| Ok(db::qq_bindings::user_of(c, &oid)?)).await?;
+    let bound_user = db::write(&state.db, move |c| {
+        Ok(db::qq_bindings::log_in_by_openid(c, &oid, db::now())?)
+    })
+    .await?;
     match bound_user {
         Some(user) if !user.is_active => Err(ApiError::new(
             actix_web::http::StatusCode::FORBIDDEN,
@@ -104,11 +107,6 @@ pub async fn qq_user(
         )),
         Some(user) => {
             tracing::info!(user_id = user.id, openid = %openid.masked(), "QQ login (API)");
-            let uid = user.id;
-            db::run(&state.db, move |c| {
-                Ok(db::users::touch_last_login(c, uid, db::now())?)
-            })
-            .await?;
             Ok(json(serde_json::json!({
                 "token": jwt::issue(&state, &user)?,
                 "user_id": user.id,
@@ -245,7 +243,7 @@ async fn counted(
 
 async fn created(state: &AppState, user: &db::users::User) -> Result<HttpResponse, ApiError> {
     let uid = user.id;
-    db::run(&state.db, move |c| {
+    db::write(&state.db, move |c| {
         Ok(db::users::touch_last_login(c, uid, db::now())?)
     })
     .await?;

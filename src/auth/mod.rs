@@ -113,10 +113,20 @@ pub async fn log_in(
     remember: bool,
 ) -> Result<Cookie<'static>, AppError> {
     let id = user.id;
-    db::run(&state.db, move |c| {
+    db::write(&state.db, move |c| {
         Ok(db::users::touch_last_login(c, id, db::now())?)
     })
     .await?;
+    start_session(state, session, user, remember)
+}
+
+/// The session half of [`log_in`], for callers that already recorded `last_login`.
+pub fn start_session(
+    state: &AppState,
+    session: &TypedSession,
+    user: &User,
+    remember: bool,
+) -> Result<Cookie<'static>, AppError> {
     session.log_in(user.id, remember)?;
     Ok(username_cookie(state, &user.username))
 }

@@ -33,15 +33,33 @@ pub fn find_by_openid(conn: &mut SqliteConnection, openid: &str) -> QueryResult<
         .optional()
 }
 
-/// The account `openid` is bound to, if any.
+/// The account `openid` is bound to, if any (one query).
 pub fn user_of(
     conn: &mut SqliteConnection,
     openid: &str,
 ) -> QueryResult<Option<super::users::User>> {
-    match find_by_openid(conn, openid)? {
-        Some(b) => super::users::find_by_id(conn, b.user_id),
-        None => Ok(None),
+    use super::schema::tb_users;
+    use super::users::User;
+    tb_oauth_qq::table
+        .inner_join(tb_users::table)
+        .filter(tb_oauth_qq::openid.eq(openid))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// A QQ login in one trip to the database: the account `openid` is bound to, with its
+/// `last_login` set to `now` when it is active.
+pub fn log_in_by_openid(
+    conn: &mut SqliteConnection,
+    openid: &str,
+    now: NaiveDateTime,
+) -> QueryResult<Option<super::users::User>> {
+    let user = user_of(conn, openid)?;
+    if let Some(u) = user.as_ref().filter(|u| u.is_active) {
+        super::users::touch_last_login(conn, u.id, now)?;
     }
+    Ok(user)
 }
 
 pub fn find_by_user(conn: &mut SqliteConnection, user_id: i32) -> QueryResult<Option<QqBinding>> {
