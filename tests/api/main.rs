@@ -13,6 +13,7 @@ mod codes;
 mod concurrency;
 mod faults;
 mod health;
+mod instances;
 mod json_api;
 mod limits;
 mod login;
