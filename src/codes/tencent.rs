@@ -31,6 +31,14 @@ fn sha256_hex(data: &str) -> String {
     hex::encode(Sha256::digest(data.as_bytes()))
 }
 
+/// The UTC date of `timestamp`, as the credential scope names it.
+fn utc_date(timestamp: i64) -> String {
+    chrono::DateTime::from_timestamp(timestamp, 0)
+        .unwrap_or_default()
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
 /// The TC3-HMAC-SHA256 signature of a JSON POST to `/` of `host` at `timestamp`.
 pub fn signature(
     secret_key: &str,
@@ -39,10 +47,7 @@ pub fn signature(
     timestamp: i64,
     payload: &str,
 ) -> String {
-    let date = chrono::DateTime::from_timestamp(timestamp, 0)
-        .unwrap_or_default()
-        .format("%Y-%m-%d")
-        .to_string();
+    let date = utc_date(timestamp);
     let canonical_request = format!(
         "POST\n/\n\ncontent-type:{CONTENT_TYPE}\nhost:{host}\n\ncontent-type;host\n{}",
         sha256_hex(payload)
@@ -66,9 +71,7 @@ pub fn authorization(
     timestamp: i64,
     payload: &str,
 ) -> String {
-    let date = chrono::DateTime::from_timestamp(timestamp, 0)
-        .unwrap_or_default()
-        .format("%Y-%m-%d");
+    let date = utc_date(timestamp);
     format!(
         "TC3-HMAC-SHA256 Credential={secret_id}/{date}/{service}/tc3_request, \
          SignedHeaders=content-type;host, Signature={}",

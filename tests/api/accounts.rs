@@ -5,19 +5,6 @@ use crate::helpers::*;
 const MOBILE: &str = "13800138000";
 const DISABLED: &str = "该账号已被禁用，请联系客服";
 
-async fn post_login(b: &Browser, username: &str, password: &str) -> reqwest::Response {
-    let csrf = b.csrf_from("/login/").await;
-    b.post_form(
-        "/login/",
-        &[
-            ("username", username),
-            ("password", password),
-            ("csrf_token", &csrf),
-        ],
-    )
-    .await
-}
-
 /// The user centre's unbind button, confirmed.
 async fn unbind_confirmed(b: &Browser) -> reqwest::Response {
     let csrf = b.csrf_from("/info/").await;
@@ -35,7 +22,7 @@ async fn a_disabled_account_hears_one_message_whatever_the_password(kind: StoreK
     for name in [user.username.as_str(), MOBILE] {
         for password in [PASSWORD, "wrongpass1"] {
             let b = app.browser();
-            let r = post_login(&b, name, password).await;
+            let r = b.post_login(name, password).await;
             assert_eq!(r.status(), 403, "{name}/{password}");
             assert!(set_cookie(&r, "username").is_none());
             let page = r.text().await.unwrap();
@@ -102,7 +89,7 @@ async fn disabling_ends_open_sessions_and_enabling_lets_the_user_back(kind: Stor
     assert!(!b.is_logged_in().await, "the open session ends");
 
     app.set_active(user.id, true).await;
-    let r = post_login(&b, MOBILE, PASSWORD).await;
+    let r = b.post_login(MOBILE, PASSWORD).await;
     assert_is_redirect_to(&r, "/");
     assert!(b.is_logged_in().await);
 }

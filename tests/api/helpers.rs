@@ -709,6 +709,20 @@ impl Browser {
         .await
     }
 
+    /// The login form, filled in and sent (with this browser's CSRF token).
+    pub async fn post_login(&self, username: &str, password: &str) -> reqwest::Response {
+        let csrf = self.csrf_from("/login/").await;
+        self.post_form(
+            "/login/",
+            &[
+                ("username", username),
+                ("password", password),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await
+    }
+
     /// The CSRF token of a page's form.
     pub async fn csrf_from(&self, path: &str) -> String {
         let page = self.get(path).await.text().await.unwrap();

@@ -7,19 +7,6 @@ use crate::helpers::*;
 
 const LIMITED_15_MIN: &str = "操作过于频繁，请15分钟后再试";
 
-async fn login(b: &Browser, username: &str, password: &str) -> reqwest::Response {
-    let csrf = b.csrf_from("/login/").await;
-    b.post_form(
-        "/login/",
-        &[
-            ("username", username),
-            ("password", password),
-            ("csrf_token", &csrf),
-        ],
-    )
-    .await
-}
-
 fn retry_after(r: &reqwest::Response) -> u64 {
     r.headers()["retry-after"]
         .to_str()
@@ -34,11 +21,14 @@ async fn an_account_locks_after_5_failed_logins_and_says_when_to_retry(kind: Sto
     let other = app.create_user("13900139000", PASSWORD).await;
     let b = app.browser();
     for _ in 0..limits::LOGIN_FAILS_PER_ACCOUNT.limit {
-        assert_eq!(login(&b, &user.username, "wrongpass1").await.status(), 400);
+        assert_eq!(
+            b.post_login(&user.username, "wrongpass1").await.status(),
+            400
+        );
     }
     // Locked: even the right password (by name or by mobile) waits.
     for name in [user.username.as_str(), "13800138000"] {
-        let r = login(&b, name, PASSWORD).await;
+        let r = b.post_login(name, PASSWORD).await;
         assert_eq!(r.status(), 429);
         assert!((890..=900).contains(&retry_after(&r)));
         let page = r.text().await.unwrap();
@@ -49,7 +39,7 @@ async fn an_account_locks_after_5_failed_logins_and_says_when_to_retry(kind: Sto
     }
     assert!(!b.is_logged_in().await);
     // Another account is not locked.
-    let r = login(&b, &other.username, PASSWORD).await;
+    let r = b.post_login(&other.username, PASSWORD).await;
     assert_is_redirect_to(&r, "/");
 }
 
@@ -58,12 +48,13 @@ async fn a_successful_login_clears_the_accounts_failures(kind: StoreKind) {
     let user = app.create_user("13800138000", PASSWORD).await;
     let b = app.browser();
     for _ in 0..limits::LOGIN_FAILS_PER_ACCOUNT.limit - 1 {
-        login(&b, &user.username, "wrongpass1").await;
+        b.post_login(&user.username, "wrongpass1").await;
     }
-    assert_eq!(login(&b, &user.username, PASSWORD).await.status(), 302);
+    assert_eq!(b.post_login(&user.username, PASSWORD).await.status(), 302);
     for _ in 0..limits::LOGIN_FAILS_PER_ACCOUNT.limit - 1 {
         assert_eq!(
-            login(&app.browser(), &user.username, "wrongpass1")
+            app.browser()
+                .post_login(&user.username, "wrongpass1")
                 .await
                 .status(),
             400
@@ -75,10 +66,10 @@ async fn one_client_ip_gets_30_failed_logins_a_window(kind: StoreKind) {
     let app = spawn_app(kind).await;
     let b = app.browser();
     for i in 0..limits::LOGIN_FAILS_PER_IP.limit {
-        let r = login(&b, &format!("nobody{i}"), "wrongpass1").await;
+        let r = b.post_login(&format!("nobody{i}"), "wrongpass1").await;
         assert_eq!(r.status(), 400, "attempt {i}");
     }
-    let r = login(&b, "someone_else", "wrongpass1").await;
+    let r = b.post_login("someone_else", "wrongpass1").await;
     assert_eq!(r.status(), 429);
     assert!(retry_after(&r) > 0);
 }
@@ -216,9 +207,12 @@ async fn rate_limits_off_lifts_the_limits_but_not_the_60_second_sms_flag(kind: S
     let user = app.create_user("13800138000", PASSWORD).await;
     let b = app.browser();
     for _ in 0..limits::LOGIN_FAILS_PER_ACCOUNT.limit + 2 {
-        assert_eq!(login(&b, &user.username, "wrongpass1").await.status(), 400);
+        assert_eq!(
+            b.post_login(&user.username, "wrongpass1").await.status(),
+            400
+        );
     }
-    assert_eq!(login(&b, &user.username, PASSWORD).await.status(), 302);
+    assert_eq!(b.post_login(&user.username, PASSWORD).await.status(), 302);
 
     app.request_sms_code(&b, "13900139000").await;
     let id = uuid::Uuid::new_v4().to_string();
