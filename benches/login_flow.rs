@@ -108,31 +108,24 @@ async fn floor_callback(
         return HttpResponse::BadRequest().finish();
     }
     let code = q.get("code").cloned().unwrap_or_default();
-    let token = floor
-        .http
-        .get(format!("{}/oauth2.0/token", floor.qq))
-        .query(&[("code", code.as_str())])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let get = |path: &str, key: &'static str, value: String| {
+        let req = floor
+            .http
+            .get(format!("{}{path}", floor.qq))
+            .query(&[(key, value)]);
+        async move { req.send().await.ok()?.text().await.ok() }
+    };
+    let Some(token) = get("/oauth2.0/token", "code", code).await else {
+        return HttpResponse::BadGateway().finish();
+    };
     let access = token
         .split('&')
         .find_map(|kv| kv.strip_prefix("access_token="))
         .unwrap_or_default()
         .to_owned();
-    let me = floor
-        .http
-        .get(format!("{}/oauth2.0/me", floor.qq))
-        .query(&[("access_token", access.as_str())])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let Some(me) = get("/oauth2.0/me", "access_token", access).await else {
+        return HttpResponse::BadGateway().finish();
+    };
     let openid = me
         .split("\"openid\":\"")
         .nth(1)
