@@ -154,29 +154,64 @@ struct ChromeDriver {
 }
 
 impl ChromeDriver {
+    /// chromedriver on a free port, proven ours by its own start-up line; a port another
+    /// process took meanwhile means another try on another port.
     fn start() -> Self {
+        for _ in 0..5 {
+            if let Some(driver) = Self::try_start() {
+                return driver;
+            }
+        }
+        panic!("chromedriver did not start (.ci/run installs chromium-driver)");
+    }
+
+    fn try_start() -> Option<Self> {
+        use std::io::{BufRead, BufReader};
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver is installed (.ci/run installs chromium-driver)");
-        let url = format!("http://127.0.0.1:{port}");
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "chromedriver did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Self { child, url }
+        let mut driver = Self {
+            child: Command::new("chromedriver")
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("chromedriver is installed (.ci/run installs chromium-driver)"),
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let stdout = driver.child.stdout.take()?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.contains("started successfully") {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        // Dropped (and so killed) when it never says it listens, or when what answers on
+        // 127.0.0.1 at that port is not it (it may have got only the IPv6 address).
+        rx.recv_timeout(Duration::from_secs(20)).ok()?;
+        is_chromedriver(port).then_some(driver)
     }
+}
+
+/// Whether `GET /status` on 127.0.0.1:`port` is answered by a WebDriver.
+fn is_chromedriver(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let request =
+        format!("GET /status HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer.contains("\"ready\"")
 }
 
 impl Drop for ChromeDriver {
@@ -262,7 +297,7 @@ impl Browser {
             .capabilities(caps)
             .connect(&driver.url)
             .await
-            .expect("a chromium session");
+            .unwrap_or_else(|e| panic!("a chromium session at {}: {e}", driver.url));
         std::fs::create_dir_all(screenshot_dir()).unwrap();
         Self {
             client,
