@@ -294,7 +294,9 @@ async fn the_sms_button_counts_down_and_cannot_be_pressed_meanwhile() {
         tokio::time::sleep(std::time::Duration::from_millis(2_300)).await;
         let later = button.text().await.unwrap();
         let left: u32 = later.trim_end_matches("秒后重新获取").parse().unwrap();
-        assert!((56..=58).contains(&left), "{later}");
+        let start: u32 = first.trim_end_matches("秒后重新获取").parse().unwrap();
+        // Counting down (a loaded machine may run the page's timer late, never early).
+        assert!(left < start && left >= 50, "{first} → {later}");
         assert!(!button.is_enabled().await.unwrap());
         // A press does nothing: no second SMS.
         b.client
@@ -310,7 +312,7 @@ async fn the_sms_button_counts_down_and_cannot_be_pressed_meanwhile() {
             // (the 60 s send_flag has expired with it).
             let started = std::time::Instant::now();
             while !button.is_enabled().await.unwrap() {
-                assert!(started.elapsed().as_secs() < 65, "still counting");
+                assert!(started.elapsed().as_secs() < 120, "still counting");
                 tokio::time::sleep(std::time::Duration::from_millis(250)).await;
             }
             assert!(
