@@ -67,17 +67,6 @@ pub const LOOKUPS_PER_IP: Rule = Rule {
     window: MINUTE,
 };
 
-/// Every rule, for the README and the tests.
-pub const ALL: [Rule; 7] = [
-    SMS_PER_IP,
-    CAPTCHA_PER_IP,
-    LOOKUPS_PER_IP,
-    LOGIN_FAILS_PER_ACCOUNT,
-    LOGIN_FAILS_PER_IP,
-    BIND_FAILS_PER_ACCOUNT,
-    FORM_FAILS_PER_IP,
-];
-
 /// Over a limit: when to try again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("操作过于频繁，请{}分钟后再试", minutes(*retry_after))]
