@@ -123,6 +123,28 @@ async fn used(
     Ok(Some(state.codes.ttl(&k).await?.unwrap_or(rule.window)))
 }
 
+/// Counts this request against `rule` and refuses it when that goes over the limit: one
+/// store round trip, for rules where every request counts.
+pub async fn count(state: &AppState, rule: &Rule, subject: &str) -> Result<(), Limited> {
+    if !state.settings.rate_limits {
+        return Ok(());
+    }
+    let k = key(rule, subject);
+    match state.codes.incr(&k, rule.window).await {
+        Ok(n) if n <= rule.limit => Ok(()),
+        Ok(_) => {
+            let retry_after = state.codes.ttl(&k).await.ok().flatten();
+            Err(Limited {
+                retry_after: retry_after.unwrap_or(rule.window),
+            })
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, rule = rule.name, "code store down: limit not checked");
+            Ok(())
+        }
+    }
+}
+
 /// Counts one event for `subject` (the window starts at the first).
 pub async fn hit(state: &AppState, rule: &Rule, subject: &str) {
     if state.settings.rate_limits {

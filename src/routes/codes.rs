@@ -18,13 +18,12 @@ pub async fn image_code(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let ip = limits::ip_of(&state, &req);
-    if let Err(limited) = limits::check(&state, &limits::CAPTCHA_PER_IP, &ip).await {
+    if let Err(limited) = limits::count(&state, &limits::CAPTCHA_PER_IP, &ip).await {
         let resp = HttpResponse::TooManyRequests()
             .content_type("text/plain; charset=utf-8")
             .body(limited.to_string());
         return Ok(with_retry_after(resp, &limited));
     }
-    limits::hit(&state, &limits::CAPTCHA_PER_IP, &ip).await;
     let png = service::new_image_code(&state, &path).await?;
     Ok(HttpResponse::Ok()
         .content_type("image/png")

@@ -180,12 +180,11 @@ fn refused(code: &str, errmsg: &str) -> HttpResponse {
 /// Availability lookups tell whether an account exists: limited per client IP.
 async fn lookup_limited(state: &AppState, req: &HttpRequest) -> Option<HttpResponse> {
     let ip = limits::ip_of(state, req);
-    if let Err(limited) = limits::check(state, &limits::LOOKUPS_PER_IP, &ip).await {
+    if let Err(limited) = limits::count(state, &limits::LOOKUPS_PER_IP, &ip).await {
         let resp = HttpResponse::TooManyRequests()
             .json(serde_json::json!({ "code": "4290", "errmsg": limited.to_string() }));
         return Some(with_retry_after(resp, &limited));
     }
-    limits::hit(state, &limits::LOOKUPS_PER_IP, &ip).await;
     None
 }
 
