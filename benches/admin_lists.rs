@@ -21,7 +21,10 @@ fn openid(i: u64) -> String {
 }
 
 fn seed(pool: &db::DbPool, users: u64) {
-    let mut conn = pool.get().unwrap();
+    let mut any = pool.get().unwrap();
+    let db::AnyConnection::Sqlite(conn) = &mut *any else {
+        panic!("the benchmark runs on SQLite")
+    };
     let hash = bcrypt::hash("abcd1234", 4).unwrap();
     let now = db::now();
     conn.immediate_transaction(|c| {
@@ -78,7 +81,7 @@ fn seed(pool: &db::DbPool, users: u64) {
     })
     .unwrap();
     let names = qqbind::accounts::superuser_names("operator", "19900000000").unwrap();
-    qqbind::accounts::create_superuser(&mut conn, &names.0, &names.1, "Operator2026", 4).unwrap();
+    qqbind::accounts::create_superuser(&mut any, &names.0, &names.1, "Operator2026", 4).unwrap();
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

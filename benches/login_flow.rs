@@ -316,6 +316,9 @@ fn seed(db: &str) {
     let pool = qqbind::db::build_pool(db).unwrap();
     qqbind::db::run_migrations(&pool).unwrap();
     let mut conn = pool.get().unwrap();
+    let qqbind::db::AnyConnection::Sqlite(conn) = &mut *conn else {
+        panic!("the benchmark runs on SQLite")
+    };
     let hash = bcrypt::hash("abcd1234", bcrypt::DEFAULT_COST).unwrap();
     let now = qqbind::db::now();
     conn.immediate_transaction(|c| {

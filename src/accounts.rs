@@ -1,13 +1,13 @@
 //! Local accounts: registration, unbinding a QQ, enabling and disabling, operators.
 //! Each change and its audit entry are written in one transaction.
 
-use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use crate::auth::password;
 use crate::codes::service::{self as code_service, SmsCodeError};
 use crate::db::{
     self, audit, audit::Action, qq_bindings, qq_bindings::QqBinding, users, users::User,
+    AnyConnection,
 };
 use crate::domain::{Mobile, Password, Username};
 use crate::error::AppError;
@@ -182,20 +182,20 @@ impl From<DieselError> for InsertError {
 /// Inserts an account and its audit entry in one transaction; a name or mobile taken
 /// (now, or by a racing request) is [`InsertError::Taken`], not a failure.
 fn insert_user(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     username: &Username,
     mobile: &Mobile,
     hash: &str,
     is_staff: bool,
     action: Action,
 ) -> Result<User, InsertError> {
-    let taken = |conn: &mut SqliteConnection| -> Result<Option<InsertError>, DieselError> {
+    let taken = |conn: &mut AnyConnection| -> Result<Option<InsertError>, DieselError> {
         Ok(InsertError::taken(
             users::find_by_username(conn, username.as_str())?.is_some(),
             users::find_by_mobile(conn, mobile.as_str())?.is_some(),
         ))
     };
-    let result = conn.immediate_transaction(|conn| {
+    let result = db::transaction(conn, |conn| {
         if let Some(taken) = taken(conn)? {
             return Err(taken);
         }
@@ -253,7 +253,7 @@ pub fn superuser_names(username: &str, mobile: &str) -> Result<(Username, Mobile
 
 /// Makes a staff account (`qqbind createsuperuser`). Runs on the calling thread.
 pub fn create_superuser(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     username: &Username,
     mobile: &Mobile,
     password: &str,
@@ -290,7 +290,7 @@ pub async fn unbind_qq(
 ) -> Result<Option<QqBinding>, AppError> {
     let actor = actor.id;
     Ok(db::write(&state.db, move |c| {
-        Ok(c.immediate_transaction(|c| {
+        Ok(db::transaction(c, |c| {
             let removed = qq_bindings::delete_by_user(c, target)?;
             if let Some(b) = &removed {
                 let detail = format!("openid={}", b.openid);
@@ -319,7 +319,7 @@ pub async fn set_active(
 ) -> Result<bool, AppError> {
     let actor = actor.id;
     Ok(db::write(&state.db, move |c| {
-        Ok(c.immediate_transaction(|c| {
+        Ok(db::transaction(c, |c| {
             let changed = users::set_active(c, target, active)?;
             if changed {
                 let action = if active {

@@ -1,12 +1,11 @@
 //! The bind rules of spec section 4, in the order the table gives them. One function,
 //! used by every front-end that binds a QQ openid to an account.
 
-use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use crate::auth::password;
 use crate::codes::service::{self as code_service, SmsCodeError};
-use crate::db::{self, audit, qq_bindings, users, users::User};
+use crate::db::{self, audit, qq_bindings, users, users::User, AnyConnection};
 use crate::domain::{Mobile, OpenId, Password};
 use crate::error::AppError;
 use crate::state::{unix_now, AppState};
@@ -291,15 +290,14 @@ impl From<DieselError> for TxError {
 }
 
 fn write_binding(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     mobile: &Mobile,
     new_hash: Option<&str>,
     existing_id: Option<i32>,
     openid: &OpenId,
     profile: &QqProfileHint,
 ) -> Result<Bound, TxError> {
-    // IMMEDIATE takes the write lock up front: two binds queue instead of deadlocking.
-    conn.immediate_transaction(|conn| {
+    db::transaction(conn, |conn| {
         let now = db::now();
         let (user, created) = match (existing_id, new_hash) {
             (Some(id), _) => {

@@ -139,10 +139,12 @@ impl Settings {
         };
 
         let database_url = var("DATABASE_URL").unwrap_or_else(|| "qqbind.db".to_owned());
-        if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+        if crate::db::Backend::of(&database_url) == crate::db::Backend::Postgres
+            && url::Url::parse(&database_url).is_err()
+        {
             return Err(ConfigError::new(
                 "DATABASE_URL",
-                "PostgreSQL is not supported yet; give a SQLite file path",
+                "not a PostgreSQL URL like postgres://user:password@host:5432/qqbind",
             ));
         }
 
@@ -441,7 +443,7 @@ mod tests {
         );
         assert_eq!(err_var(&[("RATE_LIMITS", "sometimes")]), "RATE_LIMITS");
         assert_eq!(
-            err_var(&[("DATABASE_URL", "postgres://x/y")]),
+            err_var(&[("DATABASE_URL", "postgres://[x/y")]),
             "DATABASE_URL"
         );
         assert_eq!(err_var(&[("QQ_CLIENT_ID", "1")]), "QQ_CLIENT_SECRET");

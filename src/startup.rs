@@ -69,7 +69,10 @@ impl Application {
             db::build_pool_with(&settings.database_url, settings.db_busy_timeout).map_err(|e| {
                 config_err(
                     "DATABASE_URL",
-                    format!("cannot open {}: {e}", settings.database_url),
+                    format!(
+                        "cannot open {}: {e}",
+                        db::display_url(&settings.database_url)
+                    ),
                 )
             })?;
         let migrate_pool = pool.clone();

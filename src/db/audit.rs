@@ -1,8 +1,8 @@
 //! `tb_audit_log`: who did what to which account, and when.
 
+use super::{AnyConnection, MultiBackend};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sqlite::Sqlite;
 
 use super::schema::tb_audit_log;
 
@@ -84,7 +84,7 @@ struct NewAuditEntry<'a> {
 }
 
 pub fn record(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     actor_id: Option<i32>,
     action: Action,
     target_user_id: Option<i32>,
@@ -104,7 +104,7 @@ pub fn record(
 }
 
 /// A user's entries, newest first.
-pub fn for_user(conn: &mut SqliteConnection, user_id: i32) -> QueryResult<Vec<AuditEntry>> {
+pub fn for_user(conn: &mut AnyConnection, user_id: i32) -> QueryResult<Vec<AuditEntry>> {
     tb_audit_log::table
         .filter(tb_audit_log::target_user_id.eq(user_id))
         .order(tb_audit_log::id.desc())
@@ -120,7 +120,7 @@ pub struct Filter {
     pub action: Option<Action>,
 }
 
-fn matching(filter: &Filter) -> tb_audit_log::BoxedQuery<'static, Sqlite> {
+fn matching(filter: &Filter) -> tb_audit_log::BoxedQuery<'static, MultiBackend> {
     let mut query = tb_audit_log::table.into_boxed();
     if let Some(uid) = filter.user_id {
         query = query.filter(
@@ -138,7 +138,7 @@ fn matching(filter: &Filter) -> tb_audit_log::BoxedQuery<'static, Sqlite> {
 /// One page of the entries `filter` lets through, newest first (ids grow with time, and
 /// every filter's index ends in the id: no sort of the whole log).
 pub fn list(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     filter: &Filter,
     offset: i64,
     limit: i64,
@@ -151,6 +151,6 @@ pub fn list(
         .load(conn)
 }
 
-pub fn count(conn: &mut SqliteConnection, filter: &Filter) -> QueryResult<i64> {
+pub fn count(conn: &mut AnyConnection, filter: &Filter) -> QueryResult<i64> {
     matching(filter).count().get_result(conn)
 }

@@ -1,24 +1,76 @@
-//! The relational store: SQLite through diesel and an r2d2 pool, migrations embedded.
+//! The relational store: SQLite or PostgreSQL through diesel and an r2d2 pool, each
+//! with its own migrations, embedded and run at start.
 //!
-//! Every query runs off the async executor via [`run`], inside its own pooled
-//! connection; transactions live entirely inside the closure.
+//! The backend comes from `DATABASE_URL`'s scheme ([`Backend::of`]). Every query runs
+//! off the async executor via [`run`] (or [`write`]), inside its own pooled
+//! [`AnyConnection`]; transactions ([`transaction`]) live entirely inside the closure.
 
 pub mod audit;
 pub mod qq_bindings;
 pub mod schema;
 pub mod users;
 
+mod any;
+
 use std::time::Duration;
 
-use diesel::connection::SimpleConnection;
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
-use diesel::sqlite::SqliteConnection;
+use diesel::result::Error as DieselError;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
-pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+pub use any::{AnyConnection, MultiBackend};
 
-pub type DbPool = Pool<ConnectionManager<SqliteConnection>>;
-pub type DbConn = PooledConnection<ConnectionManager<SqliteConnection>>;
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+pub type DbPool = Pool<ConnectionManager<AnyConnection>>;
+pub type DbConn = PooledConnection<ConnectionManager<AnyConnection>>;
+
+/// Which database `DATABASE_URL` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// `postgres://` or `postgresql://` is PostgreSQL; anything else a SQLite file path.
+    pub fn of(url: &str) -> Self {
+        let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+        match scheme.as_deref() {
+            Some("postgres" | "postgresql") => Self::Postgres,
+            _ => Self::Sqlite,
+        }
+    }
+
+    pub fn of_conn(conn: &AnyConnection) -> Self {
+        match conn {
+            AnyConnection::Sqlite(_) => Self::Sqlite,
+            AnyConnection::Postgresql(_) => Self::Postgres,
+        }
+    }
+}
+
+/// `url` fit for a log line or an error message: a PostgreSQL URL's password is masked.
+pub fn display_url(url: &str) -> String {
+    if Backend::of(url) == Backend::Sqlite {
+        return url.to_owned();
+    }
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            if u.query_pairs().any(|(k, _)| k == "password") {
+                "postgres://… (a password in the query string)".to_owned()
+            } else {
+                u.to_string()
+            }
+        }
+        Err(_) => "(a PostgreSQL URL that does not parse)".to_owned(),
+    }
+}
 
 /// The database failed us: unreachable, busy past its timeout, or a query error.
 #[derive(Debug, thiserror::Error)]
@@ -33,56 +85,77 @@ pub enum DbError {
     Blocking,
 }
 
-/// How long a writer waits for SQLite's write lock (SQLite retries within it), by default.
+/// How long a writer waits for a lock it needs (SQLite's write lock, a PostgreSQL row
+/// or table lock) before it gives up (a 503), by default.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug)]
-struct SqlitePragmas {
+struct SessionSettings {
     busy_timeout: Duration,
 }
 
-impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
-    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
-        // WAL lets readers run beside the writer; busy_timeout makes a writer retry for
-        // the lock (bounded), then fail (a 503), instead of failing at once; foreign keys
-        // are off by default.
-        conn.batch_execute(&format!(
-            "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
-             PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-            self.busy_timeout.as_millis()
-        ))
-        .map_err(diesel::r2d2::Error::QueryError)
+impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SessionSettings {
+    fn on_acquire(&self, conn: &mut AnyConnection) -> Result<(), diesel::r2d2::Error> {
+        let ms = self.busy_timeout.as_millis();
+        let sql = match conn {
+            // WAL lets readers run beside the writer; busy_timeout makes a writer retry
+            // for the lock (bounded), then fail, instead of failing at once; foreign keys
+            // are off by default.
+            AnyConnection::Sqlite(_) => format!(
+                "PRAGMA busy_timeout = {ms}; PRAGMA journal_mode = WAL; \
+                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
+            ),
+            // The same bound on waiting for a lock; timestamps are UTC either way.
+            AnyConnection::Postgresql(_) => {
+                format!("SET lock_timeout = {ms}; SET TIME ZONE 'UTC';")
+            }
+        };
+        conn.batch_execute(&sql)
+            .map_err(diesel::r2d2::Error::QueryError)
     }
 }
 
-/// A pool over the SQLite file `url` (created when missing).
+/// A pool over `url`: a SQLite file (created when missing) or a PostgreSQL database.
 pub fn build_pool(url: &str) -> Result<DbPool, DbError> {
     build_pool_with(url, BUSY_TIMEOUT)
 }
 
-/// [`build_pool`] with another bound on waiting for the write lock.
+/// [`build_pool`] with another bound on waiting for a lock.
 pub fn build_pool_with(url: &str, busy_timeout: Duration) -> Result<DbPool, DbError> {
-    let manager = ConnectionManager::<SqliteConnection>::new(url);
+    let manager = ConnectionManager::<AnyConnection>::new(url);
     Ok(Pool::builder()
         .max_size(8)
         .connection_timeout(Duration::from_secs(3))
-        .connection_customizer(Box::new(SqlitePragmas { busy_timeout }))
+        .connection_customizer(Box::new(SessionSettings { busy_timeout }))
         .build(manager)?)
 }
 
-/// Applies pending migrations; returns how many ran.
+/// Applies pending migrations (the backend's own set); returns how many ran.
 pub fn run_migrations(pool: &DbPool) -> Result<usize, DbError> {
     let mut conn = pool.get()?;
-    let applied = conn
-        .run_pending_migrations(MIGRATIONS)
-        .map_err(|e| DbError::Migration(e.to_string()))?;
-    Ok(applied.len())
+    let migration = |e: Box<dyn std::error::Error + Send + Sync>| DbError::Migration(e.to_string());
+    let applied = match &mut *conn {
+        AnyConnection::Sqlite(c) => c
+            .run_pending_migrations(SQLITE_MIGRATIONS)
+            .map_err(migration)?
+            .len(),
+        AnyConnection::Postgresql(c) => {
+            // Instances that start together take turns: the second finds nothing to do.
+            c.batch_execute("SELECT pg_advisory_lock(7208150311)")?;
+            let applied = c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.len());
+            c.batch_execute("SELECT pg_advisory_unlock(7208150311)")?;
+            applied.map_err(migration)?
+        }
+    };
+    Ok(applied)
 }
 
 /// Runs `f` with a pooled connection on the blocking thread pool.
 pub async fn run<T, F>(pool: &DbPool, f: F) -> Result<T, DbError>
 where
-    F: FnOnce(&mut SqliteConnection) -> Result<T, DbError> + Send + 'static,
+    F: FnOnce(&mut AnyConnection) -> Result<T, DbError> + Send + 'static,
     T: Send + 'static,
 {
     let pool = pool.clone();
@@ -96,26 +169,103 @@ where
     .map_err(|_| DbError::Blocking)?
 }
 
-/// Writers of this process take turns here before they ask SQLite for its write lock:
-/// SQLite's own busy handler makes a waiting writer sleep (1 ms, 2 ms, 5 ms … up to
+/// SQLite writers of this process take turns here before they ask SQLite for its write
+/// lock: SQLite's own busy handler makes a waiting writer sleep (1 ms, 2 ms, 5 ms … up to
 /// 100 ms a try), which under load costs far more than the write itself. Another process
-/// on the same file still meets the busy timeout.
+/// on the same file still meets the busy timeout. PostgreSQL writers need no such turn.
 static WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// [`run`] for work that writes.
 pub async fn write<T, F>(pool: &DbPool, f: F) -> Result<T, DbError>
 where
-    F: FnOnce(&mut SqliteConnection) -> Result<T, DbError> + Send + 'static,
+    F: FnOnce(&mut AnyConnection) -> Result<T, DbError> + Send + 'static,
     T: Send + 'static,
 {
     run(pool, move |c| {
-        let _turn = WRITER.lock().unwrap_or_else(|p| p.into_inner());
+        let _turn = matches!(c, AnyConnection::Sqlite(_))
+            .then(|| WRITER.lock().unwrap_or_else(|p| p.into_inner()));
         f(c)
     })
     .await
 }
 
+/// Runs `f` in a transaction, with the same guarantees on both backends: all of it or
+/// none, and a racing writer is refused by the unique constraints, never half-applied.
+/// SQLite begins IMMEDIATE (the write lock up front: two writers queue instead of
+/// deadlocking on a lock upgrade); PostgreSQL begins READ COMMITTED, where row locks and
+/// the unique indexes settle races.
+pub fn transaction<T, E, F>(conn: &mut AnyConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, E>,
+    E: From<DieselError>,
+{
+    type Tm = AnyConnection;
+    match conn {
+        AnyConnection::Sqlite(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
+        }
+        AnyConnection::Postgresql(_) => <Tm as TransactionManager<Tm>>::begin_transaction(conn)?,
+    }
+    match f(conn) {
+        Ok(value) => {
+            <Tm as TransactionManager<Tm>>::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(e) => match <Tm as TransactionManager<Tm>>::rollback_transaction(conn) {
+            Ok(()) | Err(DieselError::BrokenTransactionManager) => Err(e),
+            Err(rollback) => Err(rollback.into()),
+        },
+    }
+}
+
+/// Runs `$body` with `$c` bound to the backend's own connection, for what diesel's
+/// multi-backend cannot express (RETURNING, multi-row inserts, SQL only one backend
+/// speaks). The body is compiled once per backend.
+#[macro_export]
+macro_rules! per_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::AnyConnection::Sqlite($c) => $body,
+            $crate::db::AnyConnection::Postgresql($c) => $body,
+        }
+    };
+}
+
 /// Now, as stored in the database (UTC, second precision is enough for people).
 pub fn now() -> chrono::NaiveDateTime {
     chrono::Utc::now().naive_utc()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scheme_picks_the_backend() {
+        for url in [
+            "postgres://u:p@db:5432/qqbind",
+            "postgresql://db/qqbind",
+            "POSTGRES://db/qqbind",
+        ] {
+            assert_eq!(Backend::of(url), Backend::Postgres, "{url}");
+        }
+        for url in ["qqbind.db", "/var/lib/qqbind/qqbind.db", "file:q.db", "sqlite://q.db"] {
+            assert_eq!(Backend::of(url), Backend::Sqlite, "{url}");
+        }
+    }
+
+    #[test]
+    fn a_database_password_never_reaches_a_message() {
+        assert_eq!(
+            display_url("postgres://qqbind:s3cret@db:5432/qqbind"),
+            "postgres://qqbind:***@db:5432/qqbind"
+        );
+        assert_eq!(
+            display_url("postgres://db/qqbind?user=q&password=s3cret"),
+            "postgres://… (a password in the query string)"
+        );
+        assert!(!display_url("postgres://q:s3cret@[db/x").contains("s3cret"));
+        assert_eq!(display_url("postgres://db/qqbind"), "postgres://db/qqbind");
+        assert_eq!(display_url("qqbind.db"), "qqbind.db");
+    }
 }

@@ -1,8 +1,8 @@
 //! `tb_oauth_qq`: which account a QQ openid is bound to.
 
+use super::{AnyConnection, MultiBackend};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sqlite::Sqlite;
 
 use super::schema::tb_oauth_qq;
 
@@ -25,7 +25,7 @@ pub struct NewQqBinding<'a> {
     pub updated_at: NaiveDateTime,
 }
 
-pub fn find_by_openid(conn: &mut SqliteConnection, openid: &str) -> QueryResult<Option<QqBinding>> {
+pub fn find_by_openid(conn: &mut AnyConnection, openid: &str) -> QueryResult<Option<QqBinding>> {
     tb_oauth_qq::table
         .filter(tb_oauth_qq::openid.eq(openid))
         .select(QqBinding::as_select())
@@ -34,10 +34,7 @@ pub fn find_by_openid(conn: &mut SqliteConnection, openid: &str) -> QueryResult<
 }
 
 /// The account `openid` is bound to, if any (one query).
-pub fn user_of(
-    conn: &mut SqliteConnection,
-    openid: &str,
-) -> QueryResult<Option<super::users::User>> {
+pub fn user_of(conn: &mut AnyConnection, openid: &str) -> QueryResult<Option<super::users::User>> {
     use super::schema::tb_users;
     use super::users::User;
     tb_oauth_qq::table
@@ -51,7 +48,7 @@ pub fn user_of(
 /// A QQ login in one trip to the database: the account `openid` is bound to, with its
 /// `last_login` set to `now` when it is active.
 pub fn log_in_by_openid(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     openid: &str,
     now: NaiveDateTime,
 ) -> QueryResult<Option<super::users::User>> {
@@ -62,7 +59,7 @@ pub fn log_in_by_openid(
     Ok(user)
 }
 
-pub fn find_by_user(conn: &mut SqliteConnection, user_id: i32) -> QueryResult<Option<QqBinding>> {
+pub fn find_by_user(conn: &mut AnyConnection, user_id: i32) -> QueryResult<Option<QqBinding>> {
     tb_oauth_qq::table
         .filter(tb_oauth_qq::user_id.eq(user_id))
         .select(QqBinding::as_select())
@@ -70,27 +67,28 @@ pub fn find_by_user(conn: &mut SqliteConnection, user_id: i32) -> QueryResult<Op
         .optional()
 }
 
-pub fn insert(conn: &mut SqliteConnection, new: &NewQqBinding<'_>) -> QueryResult<QqBinding> {
-    diesel::insert_into(tb_oauth_qq::table)
+pub fn insert(conn: &mut AnyConnection, new: &NewQqBinding<'_>) -> QueryResult<QqBinding> {
+    crate::per_backend!(conn, |c| diesel::insert_into(tb_oauth_qq::table)
         .values(new)
         .returning(QqBinding::as_returning())
-        .get_result(conn)
+        .get_result(c))
 }
 
-pub fn count(conn: &mut SqliteConnection) -> QueryResult<i64> {
+pub fn count(conn: &mut AnyConnection) -> QueryResult<i64> {
     tb_oauth_qq::table.count().get_result(conn)
 }
 
 /// Removes `user_id`'s binding; returns it when there was one.
-pub fn delete_by_user(conn: &mut SqliteConnection, user_id: i32) -> QueryResult<Option<QqBinding>> {
-    diesel::delete(tb_oauth_qq::table.filter(tb_oauth_qq::user_id.eq(user_id)))
+pub fn delete_by_user(conn: &mut AnyConnection, user_id: i32) -> QueryResult<Option<QqBinding>> {
+    let mine = tb_oauth_qq::table.filter(tb_oauth_qq::user_id.eq(user_id));
+    crate::per_backend!(conn, |c| diesel::delete(mine)
         .returning(QqBinding::as_returning())
-        .get_result(conn)
-        .optional()
+        .get_result(c)
+        .optional())
 }
 
 /// Bindings whose openid starts with `prefix` (all when empty).
-fn matching(prefix: &str) -> tb_oauth_qq::BoxedQuery<'static, Sqlite> {
+fn matching(prefix: &str) -> tb_oauth_qq::BoxedQuery<'static, MultiBackend> {
     let query = tb_oauth_qq::table.into_boxed();
     if prefix.is_empty() {
         return query;
@@ -104,7 +102,7 @@ fn matching(prefix: &str) -> tb_oauth_qq::BoxedQuery<'static, Sqlite> {
 
 /// One page of the bindings matching `prefix`, newest first, with their account.
 pub fn search(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     prefix: &str,
     offset: i64,
     limit: i64,
@@ -126,6 +124,6 @@ pub fn search(
 }
 
 /// How many bindings [`search`] pages through for `prefix`.
-pub fn search_count(conn: &mut SqliteConnection, prefix: &str) -> QueryResult<i64> {
+pub fn search_count(conn: &mut AnyConnection, prefix: &str) -> QueryResult<i64> {
     matching(prefix).count().get_result(conn)
 }

@@ -1,8 +1,8 @@
 //! `tb_users`.
 
+use super::{AnyConnection, MultiBackend};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sqlite::Sqlite;
 
 use super::schema::tb_users;
 
@@ -35,7 +35,7 @@ pub struct NewUser<'a> {
     pub date_joined: NaiveDateTime,
 }
 
-pub fn find_by_id(conn: &mut SqliteConnection, id: i32) -> QueryResult<Option<User>> {
+pub fn find_by_id(conn: &mut AnyConnection, id: i32) -> QueryResult<Option<User>> {
     tb_users::table
         .find(id)
         .select(User::as_select())
@@ -43,7 +43,7 @@ pub fn find_by_id(conn: &mut SqliteConnection, id: i32) -> QueryResult<Option<Us
         .optional()
 }
 
-pub fn find_by_mobile(conn: &mut SqliteConnection, mobile: &str) -> QueryResult<Option<User>> {
+pub fn find_by_mobile(conn: &mut AnyConnection, mobile: &str) -> QueryResult<Option<User>> {
     tb_users::table
         .filter(tb_users::mobile.eq(mobile))
         .select(User::as_select())
@@ -51,7 +51,7 @@ pub fn find_by_mobile(conn: &mut SqliteConnection, mobile: &str) -> QueryResult<
         .optional()
 }
 
-pub fn find_by_username(conn: &mut SqliteConnection, username: &str) -> QueryResult<Option<User>> {
+pub fn find_by_username(conn: &mut AnyConnection, username: &str) -> QueryResult<Option<User>> {
     tb_users::table
         .filter(tb_users::username.eq(username))
         .select(User::as_select())
@@ -61,7 +61,7 @@ pub fn find_by_username(conn: &mut SqliteConnection, username: &str) -> QueryRes
 
 /// The user whose username or mobile is `login` (the login form accepts either): a
 /// mobile-shaped `login` is a mobile (registration refuses such usernames).
-pub fn find_by_login(conn: &mut SqliteConnection, login: &str) -> QueryResult<Option<User>> {
+pub fn find_by_login(conn: &mut AnyConnection, login: &str) -> QueryResult<Option<User>> {
     if crate::domain::Mobile::parse(login).is_some() {
         if let Some(u) = find_by_mobile(conn, login)? {
             return Ok(Some(u));
@@ -70,18 +70,14 @@ pub fn find_by_login(conn: &mut SqliteConnection, login: &str) -> QueryResult<Op
     find_by_username(conn, login)
 }
 
-pub fn insert(conn: &mut SqliteConnection, new: &NewUser<'_>) -> QueryResult<User> {
-    diesel::insert_into(tb_users::table)
+pub fn insert(conn: &mut AnyConnection, new: &NewUser<'_>) -> QueryResult<User> {
+    crate::per_backend!(conn, |c| diesel::insert_into(tb_users::table)
         .values(new)
         .returning(User::as_returning())
-        .get_result(conn)
+        .get_result(c))
 }
 
-pub fn touch_last_login(
-    conn: &mut SqliteConnection,
-    id: i32,
-    at: NaiveDateTime,
-) -> QueryResult<()> {
+pub fn touch_last_login(conn: &mut AnyConnection, id: i32, at: NaiveDateTime) -> QueryResult<()> {
     diesel::update(tb_users::table.find(id))
         .set(tb_users::last_login.eq(Some(at)))
         .execute(conn)
@@ -90,7 +86,7 @@ pub fn touch_last_login(
 
 /// Fills in the QQ nickname and avatar where the account has none yet.
 pub fn adopt_profile(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: i32,
     nickname: &str,
     avatar_url: &str,
@@ -108,12 +104,12 @@ pub fn adopt_profile(
     Ok(())
 }
 
-pub fn count(conn: &mut SqliteConnection) -> QueryResult<i64> {
+pub fn count(conn: &mut AnyConnection) -> QueryResult<i64> {
     tb_users::table.count().get_result(conn)
 }
 
 /// Enables or disables an account; `false` when it already was so.
-pub fn set_active(conn: &mut SqliteConnection, id: i32, active: bool) -> QueryResult<bool> {
+pub fn set_active(conn: &mut AnyConnection, id: i32, active: bool) -> QueryResult<bool> {
     diesel::update(
         tb_users::table
             .find(id)
@@ -134,7 +130,7 @@ pub fn prefix_end(prefix: &str) -> String {
 pub type UserRow = (User, Option<super::qq_bindings::QqBinding>);
 
 /// Accounts whose username or mobile starts with `q` (all when `q` is empty).
-fn matching(q: &str) -> tb_users::BoxedQuery<'static, Sqlite> {
+fn matching(q: &str) -> tb_users::BoxedQuery<'static, MultiBackend> {
     let query = tb_users::table.into_boxed();
     if q.is_empty() {
         return query;
@@ -155,7 +151,7 @@ fn matching(q: &str) -> tb_users::BoxedQuery<'static, Sqlite> {
 /// "1"), so walking the table newest first finds a page sooner than sorting every match
 /// the indexes give.
 pub fn search(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     q: &str,
     dense: bool,
     offset: i64,
@@ -163,7 +159,9 @@ pub fn search(
 ) -> QueryResult<Vec<UserRow>> {
     use super::qq_bindings::QqBinding;
     use super::schema::tb_oauth_qq;
-    let ids: Vec<i32> = if dense && !q.is_empty() {
+    // PostgreSQL's planner picks that walk itself, from its statistics.
+    let sqlite = super::Backend::of_conn(conn) == super::Backend::Sqlite;
+    let ids: Vec<i32> = if dense && sqlite && !q.is_empty() {
         use diesel::dsl::sql;
         use diesel::sql_types::{Bool, Text};
         let end = prefix_end(q);
@@ -209,7 +207,7 @@ pub const SEARCH_COUNT_CAP: i64 = 10_000;
 
 /// How many accounts [`search`] pages through for `q`: exact for the whole list, at
 /// most [`SEARCH_COUNT_CAP`] + 1 for a search.
-pub fn search_count(conn: &mut SqliteConnection, q: &str) -> QueryResult<i64> {
+pub fn search_count(conn: &mut AnyConnection, q: &str) -> QueryResult<i64> {
     if q.is_empty() {
         return tb_users::table.count().get_result(conn);
     }
@@ -222,7 +220,7 @@ pub fn search_count(conn: &mut SqliteConnection, q: &str) -> QueryResult<i64> {
 
 /// Usernames by id, for showing who did what.
 pub fn usernames(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     ids: &[i32],
 ) -> QueryResult<std::collections::HashMap<i32, String>> {
     Ok(tb_users::table

@@ -209,7 +209,7 @@ pub struct AuditRow {
 
 /// Names the actors and targets of `entries` (one query for all of them).
 fn audit_rows(
-    c: &mut diesel::SqliteConnection,
+    c: &mut crate::db::AnyConnection,
     entries: Vec<audit::AuditEntry>,
 ) -> Result<Vec<AuditRow>, db::DbError> {
     let mut ids: Vec<i32> = entries

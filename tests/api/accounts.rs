@@ -15,7 +15,7 @@ async fn unbind_confirmed(b: &Browser) -> reqwest::Response {
     .await
 }
 
-async fn a_disabled_account_hears_one_message_whatever_the_password(kind: StoreKind) {
+async fn a_disabled_account_hears_one_message_whatever_the_password(kind: Setup) {
     let app = spawn_app(kind).await;
     let user = app.create_user(MOBILE, PASSWORD).await;
     app.set_active(user.id, false).await;
@@ -35,7 +35,7 @@ async fn a_disabled_account_hears_one_message_whatever_the_password(kind: StoreK
     }
 }
 
-async fn a_disabled_account_cannot_log_in_by_qq(kind: StoreKind) {
+async fn a_disabled_account_cannot_log_in_by_qq(kind: Setup) {
     let app = spawn_app(kind).await;
     app.bind_new_account(OPENID, MOBILE).await;
     let user = app.user_by_mobile(MOBILE).await.unwrap();
@@ -59,7 +59,7 @@ async fn a_disabled_account_cannot_log_in_by_qq(kind: StoreKind) {
     assert!(!b.is_logged_in().await);
 }
 
-async fn binding_a_disabled_account_is_refused_with_the_same_message(kind: StoreKind) {
+async fn binding_a_disabled_account_is_refused_with_the_same_message(kind: Setup) {
     let app = spawn_app(kind).await;
     let user = app.create_user(MOBILE, PASSWORD).await;
     app.set_active(user.id, false).await;
@@ -79,7 +79,7 @@ async fn binding_a_disabled_account_is_refused_with_the_same_message(kind: Store
     assert_eq!(app.binding_count().await, 0);
 }
 
-async fn disabling_ends_open_sessions_and_enabling_lets_the_user_back(kind: StoreKind) {
+async fn disabling_ends_open_sessions_and_enabling_lets_the_user_back(kind: Setup) {
     let app = spawn_app(kind).await;
     let user = app.create_user(MOBILE, PASSWORD).await;
     let b = app.logged_in(MOBILE, PASSWORD).await;
@@ -94,7 +94,7 @@ async fn disabling_ends_open_sessions_and_enabling_lets_the_user_back(kind: Stor
     assert!(b.is_logged_in().await);
 }
 
-async fn unbinding_asks_first_then_removes_the_binding(kind: StoreKind) {
+async fn unbinding_asks_first_then_removes_the_binding(kind: Setup) {
     let app = spawn_app(kind).await;
     app.bind_new_account(OPENID, MOBILE).await;
     let user = app.user_by_mobile(MOBILE).await.unwrap();
@@ -136,9 +136,7 @@ async fn unbinding_asks_first_then_removes_the_binding(kind: StoreKind) {
     assert_eq!(app.user_count().await, 1, "the account stays");
 }
 
-async fn after_unbinding_the_qq_sees_the_bind_form_and_the_account_can_bind_another(
-    kind: StoreKind,
-) {
+async fn after_unbinding_the_qq_sees_the_bind_form_and_the_account_can_bind_another(kind: Setup) {
     let app = spawn_app(kind).await;
     app.bind_new_account(OPENID, MOBILE).await;
     let b = app.logged_in(MOBILE, PASSWORD).await;
@@ -161,7 +159,7 @@ async fn after_unbinding_the_qq_sees_the_bind_form_and_the_account_can_bind_anot
     assert_eq!(app.user_count().await, 1);
 }
 
-async fn unbinding_needs_a_login_and_a_csrf_token(kind: StoreKind) {
+async fn unbinding_needs_a_login_and_a_csrf_token(kind: Setup) {
     let app = spawn_app(kind).await;
     app.bind_new_account(OPENID, MOBILE).await;
 
@@ -186,7 +184,7 @@ async fn unbinding_needs_a_login_and_a_csrf_token(kind: StoreKind) {
     assert!(app.binding_of(OPENID).await.is_some());
 }
 
-async fn unbinding_without_a_binding_changes_nothing(kind: StoreKind) {
+async fn unbinding_without_a_binding_changes_nothing(kind: Setup) {
     let app = spawn_app(kind).await;
     let user = app.create_user(MOBILE, PASSWORD).await;
     let b = app.logged_in(MOBILE, PASSWORD).await;
@@ -197,7 +195,7 @@ async fn unbinding_without_a_binding_changes_nothing(kind: StoreKind) {
     assert!(app.audit_of(user.id).await.is_empty());
 }
 
-crate::both_stores!(
+crate::all_setups!(
     a_disabled_account_hears_one_message_whatever_the_password,
     a_disabled_account_cannot_log_in_by_qq,
     binding_a_disabled_account_is_refused_with_the_same_message,

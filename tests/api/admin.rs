@@ -13,7 +13,7 @@ struct Admin {
 }
 
 /// An app with one operator (logged in) and one customer bound to `OPENID`.
-async fn admin(kind: StoreKind) -> Admin {
+async fn admin(kind: Setup) -> Admin {
     let app = spawn_app(kind).await;
     let staff = app.create_staff("operator", STAFF_MOBILE).await;
     app.bind_new_account(OPENID, CUSTOMER_MOBILE).await;
@@ -48,7 +48,7 @@ impl Admin {
     }
 }
 
-async fn every_admin_route_is_for_staff_only(kind: StoreKind) {
+async fn every_admin_route_is_for_staff_only(kind: Setup) {
     let a = admin(kind).await;
     let id = a.customer.id;
     let gets = [
@@ -105,7 +105,7 @@ async fn every_admin_route_is_for_staff_only(kind: StoreKind) {
     );
 }
 
-async fn the_admin_link_shows_on_the_operators_user_centre_only(kind: StoreKind) {
+async fn the_admin_link_shows_on_the_operators_user_centre_only(kind: Setup) {
     let a = admin(kind).await;
     assert!(a.page("/info/").await.contains("href=\"/admin/\""));
     let customer = a.app.logged_in(CUSTOMER_MOBILE, PASSWORD).await;
@@ -120,7 +120,7 @@ fn rows(page: &str, table: &str) -> Vec<String> {
     table.split("<tr>").skip(2).map(str::to_owned).collect()
 }
 
-async fn the_user_list_is_newest_first_50_a_page_with_bindings(kind: StoreKind) {
+async fn the_user_list_is_newest_first_50_a_page_with_bindings(kind: Setup) {
     let a = admin(kind).await;
     for i in 0..60 {
         a.app.create_user(&format!("1590000{i:04}"), PASSWORD).await;
@@ -160,9 +160,11 @@ async fn seed_bulk(app: &TestApp, n: i64) {
                 )
             })
             .collect();
-        c.immediate_transaction(|c| {
+        qqbind::db::transaction(c, |c| {
             for chunk in rows.chunks(1000) {
-                diesel::insert_into(tb_users).values(chunk).execute(c)?;
+                qqbind::per_backend!(c, |c| diesel::insert_into(tb_users)
+                    .values(chunk)
+                    .execute(c))?;
             }
             Ok::<_, diesel::result::Error>(())
         })?;
@@ -173,12 +175,12 @@ async fn seed_bulk(app: &TestApp, n: i64) {
 
 async fn db_run<T: Send + 'static>(
     app: &TestApp,
-    f: impl FnOnce(&mut diesel::SqliteConnection) -> Result<T, qqbind::db::DbError> + Send + 'static,
+    f: impl FnOnce(&mut qqbind::db::AnyConnection) -> Result<T, qqbind::db::DbError> + Send + 'static,
 ) -> T {
     qqbind::db::run(&app.state.db, f).await.unwrap()
 }
 
-async fn a_search_matching_over_10000_accounts_still_pages_newest_first(kind: StoreKind) {
+async fn a_search_matching_over_10000_accounts_still_pages_newest_first(kind: Setup) {
     let a = admin(kind).await;
     seed_bulk(&a.app, 10_050).await;
 
@@ -203,7 +205,7 @@ async fn a_search_matching_over_10000_accounts_still_pages_newest_first(kind: St
     assert!(a.page("/admin/users/").await.contains("共 10052 条"));
 }
 
-async fn users_are_found_by_username_or_mobile(kind: StoreKind) {
+async fn users_are_found_by_username_or_mobile(kind: Setup) {
     let a = admin(kind).await;
     a.app.create_user("15900001111", PASSWORD).await; // username user1111
     a.app.create_user("15900002222", PASSWORD).await; // username user2222
@@ -224,7 +226,7 @@ async fn users_are_found_by_username_or_mobile(kind: StoreKind) {
     assert!(page.contains("没有找到用户"));
 }
 
-async fn one_users_page_shows_details_binding_and_audit(kind: StoreKind) {
+async fn one_users_page_shows_details_binding_and_audit(kind: Setup) {
     let a = admin(kind).await;
     let page = a.page(&format!("/admin/users/{}/", a.customer.id)).await;
     assert!(page.contains(CUSTOMER_MOBILE));
@@ -245,7 +247,7 @@ async fn one_users_page_shows_details_binding_and_audit(kind: StoreKind) {
     assert_eq!(r.status(), 400);
 }
 
-async fn disabling_asks_first_then_locks_the_account_out_and_is_audited(kind: StoreKind) {
+async fn disabling_asks_first_then_locks_the_account_out_and_is_audited(kind: Setup) {
     let a = admin(kind).await;
     let id = a.customer.id;
     let customer = a.app.logged_in(CUSTOMER_MOBILE, PASSWORD).await;
@@ -316,7 +318,7 @@ async fn disabling_asks_first_then_locks_the_account_out_and_is_audited(kind: St
     a.app.logged_in(CUSTOMER_MOBILE, PASSWORD).await;
 }
 
-async fn an_operator_cannot_disable_themselves(kind: StoreKind) {
+async fn an_operator_cannot_disable_themselves(kind: Setup) {
     let a = admin(kind).await;
     let r = a.change(a.staff.id, "disable", true).await;
     assert_eq!(r.status(), 400);
@@ -324,7 +326,7 @@ async fn an_operator_cannot_disable_themselves(kind: StoreKind) {
     assert!(a.app.user(a.staff.id).await.is_active);
 }
 
-async fn an_operator_unbinds_a_qq_and_it_is_audited(kind: StoreKind) {
+async fn an_operator_unbinds_a_qq_and_it_is_audited(kind: Setup) {
     let a = admin(kind).await;
     let id = a.customer.id;
     let r = a.change(id, "unbind", false).await;
@@ -347,7 +349,7 @@ async fn an_operator_unbinds_a_qq_and_it_is_audited(kind: StoreKind) {
     a.app.reach_bind_form(&b, OPENID, "/").await;
 }
 
-async fn changes_without_a_valid_csrf_token_are_refused(kind: StoreKind) {
+async fn changes_without_a_valid_csrf_token_are_refused(kind: Setup) {
     let a = admin(kind).await;
     let id = a.customer.id;
     for what in ["disable", "unbind", "enable"] {
@@ -367,7 +369,7 @@ async fn changes_without_a_valid_csrf_token_are_refused(kind: StoreKind) {
     assert_eq!(a.app.audit_actions(id).await.len(), 2);
 }
 
-async fn bindings_are_found_by_openid(kind: StoreKind) {
+async fn bindings_are_found_by_openid(kind: Setup) {
     let a = admin(kind).await;
     a.app.bind_new_account(OPENID_2, "13900139000").await;
     let page = a.page("/admin/bindings/").await;
@@ -383,7 +385,7 @@ async fn bindings_are_found_by_openid(kind: StoreKind) {
     assert!(page.contains("没有找到绑定"));
 }
 
-async fn the_audit_log_filters_by_user_and_by_action(kind: StoreKind) {
+async fn the_audit_log_filters_by_user_and_by_action(kind: Setup) {
     let a = admin(kind).await;
     let other = a.app.create_user("13900139000", PASSWORD).await;
     a.change(other.id, "disable", true).await;
@@ -426,7 +428,7 @@ async fn the_audit_log_filters_by_user_and_by_action(kind: StoreKind) {
     assert_eq!(r.status(), 400);
 }
 
-async fn bad_list_parameters_get_a_400(kind: StoreKind) {
+async fn bad_list_parameters_get_a_400(kind: Setup) {
     let a = admin(kind).await;
     for path in [
         "/admin/users/?page=abc".to_owned(),
@@ -446,7 +448,7 @@ async fn bad_list_parameters_get_a_400(kind: StoreKind) {
     assert!(rows(&r.text().await.unwrap(), "users").is_empty());
 }
 
-crate::both_stores!(
+crate::all_setups!(
     every_admin_route_is_for_staff_only,
     the_admin_link_shows_on_the_operators_user_centre_only,
     the_user_list_is_newest_first_50_a_page_with_bindings,

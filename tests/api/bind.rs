@@ -64,7 +64,7 @@ impl AtBindForm {
     }
 }
 
-async fn a_new_mobile_gets_an_account_bound_and_logged_in(kind: StoreKind) {
+async fn a_new_mobile_gets_an_account_bound_and_logged_in(kind: Setup) {
     let app = spawn_app(kind).await;
     let b = app.browser();
     let form = app.reach_bind_form(&b, OPENID, "/info/").await;
@@ -106,7 +106,7 @@ async fn a_new_mobile_gets_an_account_bound_and_logged_in(kind: StoreKind) {
     );
 }
 
-async fn a_returning_qq_user_goes_straight_in(kind: StoreKind) {
+async fn a_returning_qq_user_goes_straight_in(kind: Setup) {
     let app = spawn_app(kind).await;
     let b = app.browser();
     let form = app.reach_bind_form(&b, OPENID, "/").await;
@@ -131,7 +131,7 @@ async fn a_returning_qq_user_goes_straight_in(kind: StoreKind) {
     assert_eq!(app.user_count().await, 1);
 }
 
-async fn an_existing_account_binds_with_its_password(kind: StoreKind) {
+async fn an_existing_account_binds_with_its_password(kind: Setup) {
     let app = spawn_app(kind).await;
     let user = app.create_user(MOBILE, "oldpass123").await;
     let b = app.browser();
@@ -146,7 +146,7 @@ async fn an_existing_account_binds_with_its_password(kind: StoreKind) {
     assert_eq!(after.nickname, "QQ用户4F65", "QQ nickname adopted");
 }
 
-async fn the_same_openid_for_the_same_account_again_is_a_plain_login(kind: StoreKind) {
+async fn the_same_openid_for_the_same_account_again_is_a_plain_login(kind: Setup) {
     let app = spawn_app(kind).await;
     // Phone and laptop both reached the bind form for the same QQ.
     let phone = app.browser();
@@ -172,7 +172,7 @@ async fn the_same_openid_for_the_same_account_again_is_a_plain_login(kind: Store
     assert_eq!(app.binding_count().await, 1);
 }
 
-async fn a_post_without_a_valid_csrf_token_is_forbidden(kind: StoreKind) {
+async fn a_post_without_a_valid_csrf_token_is_forbidden(kind: Setup) {
     let f = AtBindForm::new(spawn_app(kind).await).await;
     f.app.give_sms_code(MOBILE, "123456").await;
     for csrf in [None, Some(""), Some("00"), Some("not-hex")] {
@@ -212,7 +212,7 @@ async fn a_post_without_a_valid_csrf_token_is_forbidden(kind: StoreKind) {
     assert!(!f.b.is_logged_in().await);
 }
 
-async fn row_1_a_missing_field(kind: StoreKind) {
+async fn row_1_a_missing_field(kind: Setup) {
     let f = AtBindForm::new(spawn_app(kind).await).await;
     f.app.give_sms_code(MOBILE, "123456").await;
     for (mobile, password, sms) in [
@@ -248,7 +248,7 @@ async fn row_1_a_missing_field(kind: StoreKind) {
     assert_eq!(f.app.user_count().await, f.users);
 }
 
-async fn row_2_a_malformed_mobile(kind: StoreKind) {
+async fn row_2_a_malformed_mobile(kind: Setup) {
     let f = AtBindForm::new(spawn_app(kind).await).await;
     for mobile in ["12800138000", "1380013800", "138001380001", "1380013800x"] {
         let r = f.post(mobile, PASSWORD, "123456").await;
@@ -257,7 +257,7 @@ async fn row_2_a_malformed_mobile(kind: StoreKind) {
     }
 }
 
-async fn row_3_a_malformed_password(kind: StoreKind) {
+async fn row_3_a_malformed_password(kind: Setup) {
     let f = AtBindForm::new(spawn_app(kind).await).await;
     for pw in ["short1", "abcdefghijk1234567890", "abcd 1234", "abcd!1234"] {
         let r = f.post(MOBILE, pw, "123456").await;
@@ -266,14 +266,14 @@ async fn row_3_a_malformed_password(kind: StoreKind) {
     }
 }
 
-async fn row_4_no_sms_code_stored(kind: StoreKind) {
+async fn row_4_no_sms_code_stored(kind: Setup) {
     let f = AtBindForm::new(spawn_app(kind).await).await;
     let r = f.post(MOBILE, PASSWORD, "123456").await;
     f.assert_refused(r, "sms-code-error-server", "无效的短信验证码", MOBILE)
         .await;
 }
 
-async fn row_5_a_wrong_sms_code_and_five_tries_kill_it(kind: StoreKind) {
+async fn row_5_a_wrong_sms_code_and_five_tries_kill_it(kind: Setup) {
     let f = AtBindForm::new(spawn_app(kind).await).await;
     f.app.give_sms_code(MOBILE, "123456").await;
     for _ in 0..5 {
@@ -291,7 +291,7 @@ async fn row_5_a_wrong_sms_code_and_five_tries_kill_it(kind: StoreKind) {
         .await;
 }
 
-async fn four_wrong_tries_still_leave_the_code_usable(kind: StoreKind) {
+async fn four_wrong_tries_still_leave_the_code_usable(kind: Setup) {
     let f = AtBindForm::new(spawn_app(kind).await).await;
     f.app.give_sms_code(MOBILE, "123456").await;
     for _ in 0..4 {
@@ -300,7 +300,7 @@ async fn four_wrong_tries_still_leave_the_code_usable(kind: StoreKind) {
     assert_eq!(f.post(MOBILE, PASSWORD, "123456").await.status(), 302);
 }
 
-async fn row_6_a_forged_altered_or_foreign_openid_token(kind: StoreKind) {
+async fn row_6_a_forged_altered_or_foreign_openid_token(kind: Setup) {
     let app = spawn_app(kind).await;
     let other = app.browser();
     let foreign = app.reach_bind_form(&other, OPENID_2, "/").await;
@@ -336,7 +336,7 @@ async fn row_6_a_forged_altered_or_foreign_openid_token(kind: StoreKind) {
     }
 }
 
-async fn row_6_an_expired_openid_token(kind: StoreKind) {
+async fn row_6_an_expired_openid_token(kind: Setup) {
     let app = spawn_app_with(kind, |s| {
         s.openid_token_ttl = std::time::Duration::from_secs(1)
     })
@@ -349,7 +349,7 @@ async fn row_6_an_expired_openid_token(kind: StoreKind) {
         .await;
 }
 
-async fn row_7_an_existing_account_with_a_wrong_password(kind: StoreKind) {
+async fn row_7_an_existing_account_with_a_wrong_password(kind: Setup) {
     let app = spawn_app(kind).await;
     app.create_user(MOBILE, "rightpass1").await;
     let f = AtBindForm::new(app).await;
@@ -360,7 +360,7 @@ async fn row_7_an_existing_account_with_a_wrong_password(kind: StoreKind) {
     assert!(f.app.binding_of(OPENID).await.is_none());
 }
 
-async fn row_8_an_account_bound_to_another_qq(kind: StoreKind) {
+async fn row_8_an_account_bound_to_another_qq(kind: Setup) {
     let app = spawn_app(kind).await;
     app.bind_new_account(OPENID_2, MOBILE).await;
     let f = AtBindForm::new(app).await;
@@ -371,7 +371,7 @@ async fn row_8_an_account_bound_to_another_qq(kind: StoreKind) {
     assert!(f.app.binding_of(OPENID).await.is_none());
 }
 
-async fn row_9_the_openid_bound_to_another_account_meanwhile(kind: StoreKind) {
+async fn row_9_the_openid_bound_to_another_account_meanwhile(kind: Setup) {
     let app = spawn_app(kind).await;
     let b = app.browser();
     let form = app.reach_bind_form(&b, OPENID, "/").await;
@@ -388,7 +388,7 @@ async fn row_9_the_openid_bound_to_another_account_meanwhile(kind: StoreKind) {
     );
 }
 
-async fn oversized_and_malformed_bodies_get_a_4xx_and_change_nothing(kind: StoreKind) {
+async fn oversized_and_malformed_bodies_get_a_4xx_and_change_nothing(kind: Setup) {
     let f = AtBindForm::new(spawn_app(kind).await).await;
     f.app.give_sms_code(MOBILE, "123456").await;
     let big = "x".repeat(20 * 1024);
@@ -416,7 +416,7 @@ async fn oversized_and_malformed_bodies_get_a_4xx_and_change_nothing(kind: Store
     assert!(!f.b.is_logged_in().await);
 }
 
-async fn the_form_without_javascript_can_ask_for_the_sms_code(kind: StoreKind) {
+async fn the_form_without_javascript_can_ask_for_the_sms_code(kind: Setup) {
     let f = AtBindForm::new(spawn_app(kind).await).await;
     let text = f.app.captcha(&f.b, &f.form.image_code_id).await;
     let r =
@@ -446,7 +446,7 @@ async fn the_form_without_javascript_can_ask_for_the_sms_code(kind: StoreKind) {
     assert_eq!(f.post(MOBILE, PASSWORD, &code).await.status(), 302);
 }
 
-crate::both_stores!(
+crate::all_setups!(
     a_new_mobile_gets_an_account_bound_and_logged_in,
     a_returning_qq_user_goes_straight_in,
     an_existing_account_binds_with_its_password,

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::helpers::*;
 
-async fn callback_without_code_says_missing_code(kind: StoreKind) {
+async fn callback_without_code_says_missing_code(kind: Setup) {
     let app = spawn_app(kind).await;
     let b = app.browser();
     let state = b.start_qq_login("/").await;
@@ -22,7 +22,7 @@ async fn callback_without_code_says_missing_code(kind: StoreKind) {
     assert!(!b.is_logged_in().await);
 }
 
-async fn callback_with_a_state_not_issued_here_is_refused_without_calling_qq(kind: StoreKind) {
+async fn callback_with_a_state_not_issued_here_is_refused_without_calling_qq(kind: Setup) {
     let app = spawn_app(kind).await;
     let b = app.browser();
     b.start_qq_login("/").await;
@@ -36,7 +36,7 @@ async fn callback_with_a_state_not_issued_here_is_refused_without_calling_qq(kin
     assert_eq!(app.qq.token_calls(), 0, "no QQ call for a bad state");
 }
 
-async fn a_state_from_another_browser_is_refused(kind: StoreKind) {
+async fn a_state_from_another_browser_is_refused(kind: Setup) {
     let app = spawn_app(kind).await;
     let victim = app.browser();
     let attacker = app.browser();
@@ -47,7 +47,7 @@ async fn a_state_from_another_browser_is_refused(kind: StoreKind) {
     assert_eq!(app.qq.token_calls(), 0);
 }
 
-async fn a_state_works_once(kind: StoreKind) {
+async fn a_state_works_once(kind: Setup) {
     let app = spawn_app(kind).await;
     app.bind_new_account(OPENID, "13800138000").await;
     let b = app.browser();
@@ -60,7 +60,7 @@ async fn a_state_works_once(kind: StoreKind) {
     assert_eq!(app.qq.token_calls(), calls, "a used state never reaches QQ");
 }
 
-async fn a_replayed_old_session_cookie_cannot_reuse_a_state(kind: StoreKind) {
+async fn a_replayed_old_session_cookie_cannot_reuse_a_state(kind: Setup) {
     let app = spawn_app(kind).await;
     app.bind_new_account(OPENID, "13800138000").await;
     let b = app.browser();
@@ -86,7 +86,7 @@ async fn a_replayed_old_session_cookie_cannot_reuse_a_state(kind: StoreKind) {
     assert_eq!(r.status(), 400);
 }
 
-async fn qq_failures_show_oauth_failed_and_nothing_secret(kind: StoreKind) {
+async fn qq_failures_show_oauth_failed_and_nothing_secret(kind: Setup) {
     let app = spawn_app(kind).await;
     let cases: Vec<(Option<TokenReply>, Option<MeReply>)> = vec![
         (Some(TokenReply::JsonpError), None),
@@ -117,7 +117,7 @@ async fn qq_failures_show_oauth_failed_and_nothing_secret(kind: StoreKind) {
     assert_eq!(app.user_count().await, 0);
 }
 
-async fn a_slow_qq_fails_within_the_time_budget(kind: StoreKind) {
+async fn a_slow_qq_fails_within_the_time_budget(kind: Setup) {
     let app = spawn_app(kind).await;
     app.qq.set_token(TokenReply::Slow(Duration::from_secs(8)));
     let b = app.browser();
@@ -129,7 +129,7 @@ async fn a_slow_qq_fails_within_the_time_budget(kind: StoreKind) {
     assert_eq!(app.qq.token_calls(), 1);
 }
 
-async fn an_unreachable_qq_fails_with_502(kind: StoreKind) {
+async fn an_unreachable_qq_fails_with_502(kind: Setup) {
     let port = free_port();
     let app = spawn_app_with(kind, |s| {
         if let qqbind::config::QqMode::Real(qq) = &mut s.qq {
@@ -144,7 +144,7 @@ async fn an_unreachable_qq_fails_with_502(kind: StoreKind) {
     assert!(r.text().await.unwrap().contains("OAuth2.0认证失败"));
 }
 
-async fn both_token_formats_log_a_bound_user_in(kind: StoreKind) {
+async fn both_token_formats_log_a_bound_user_in(kind: Setup) {
     let app = spawn_app(kind).await;
     app.bind_new_account(OPENID, "13800138000").await;
     for reply in [TokenReply::QueryString, TokenReply::Json] {
@@ -157,7 +157,7 @@ async fn both_token_formats_log_a_bound_user_in(kind: StoreKind) {
     }
 }
 
-async fn a_bound_user_is_logged_in_with_a_new_session_and_the_username_cookie(kind: StoreKind) {
+async fn a_bound_user_is_logged_in_with_a_new_session_and_the_username_cookie(kind: Setup) {
     let app = spawn_app(kind).await;
     app.bind_new_account(OPENID, "13800138000").await;
     let b = app.browser();
@@ -179,7 +179,7 @@ async fn a_bound_user_is_logged_in_with_a_new_session_and_the_username_cookie(ki
     assert!(info.contains("13800138000"));
 }
 
-async fn an_unbound_openid_gets_the_bind_form_with_the_qq_nickname(kind: StoreKind) {
+async fn an_unbound_openid_gets_the_bind_form_with_the_qq_nickname(kind: Setup) {
     let app = spawn_app(kind).await;
     let b = app.browser();
     let state = b.start_qq_login("/").await;
@@ -199,7 +199,7 @@ async fn an_unbound_openid_gets_the_bind_form_with_the_qq_nickname(kind: StoreKi
     assert!(!b.is_logged_in().await);
 }
 
-async fn a_failing_user_info_does_not_fail_the_bind_form(kind: StoreKind) {
+async fn a_failing_user_info_does_not_fail_the_bind_form(kind: Setup) {
     let app = spawn_app(kind).await;
     for reply in [InfoReply::Error, InfoReply::Garbage] {
         app.qq.set_info(reply);
@@ -213,7 +213,7 @@ async fn a_failing_user_info_does_not_fail_the_bind_form(kind: StoreKind) {
     }
 }
 
-crate::both_stores!(
+crate::all_setups!(
     callback_without_code_says_missing_code,
     callback_with_a_state_not_issued_here_is_refused_without_calling_qq,
     a_state_from_another_browser_is_refused,

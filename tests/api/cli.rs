@@ -2,6 +2,10 @@
 
 use std::process::Command;
 
+use qqbind::db::Backend;
+
+use crate::helpers::fresh_database;
+
 fn run_with(env: &[(&str, &str)]) -> (Option<i32>, String) {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_qqbind"))
@@ -28,8 +32,18 @@ fn bad_configuration_exits_2_with_one_line_naming_the_variable() {
         "redis://127.0.0.1:{}/0",
         silent.local_addr().unwrap().port()
     );
+    // PostgreSQL that never answers (the silent listener): the pool gives up in 3 s.
+    let unreachable_pg = format!(
+        "postgres://qqbind:pg-pass-must-not-show@127.0.0.1:{}/qqbind",
+        silent.local_addr().unwrap().port()
+    );
     for (env, var) in [
         (vec![("SECRET_KEY", "too-short")], "SECRET_KEY"),
+        (vec![("DATABASE_URL", "postgres://[oops")], "DATABASE_URL"),
+        (
+            vec![("DATABASE_URL", unreachable_pg.as_str())],
+            "DATABASE_URL",
+        ),
         (vec![("QQBIND_LISTEN", "not-an-address")], "QQBIND_LISTEN"),
         (vec![("REDIS_URL", "::nonsense")], "REDIS_URL"),
         (vec![("REDIS_URL", unreachable_redis.as_str())], "REDIS_URL"),
@@ -62,13 +76,16 @@ fn bad_configuration_exits_2_with_one_line_naming_the_variable() {
             !stderr.contains("too-short") || var != "SECRET_KEY",
             "the secret is not echoed"
         );
+        assert!(
+            !stderr.contains("pg-pass-must-not-show"),
+            "the database password is not echoed: {stderr}"
+        );
     }
 }
 
-#[test]
-fn migrate_applies_the_migrations_once() {
+fn migrate_applies_the_migrations_once(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("m.db");
+    let (db, _pg) = fresh_database(backend, dir.path());
     let run = || {
         Command::new(env!("CARGO_BIN_EXE_qqbind"))
             .arg("migrate")
@@ -245,11 +262,7 @@ async fn the_log_holds_no_secret() {
 }
 
 /// `qqbind createsuperuser --username U --mobile M --password-stdin` on `db`.
-fn createsuperuser(
-    db: &std::path::Path,
-    args: &[&str],
-    stdin: &str,
-) -> (Option<i32>, String, String) {
+fn createsuperuser(db: &str, args: &[&str], stdin: &str) -> (Option<i32>, String, String) {
     use std::io::Write;
     let mut child = Command::new(env!("CARGO_BIN_EXE_qqbind"))
         .arg("createsuperuser")
@@ -272,9 +285,9 @@ fn createsuperuser(
     )
 }
 
-fn users_in(db: &std::path::Path) -> Vec<qqbind::db::users::User> {
+fn users_in(db: &str) -> Vec<qqbind::db::users::User> {
     use diesel::prelude::*;
-    let pool = qqbind::db::build_pool(&db.to_string_lossy()).unwrap();
+    let pool = qqbind::db::build_pool(db).unwrap();
     let mut conn = pool.get().unwrap();
     qqbind::db::schema::tb_users::table
         .select(qqbind::db::users::User::as_select())
@@ -282,10 +295,9 @@ fn users_in(db: &std::path::Path) -> Vec<qqbind::db::users::User> {
         .unwrap()
 }
 
-#[test]
-fn createsuperuser_makes_a_staff_account_that_can_log_in() {
+fn createsuperuser_makes_a_staff_account_that_can_log_in(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.db");
+    let (db, _pg) = fresh_database(backend, dir.path());
     let (code, stdout, stderr) = createsuperuser(
         &db,
         &[
@@ -311,10 +323,9 @@ fn createsuperuser_makes_a_staff_account_that_can_log_in() {
     assert!(!stdout.contains("Operator2026") && !stderr.contains("Operator2026"));
 }
 
-#[test]
-fn createsuperuser_refuses_weak_passwords_and_taken_names_with_exit_2() {
+fn createsuperuser_refuses_weak_passwords_and_taken_names_with_exit_2(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.db");
+    let (db, _pg) = fresh_database(backend, dir.path());
     let ok = createsuperuser(
         &db,
         &[
@@ -410,3 +421,9 @@ fn createsuperuser_without_a_terminal_says_to_use_password_stdin() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("use --password-stdin"), "{stderr}");
 }
+
+crate::both_backends!(
+    migrate_applies_the_migrations_once,
+    createsuperuser_makes_a_staff_account_that_can_log_in,
+    createsuperuser_refuses_weak_passwords_and_taken_names_with_exit_2,
+);

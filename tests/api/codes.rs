@@ -37,7 +37,7 @@ async fn json_of(r: reqwest::Response) -> (u16, String, String) {
     )
 }
 
-async fn an_image_code_is_a_png_of_four_characters_kept_300_seconds(kind: StoreKind) {
+async fn an_image_code_is_a_png_of_four_characters_kept_300_seconds(kind: Setup) {
     let app = spawn_app(kind).await;
     let b = app.browser();
     let id = uuid::Uuid::new_v4().to_string();
@@ -56,14 +56,14 @@ async fn an_image_code_is_a_png_of_four_characters_kept_300_seconds(kind: StoreK
     );
 }
 
-async fn an_image_code_id_that_is_not_a_uuid_is_400(kind: StoreKind) {
+async fn an_image_code_id_that_is_not_a_uuid_is_400(kind: Setup) {
     let app = spawn_app(kind).await;
     let r = app.browser().get("/image_codes/not-a-uuid/").await;
     assert_eq!(r.status(), 400);
     assert!(r.text().await.unwrap().contains("无效的图形验证码编号"));
 }
 
-async fn a_right_image_code_sends_an_sms_code(kind: StoreKind) {
+async fn a_right_image_code_sends_an_sms_code(kind: Setup) {
     let app = spawn_app(kind).await;
     let b = app.browser();
     let id = uuid::Uuid::new_v4().to_string();
@@ -104,7 +104,7 @@ async fn a_right_image_code_sends_an_sms_code(kind: StoreKind) {
     assert!(outbox.contains(&code), "the dev outbox shows the code");
 }
 
-async fn missing_parameters_are_4003(kind: StoreKind) {
+async fn missing_parameters_are_4003(kind: Setup) {
     let app = spawn_app(kind).await;
     let b = app.browser();
     let id = uuid::Uuid::new_v4().to_string();
@@ -129,7 +129,7 @@ async fn assert_nothing_sent(app: &TestApp, mobile: &str) {
     );
 }
 
-async fn a_malformed_mobile_is_4007(kind: StoreKind) {
+async fn a_malformed_mobile_is_4007(kind: Setup) {
     let app = spawn_app(kind).await;
     let b = app.browser();
     let id = uuid::Uuid::new_v4().to_string();
@@ -143,7 +143,7 @@ async fn a_malformed_mobile_is_4007(kind: StoreKind) {
     assert_nothing_sent(&app, "12800138000").await;
 }
 
-async fn an_unknown_or_used_image_code_is_expired(kind: StoreKind) {
+async fn an_unknown_or_used_image_code_is_expired(kind: Setup) {
     let app = spawn_app(kind).await;
     let b = app.browser();
     for id in [uuid::Uuid::new_v4().to_string(), "not-a-uuid".to_owned()] {
@@ -155,7 +155,7 @@ async fn an_unknown_or_used_image_code_is_expired(kind: StoreKind) {
     assert_nothing_sent(&app, MOBILE).await;
 }
 
-async fn a_wrong_image_code_is_refused_and_used_up(kind: StoreKind) {
+async fn a_wrong_image_code_is_refused_and_used_up(kind: Setup) {
     let app = spawn_app(kind).await;
     let b = app.browser();
     let id = uuid::Uuid::new_v4().to_string();
@@ -172,7 +172,7 @@ async fn a_wrong_image_code_is_refused_and_used_up(kind: StoreKind) {
     assert_nothing_sent(&app, MOBILE).await;
 }
 
-async fn a_second_sms_within_60_seconds_is_429(kind: StoreKind) {
+async fn a_second_sms_within_60_seconds_is_429(kind: Setup) {
     let app = spawn_app(kind).await;
     let b = app.browser();
     let first = app.request_sms_code(&b, MOBILE).await;
@@ -189,7 +189,7 @@ async fn a_second_sms_within_60_seconds_is_429(kind: StoreKind) {
     );
 }
 
-async fn one_image_code_cannot_send_two_messages_even_when_racing(kind: StoreKind) {
+async fn one_image_code_cannot_send_two_messages_even_when_racing(kind: Setup) {
     let app = spawn_app(kind).await;
     let b = app.browser();
     let id = uuid::Uuid::new_v4().to_string();
@@ -202,7 +202,7 @@ async fn one_image_code_cannot_send_two_messages_even_when_racing(kind: StoreKin
     assert_eq!(results.iter().filter(|r| r.status() == 200).count(), 1);
 }
 
-crate::both_stores!(
+crate::all_setups!(
     an_image_code_is_a_png_of_four_characters_kept_300_seconds,
     an_image_code_id_that_is_not_a_uuid_is_400,
     a_right_image_code_sends_an_sms_code,

@@ -2,7 +2,7 @@
 
 use crate::helpers::*;
 
-async fn two_racing_binds_of_one_openid_leave_exactly_one_account(kind: StoreKind) {
+async fn two_racing_binds_of_one_openid_leave_exactly_one_account(kind: Setup) {
     let app = spawn_app(kind).await;
     for round in 0..3 {
         let openid = format!("RACE{round}0000000000000000000000000");
@@ -55,7 +55,7 @@ async fn two_racing_binds_of_one_openid_leave_exactly_one_account(kind: StoreKin
     assert_eq!(app.binding_count().await, 3);
 }
 
-async fn one_sms_code_cannot_be_used_by_two_racing_requests(kind: StoreKind) {
+async fn one_sms_code_cannot_be_used_by_two_racing_requests(kind: Setup) {
     let app = spawn_app(kind).await;
     let (a, b) = (app.browser(), app.browser());
     let fa = app.reach_bind_form(&a, OPENID, "/").await;
@@ -85,7 +85,7 @@ async fn one_sms_code_cannot_be_used_by_two_racing_requests(kind: StoreKind) {
     assert_eq!(app.binding_count().await, 1);
 }
 
-crate::both_stores!(
+crate::all_setups!(
     two_racing_binds_of_one_openid_leave_exactly_one_account,
     one_sms_code_cannot_be_used_by_two_racing_requests,
 );

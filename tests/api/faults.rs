@@ -1,13 +1,49 @@
-//! Faults of the database: a held write lock is waited for (bounded), then a clear 503.
+//! Faults of the database: a held lock is waited for (bounded), then a clear 503.
 
 use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::Connection;
 
+use qqbind::db::Backend;
+
 use crate::helpers::*;
 
-async fn a_locked_database_answers_503_after_a_bounded_wait_then_recovers(kind: StoreKind) {
+/// Another client holds the lock a login's write needs: SQLite's write lock (another
+/// process on the file), or on PostgreSQL the account's row.
+enum HeldLock {
+    Sqlite(diesel::SqliteConnection),
+    Postgres(diesel::PgConnection),
+}
+
+impl HeldLock {
+    fn take(app: &TestApp, mobile: &str) -> Self {
+        match app.setup.db {
+            Backend::Sqlite => {
+                let mut c = diesel::SqliteConnection::establish(&app.database_url).unwrap();
+                c.batch_execute("BEGIN IMMEDIATE").unwrap();
+                Self::Sqlite(c)
+            }
+            Backend::Postgres => {
+                let mut c = diesel::PgConnection::establish(&app.database_url).unwrap();
+                c.batch_execute(&format!(
+                    "BEGIN; SELECT id FROM tb_users WHERE mobile = '{mobile}' FOR UPDATE;"
+                ))
+                .unwrap();
+                Self::Postgres(c)
+            }
+        }
+    }
+
+    fn release(self) {
+        match self {
+            Self::Sqlite(mut c) => c.batch_execute("ROLLBACK").unwrap(),
+            Self::Postgres(mut c) => c.batch_execute("ROLLBACK").unwrap(),
+        }
+    }
+}
+
+async fn a_locked_database_answers_503_after_a_bounded_wait_then_recovers(kind: Setup) {
     let app = spawn_app_with(kind, |s| s.db_busy_timeout = Duration::from_millis(300)).await;
     app.create_user("13800138000", PASSWORD).await;
     let b = app.browser();
@@ -19,9 +55,7 @@ async fn a_locked_database_answers_503_after_a_bounded_wait_then_recovers(kind: 
     ];
     let login = || b.post_form("/login/", &fields);
 
-    // Another process holds SQLite's write lock.
-    let mut other = diesel::SqliteConnection::establish(&app.db_path.to_string_lossy()).unwrap();
-    other.batch_execute("BEGIN IMMEDIATE").unwrap();
+    let held = HeldLock::take(&app, "13800138000");
 
     let started = Instant::now();
     let r = login().await;
@@ -36,21 +70,21 @@ async fn a_locked_database_answers_503_after_a_bounded_wait_then_recovers(kind: 
         "bounded: {:?}",
         started.elapsed()
     );
-    // Reading still works meanwhile (WAL).
+    // Reading still works meanwhile (SQLite's WAL; PostgreSQL's MVCC).
     assert_eq!(b.get("/login/").await.status(), 200);
     assert_eq!(b.get("/healthz").await.status(), 200);
 
-    other.batch_execute("ROLLBACK").unwrap();
+    held.release();
     assert_is_redirect_to(&login().await, "/");
 }
 
-crate::both_stores!(a_locked_database_answers_503_after_a_bounded_wait_then_recovers);
+crate::all_setups!(a_locked_database_answers_503_after_a_bounded_wait_then_recovers);
 
 /// Redis stalls (every client paused for 6 s): the code routes give a fast 503, one
 /// request pays the 2 s timeout at most, and everything else keeps working.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_redis_gives_fast_503s_on_code_routes_and_nothing_else_waits() {
-    let app = spawn_app(StoreKind::Redis).await;
+    let app = spawn_app(Setup::REDIS).await;
     app.create_user("13800138000", PASSWORD).await;
     let logged_in = app.logged_in("13800138000", PASSWORD).await;
     let redis = ::redis::Client::open(app.redis.as_ref().unwrap().url()).unwrap();

@@ -2,7 +2,7 @@
 
 use crate::helpers::*;
 
-async fn healthz_is_200_when_database_and_store_answer(kind: StoreKind) {
+async fn healthz_is_200_when_database_and_store_answer(kind: Setup) {
     let app = spawn_app(kind).await;
     let r = app.browser().get("/healthz").await;
     assert_eq!(r.status(), 200);
@@ -12,7 +12,7 @@ async fn healthz_is_200_when_database_and_store_answer(kind: StoreKind) {
     assert_eq!(v["code_store"], "ok");
     assert_eq!(
         v["code_store_kind"],
-        if kind == StoreKind::Redis {
+        if kind.store == StoreKind::Redis {
             "redis"
         } else {
             "memory"
@@ -20,11 +20,11 @@ async fn healthz_is_200_when_database_and_store_answer(kind: StoreKind) {
     );
 }
 
-crate::both_stores!(healthz_is_200_when_database_and_store_answer);
+crate::all_setups!(healthz_is_200_when_database_and_store_answer);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthz_is_503_naming_the_store_when_redis_is_down_and_codes_fail_fast() {
-    let mut app = spawn_app(StoreKind::Redis).await;
+    let mut app = spawn_app(Setup::REDIS).await;
     app.create_user("13800138000", PASSWORD).await;
     let logged_in = app.logged_in("13800138000", PASSWORD).await;
     app.redis.as_mut().unwrap().stop();

@@ -1,15 +1,17 @@
-//! Two qqbind instances behind one load balancer: one database file, one Redis, one
-//! SECRET_KEY. Each step of a customer's journey goes to the other instance than the step
+//! Two qqbind instances behind one load balancer: one database (PostgreSQL, or one
+//! SQLite file), one Redis, one SECRET_KEY. Each step of a customer's journey goes to the other instance than the step
 //! before, and the journey completes: nothing that matters lives in one process.
 
 use qqbind::startup::Application;
+
+use qqbind::db::Backend;
 
 use crate::helpers::*;
 
 /// A second instance beside `app`: same settings (database, Redis, key, QQ), own port.
 async fn second_instance(app: &TestApp) -> String {
     let settings = test_settings(
-        &app.db_path,
+        &app.database_url,
         Some(app.redis.as_ref().unwrap().url()),
         &app.qq.url,
     );
@@ -19,9 +21,8 @@ async fn second_instance(app: &TestApp) -> String {
     base
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_step_on_the_other_instance_still_completes_the_journey() {
-    let app = spawn_app(StoreKind::Redis).await;
+async fn every_step_on_the_other_instance_still_completes_the_journey(db: Backend) {
+    let app = spawn_app(Setup::REDIS.on(db)).await;
     let b_base = second_instance(&app).await;
     let a = app.browser();
     // The same browser (one cookie jar) pointed at the other instance.
@@ -122,4 +123,14 @@ async fn every_step_on_the_other_instance_still_completes_the_journey() {
         429,
         "5 failures spread over A and B lock the account"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_postgres_and_redis() {
+    every_step_on_the_other_instance_still_completes_the_journey(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_one_sqlite_file_and_redis() {
+    every_step_on_the_other_instance_still_completes_the_journey(Backend::Sqlite).await;
 }

@@ -112,7 +112,7 @@ fn assert_refused(r: (StatusCode, Value), status: u16, code: &str, errmsg: &str)
     assert_eq!(r.1["errmsg"], errmsg, "{}", r.1);
 }
 
-async fn the_whole_flow_works_with_the_api_alone(kind: StoreKind) {
+async fn the_whole_flow_works_with_the_api_alone(kind: Setup) {
     let app = spawn_app(kind).await;
     let api = Api::new(&app);
 
@@ -190,7 +190,7 @@ async fn the_whole_flow_works_with_the_api_alone(kind: StoreKind) {
     assert_eq!(status, 200);
 }
 
-async fn the_jwt_lasts_one_day_and_names_the_user(kind: StoreKind) {
+async fn the_jwt_lasts_one_day_and_names_the_user(kind: Setup) {
     let app = spawn_app(kind).await;
     let api = Api::new(&app);
     let token = api.access_token(OPENID).await;
@@ -214,7 +214,7 @@ async fn the_jwt_lasts_one_day_and_names_the_user(kind: StoreKind) {
     assert!((86_390..=86_400).contains(&left), "{left}");
 }
 
-async fn a_state_works_once_and_only_as_signed(kind: StoreKind) {
+async fn a_state_works_once_and_only_as_signed(kind: Setup) {
     let app = spawn_app(kind).await;
     let api = Api::new(&app);
     let state = api.state("/").await;
@@ -274,7 +274,7 @@ async fn a_state_works_once_and_only_as_signed(kind: StoreKind) {
     assert_eq!(body["next"], "/");
 }
 
-async fn qq_failing_is_a_502_in_json(kind: StoreKind) {
+async fn qq_failing_is_a_502_in_json(kind: Setup) {
     let app = spawn_app(kind).await;
     let api = Api::new(&app);
     app.qq.set_token(TokenReply::JsonpError);
@@ -282,7 +282,7 @@ async fn qq_failing_is_a_502_in_json(kind: StoreKind) {
 }
 
 /// POST: every row of spec section 4's table, in order, with its code.
-async fn every_bind_failure_has_its_code_and_the_forms_message(kind: StoreKind) {
+async fn every_bind_failure_has_its_code_and_the_forms_message(kind: Setup) {
     let app = spawn_app(kind).await;
     let api = Api::new(&app);
     let token = api.access_token(OPENID).await;
@@ -379,7 +379,7 @@ async fn every_bind_failure_has_its_code_and_the_forms_message(kind: StoreKind) 
     );
 }
 
-async fn a_disabled_account_is_refused_on_every_api_way_in(kind: StoreKind) {
+async fn a_disabled_account_is_refused_on_every_api_way_in(kind: Setup) {
     let app = spawn_app(kind).await;
     let api = Api::new(&app);
     let token = api.access_token(OPENID).await;
@@ -406,7 +406,7 @@ async fn a_disabled_account_is_refused_on_every_api_way_in(kind: StoreKind) {
 }
 
 /// PUT: Renran's "bind an existing account" by username (or mobile) and password.
-async fn an_existing_account_binds_by_username_and_password(kind: StoreKind) {
+async fn an_existing_account_binds_by_username_and_password(kind: Setup) {
     let app = spawn_app(kind).await;
     let api = Api::new(&app);
     let user = app.create_user(MOBILE, PASSWORD).await;
@@ -462,7 +462,7 @@ async fn an_existing_account_binds_by_username_and_password(kind: StoreKind) {
     );
 }
 
-async fn bad_bodies_and_methods_get_clear_json_answers(kind: StoreKind) {
+async fn bad_bodies_and_methods_get_clear_json_answers(kind: Setup) {
     let app = spawn_app(kind).await;
     let client = reqwest::Client::new();
     let url = format!("{}/api/oauth/qq/user/", app.base);
@@ -528,7 +528,7 @@ async fn bad_bodies_and_methods_get_clear_json_answers(kind: StoreKind) {
     assert_eq!(app.user_count().await, 0);
 }
 
-async fn api_calls_without_a_valid_jwt_get_401(kind: StoreKind) {
+async fn api_calls_without_a_valid_jwt_get_401(kind: Setup) {
     let app = spawn_app(kind).await;
     let api = Api::new(&app);
     let user = app.create_user(MOBILE, PASSWORD).await;
@@ -596,7 +596,7 @@ fn base64_url(s: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
 }
 
-async fn cors_answers_configured_origins_only(kind: StoreKind) {
+async fn cors_answers_configured_origins_only(kind: Setup) {
     let app = spawn_app_with(kind, |s| {
         s.cors_origins = vec!["https://spa.example".to_owned()];
     })
@@ -656,7 +656,7 @@ async fn cors_answers_configured_origins_only(kind: StoreKind) {
 }
 
 /// The OpenAPI document and the served routes are the same set, both ways.
-async fn the_openapi_document_describes_every_route(kind: StoreKind) {
+async fn the_openapi_document_describes_every_route(kind: Setup) {
     let app = spawn_app(kind).await;
     let api = Api::new(&app);
     let (status, doc) = api.get("/api/openapi.json").await;
@@ -690,7 +690,7 @@ async fn the_openapi_document_describes_every_route(kind: StoreKind) {
     }
 }
 
-crate::both_stores!(
+crate::all_setups!(
     the_whole_flow_works_with_the_api_alone,
     the_jwt_lasts_one_day_and_names_the_user,
     a_state_works_once_and_only_as_signed,

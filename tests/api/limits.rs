@@ -15,7 +15,7 @@ fn retry_after(r: &reqwest::Response) -> u64 {
         .unwrap()
 }
 
-async fn an_account_locks_after_5_failed_logins_and_says_when_to_retry(kind: StoreKind) {
+async fn an_account_locks_after_5_failed_logins_and_says_when_to_retry(kind: Setup) {
     let app = spawn_app(kind).await;
     let user = app.create_user("13800138000", PASSWORD).await;
     let other = app.create_user("13900139000", PASSWORD).await;
@@ -43,7 +43,7 @@ async fn an_account_locks_after_5_failed_logins_and_says_when_to_retry(kind: Sto
     assert_is_redirect_to(&r, "/");
 }
 
-async fn a_successful_login_clears_the_accounts_failures(kind: StoreKind) {
+async fn a_successful_login_clears_the_accounts_failures(kind: Setup) {
     let app = spawn_app(kind).await;
     let user = app.create_user("13800138000", PASSWORD).await;
     let b = app.browser();
@@ -62,7 +62,7 @@ async fn a_successful_login_clears_the_accounts_failures(kind: StoreKind) {
     }
 }
 
-async fn one_client_ip_gets_30_failed_logins_a_window(kind: StoreKind) {
+async fn one_client_ip_gets_30_failed_logins_a_window(kind: Setup) {
     let app = spawn_app(kind).await;
     let b = app.browser();
     for i in 0..limits::LOGIN_FAILS_PER_IP.limit {
@@ -74,7 +74,7 @@ async fn one_client_ip_gets_30_failed_logins_a_window(kind: StoreKind) {
     assert!(retry_after(&r) > 0);
 }
 
-async fn one_client_ip_gets_20_sms_codes_an_hour(kind: StoreKind) {
+async fn one_client_ip_gets_20_sms_codes_an_hour(kind: Setup) {
     let app = spawn_app(kind).await;
     let b = app.browser();
     for i in 0..limits::SMS_PER_IP.limit {
@@ -100,7 +100,7 @@ async fn one_client_ip_gets_20_sms_codes_an_hour(kind: StoreKind) {
         .is_none());
 }
 
-async fn one_client_ip_gets_60_captchas_a_minute(kind: StoreKind) {
+async fn one_client_ip_gets_60_captchas_a_minute(kind: Setup) {
     let app = spawn_app(kind).await;
     let b = app.browser();
     for _ in 0..limits::CAPTCHA_PER_IP.limit {
@@ -116,7 +116,7 @@ async fn one_client_ip_gets_60_captchas_a_minute(kind: StoreKind) {
     assert!((1..=60).contains(&retry_after(&r)));
 }
 
-async fn one_client_ip_gets_60_availability_lookups_a_minute(kind: StoreKind) {
+async fn one_client_ip_gets_60_availability_lookups_a_minute(kind: Setup) {
     let app = spawn_app(kind).await;
     let b = app.browser();
     for i in 0..limits::LOOKUPS_PER_IP.limit {
@@ -134,7 +134,7 @@ async fn one_client_ip_gets_60_availability_lookups_a_minute(kind: StoreKind) {
     assert_eq!(body["code"], "4290");
 }
 
-async fn a_mobile_gets_20_refused_binds_on_the_form_and_the_api(kind: StoreKind) {
+async fn a_mobile_gets_20_refused_binds_on_the_form_and_the_api(kind: Setup) {
     let app = spawn_app(kind).await;
     let b = app.browser();
     let form = app.reach_bind_form(&b, OPENID, "/").await;
@@ -181,7 +181,7 @@ async fn a_mobile_gets_20_refused_binds_on_the_form_and_the_api(kind: StoreKind)
     assert_eq!(r.status(), 400);
 }
 
-async fn one_client_ip_gets_60_refused_registrations_a_window(kind: StoreKind) {
+async fn one_client_ip_gets_60_refused_registrations_a_window(kind: Setup) {
     let app = spawn_app(kind).await;
     let b = app.browser();
     let csrf = b.csrf_from("/register/").await;
@@ -202,7 +202,7 @@ async fn one_client_ip_gets_60_refused_registrations_a_window(kind: StoreKind) {
     );
 }
 
-async fn rate_limits_off_lifts_the_limits_but_not_the_60_second_sms_flag(kind: StoreKind) {
+async fn rate_limits_off_lifts_the_limits_but_not_the_60_second_sms_flag(kind: Setup) {
     let app = spawn_app_with(kind, |s| s.rate_limits = false).await;
     let user = app.create_user("13800138000", PASSWORD).await;
     let b = app.browser();
@@ -227,7 +227,7 @@ async fn rate_limits_off_lifts_the_limits_but_not_the_60_second_sms_flag(kind: S
     assert_eq!(body["code"], "4002", "the 60 s flag still holds");
 }
 
-async fn x_forwarded_for_counts_only_behind_a_trusted_proxy(kind: StoreKind) {
+async fn x_forwarded_for_counts_only_behind_a_trusted_proxy(kind: Setup) {
     for trusted in [false, true] {
         let app = spawn_app_with(kind, |s| {
             if trusted {
@@ -256,7 +256,7 @@ async fn x_forwarded_for_counts_only_behind_a_trusted_proxy(kind: StoreKind) {
     }
 }
 
-crate::both_stores!(
+crate::all_setups!(
     an_account_locks_after_5_failed_logins_and_says_when_to_retry,
     a_successful_login_clears_the_accounts_failures,
     one_client_ip_gets_30_failed_logins_a_window,

@@ -24,7 +24,7 @@ async fn login(
         .await
 }
 
-async fn the_login_page_has_the_qq_button_and_a_csrf_token(kind: StoreKind) {
+async fn the_login_page_has_the_qq_button_and_a_csrf_token(kind: Setup) {
     let app = spawn_app(kind).await;
     let b = app.browser();
     let r = b.get("/login/?next=/info/").await;
@@ -39,7 +39,7 @@ async fn the_login_page_has_the_qq_button_and_a_csrf_token(kind: StoreKind) {
     assert!(page.contains("记住登录"));
 }
 
-async fn login_by_username_or_mobile(kind: StoreKind) {
+async fn login_by_username_or_mobile(kind: Setup) {
     let app = spawn_app(kind).await;
     let user = app.create_user(MOBILE, "rightpass1").await;
     for name in [user.username.as_str(), MOBILE] {
@@ -57,7 +57,7 @@ async fn login_by_username_or_mobile(kind: StoreKind) {
     }
 }
 
-async fn remembered_login_lasts_14_days(kind: StoreKind) {
+async fn remembered_login_lasts_14_days(kind: Setup) {
     let app = spawn_app(kind).await;
     app.create_user(MOBILE, "rightpass1").await;
     let b = app.browser();
@@ -67,7 +67,7 @@ async fn remembered_login_lasts_14_days(kind: StoreKind) {
     assert!(session.contains("Max-Age=1209600"), "{session}");
 }
 
-async fn a_wrong_password_or_unknown_user_says_the_same(kind: StoreKind) {
+async fn a_wrong_password_or_unknown_user_says_the_same(kind: Setup) {
     let app = spawn_app(kind).await;
     app.create_user(MOBILE, "rightpass1").await;
     let b = app.browser();
@@ -88,7 +88,7 @@ async fn a_wrong_password_or_unknown_user_says_the_same(kind: StoreKind) {
     }
 }
 
-async fn login_without_csrf_is_forbidden(kind: StoreKind) {
+async fn login_without_csrf_is_forbidden(kind: Setup) {
     let app = spawn_app(kind).await;
     app.create_user(MOBILE, "rightpass1").await;
     let b = app.browser();
@@ -103,7 +103,7 @@ async fn login_without_csrf_is_forbidden(kind: StoreKind) {
     assert!(!b.is_logged_in().await);
 }
 
-async fn login_never_redirects_off_site(kind: StoreKind) {
+async fn login_never_redirects_off_site(kind: Setup) {
     let app = spawn_app(kind).await;
     app.create_user(MOBILE, "rightpass1").await;
     let r = login(
@@ -117,13 +117,13 @@ async fn login_never_redirects_off_site(kind: StoreKind) {
     assert_is_redirect_to(&r, "/");
 }
 
-async fn the_user_centre_needs_a_login(kind: StoreKind) {
+async fn the_user_centre_needs_a_login(kind: Setup) {
     let app = spawn_app(kind).await;
     let r = app.browser().get("/info/").await;
     assert_is_redirect_to(&r, "/login/?next=/info/");
 }
 
-async fn logout_ends_the_session_even_for_a_copied_cookie(kind: StoreKind) {
+async fn logout_ends_the_session_even_for_a_copied_cookie(kind: Setup) {
     let app = spawn_app(kind).await;
     app.create_user(MOBILE, "rightpass1").await;
     let b = app.browser();
@@ -160,7 +160,7 @@ async fn logout_ends_the_session_even_for_a_copied_cookie(kind: StoreKind) {
     );
 }
 
-async fn unknown_pages_are_404_and_wrong_methods_are_4xx(kind: StoreKind) {
+async fn unknown_pages_are_404_and_wrong_methods_are_4xx(kind: Setup) {
     let app = spawn_app(kind).await;
     let b = app.browser();
     let r = b.get("/no/such/page/").await;
@@ -182,7 +182,7 @@ async fn unknown_pages_are_404_and_wrong_methods_are_4xx(kind: StoreKind) {
     assert!(r.status().is_success() || r.status().is_client_error());
 }
 
-async fn every_static_asset_a_page_references_is_served(kind: StoreKind) {
+async fn every_static_asset_a_page_references_is_served(kind: Setup) {
     let app = spawn_app(kind).await;
     let b = app.browser();
     let mut pages = vec![b.get("/login/").await.text().await.unwrap()];
@@ -209,7 +209,7 @@ async fn every_static_asset_a_page_references_is_served(kind: StoreKind) {
     assert_eq!(b.get("/favicon.ico").await.status(), 200);
 }
 
-crate::both_stores!(
+crate::all_setups!(
     every_static_asset_a_page_references_is_served,
     the_login_page_has_the_qq_button_and_a_csrf_token,
     login_by_username_or_mobile,
@@ -224,7 +224,7 @@ crate::both_stores!(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_method_is_405() {
-    let app = spawn_app(StoreKind::Memory).await;
+    let app = spawn_app(Setup::MEMORY).await;
     let b = app.browser();
     assert_eq!(b.get("/logout/").await.status(), 405);
     let r = b

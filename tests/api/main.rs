@@ -1,5 +1,6 @@
 //! Integration tests: the real app on a random loopback port, a fake QQ on another, a
-//! temp SQLite file each, and (for the Redis runs) a real redis-server each.
+//! fresh database each (a temp SQLite file, or a database of its own on the PostgreSQL
+//! cluster `.ci/run` starts), and (for the Redis runs) a real redis-server each.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;

@@ -3,7 +3,7 @@
 use crate::helpers::*;
 use url::Url;
 
-async fn qq_login_answers_json_with_the_authorize_url_of_this_app(kind: StoreKind) {
+async fn qq_login_answers_json_with_the_authorize_url_of_this_app(kind: Setup) {
     let app = spawn_app(kind).await;
     let b = app.browser();
     let r = b.get("/qq/login/?next=/info/").await;
@@ -27,7 +27,7 @@ async fn qq_login_answers_json_with_the_authorize_url_of_this_app(kind: StoreKin
     assert!(cookie.contains("qqbind_session="), "{cookie}");
 }
 
-async fn every_login_gets_a_fresh_state(kind: StoreKind) {
+async fn every_login_gets_a_fresh_state(kind: Setup) {
     let app = spawn_app(kind).await;
     let b = app.browser();
     let s1 = b.start_qq_login("/").await;
@@ -35,7 +35,7 @@ async fn every_login_gets_a_fresh_state(kind: StoreKind) {
     assert_ne!(s1, s2);
 }
 
-async fn qq_authorize_redirects_to_qq(kind: StoreKind) {
+async fn qq_authorize_redirects_to_qq(kind: Setup) {
     let app = spawn_app(kind).await;
     let b = app.browser();
     let r = b.get("/qq/authorize/?next=/info/").await;
@@ -60,7 +60,7 @@ async fn returning_login_lands_on(app: &TestApp, next: &str) -> String {
     r.headers()["location"].to_str().unwrap().to_owned()
 }
 
-async fn next_keeps_local_paths_and_drops_everything_else(kind: StoreKind) {
+async fn next_keeps_local_paths_and_drops_everything_else(kind: Setup) {
     let app = spawn_app(kind).await;
     app.bind_new_account(OPENID, "13800138000").await;
 
@@ -83,7 +83,7 @@ async fn next_keeps_local_paths_and_drops_everything_else(kind: StoreKind) {
     }
 }
 
-async fn many_pending_logins_with_long_next_values_still_work(kind: StoreKind) {
+async fn many_pending_logins_with_long_next_values_still_work(kind: Setup) {
     let app = spawn_app(kind).await;
     let b = app.browser();
     let long_next = format!("/{}", "n".repeat(255));
@@ -100,7 +100,7 @@ async fn many_pending_logins_with_long_next_values_still_work(kind: StoreKind) {
     assert_eq!(r.status(), 400);
 }
 
-crate::both_stores!(
+crate::all_setups!(
     many_pending_logins_with_long_next_values_still_work,
     qq_login_answers_json_with_the_authorize_url_of_this_app,
     every_login_gets_a_fresh_state,

@@ -32,7 +32,7 @@ fn with<'a>(
     form
 }
 
-async fn the_register_page_has_every_field_of_the_meiduo_form(kind: StoreKind) {
+async fn the_register_page_has_every_field_of_the_meiduo_form(kind: Setup) {
     let app = spawn_app(kind).await;
     let b = app.browser();
     let r = b.get("/register/?next=/info/").await;
@@ -68,7 +68,7 @@ async fn the_register_page_has_every_field_of_the_meiduo_form(kind: StoreKind) {
     assert!(login.contains("href=\"/register/?next=%2Finfo%2F\""));
 }
 
-async fn registering_through_captcha_and_sms_logs_the_new_customer_in(kind: StoreKind) {
+async fn registering_through_captcha_and_sms_logs_the_new_customer_in(kind: Setup) {
     let app = spawn_app(kind).await;
     let b = app.browser();
     let csrf = b.csrf_from("/register/").await;
@@ -102,7 +102,7 @@ async fn registering_through_captcha_and_sms_logs_the_new_customer_in(kind: Stor
 
 /// Each field's own error: 400, its message beside it, what was typed kept (passwords
 /// aside), nothing stored, the SMS code still usable.
-async fn every_field_error_shows_its_message_beside_the_field(kind: StoreKind) {
+async fn every_field_error_shows_its_message_beside_the_field(kind: Setup) {
     let app = spawn_app(kind).await;
     let b = app.browser();
     let csrf = b.csrf_from("/register/").await;
@@ -209,7 +209,7 @@ async fn every_field_error_shows_its_message_beside_the_field(kind: StoreKind) {
     assert!(!b.is_logged_in().await);
 }
 
-async fn all_format_errors_show_at_once(kind: StoreKind) {
+async fn all_format_errors_show_at_once(kind: Setup) {
     let app = spawn_app(kind).await;
     let b = app.browser();
     let csrf = b.csrf_from("/register/").await;
@@ -230,7 +230,7 @@ async fn all_format_errors_show_at_once(kind: StoreKind) {
     assert_eq!(app.user_count().await, 0);
 }
 
-async fn a_taken_username_or_mobile_is_refused_before_the_sms_code_is_used(kind: StoreKind) {
+async fn a_taken_username_or_mobile_is_refused_before_the_sms_code_is_used(kind: Setup) {
     let app = spawn_app(kind).await;
     let existing = app.create_user("13700137000", PASSWORD).await;
     let b = app.browser();
@@ -269,7 +269,7 @@ async fn a_taken_username_or_mobile_is_refused_before_the_sms_code_is_used(kind:
         .is_some());
 }
 
-async fn a_missing_or_wrong_sms_code_shows_the_seed_messages(kind: StoreKind) {
+async fn a_missing_or_wrong_sms_code_shows_the_seed_messages(kind: Setup) {
     let app = spawn_app(kind).await;
     let b = app.browser();
     let csrf = b.csrf_from("/register/").await;
@@ -302,7 +302,7 @@ async fn a_missing_or_wrong_sms_code_shows_the_seed_messages(kind: StoreKind) {
     assert_eq!(app.user_count().await, 0);
 }
 
-async fn registering_without_a_csrf_token_is_refused(kind: StoreKind) {
+async fn registering_without_a_csrf_token_is_refused(kind: Setup) {
     let app = spawn_app(kind).await;
     let b = app.browser();
     let _ = b.csrf_from("/register/").await;
@@ -320,7 +320,7 @@ async fn registering_without_a_csrf_token_is_refused(kind: StoreKind) {
     assert!(app.codes().get(&keys::sms(MOBILE)).await.unwrap().is_some());
 }
 
-async fn the_sms_button_works_without_javascript(kind: StoreKind) {
+async fn the_sms_button_works_without_javascript(kind: Setup) {
     let app = spawn_app(kind).await;
     let b = app.browser();
     let page = b.get("/register/").await.text().await.unwrap();
@@ -375,7 +375,7 @@ async fn the_sms_button_works_without_javascript(kind: StoreKind) {
     );
 }
 
-async fn two_racing_registrations_of_one_username_make_one_account(kind: StoreKind) {
+async fn two_racing_registrations_of_one_username_make_one_account(kind: Setup) {
     let app = spawn_app(kind).await;
     let (b1, b2) = (app.browser(), app.browser());
     let (c1, c2) = (
@@ -402,7 +402,7 @@ async fn two_racing_registrations_of_one_username_make_one_account(kind: StoreKi
     assert_eq!(app.user_count().await, 1);
 }
 
-async fn username_and_mobile_availability_answer_json(kind: StoreKind) {
+async fn username_and_mobile_availability_answer_json(kind: Setup) {
     let app = spawn_app(kind).await;
     let user = app.create_user("13700137000", PASSWORD).await;
     let b = app.browser();
@@ -430,7 +430,7 @@ async fn username_and_mobile_availability_answer_json(kind: StoreKind) {
     }
 }
 
-crate::both_stores!(
+crate::all_setups!(
     the_register_page_has_every_field_of_the_meiduo_form,
     registering_through_captcha_and_sms_logs_the_new_customer_in,
     every_field_error_shows_its_message_beside_the_field,

@@ -36,7 +36,7 @@ fn assert_no_inline_script(page: &str, what: &str) {
     assert!(!lower.contains(" style=\""), "{what}: inline style");
 }
 
-async fn every_answer_carries_the_security_headers(kind: StoreKind) {
+async fn every_answer_carries_the_security_headers(kind: Setup) {
     let app = spawn_app(kind).await;
     app.create_user("13800138000", PASSWORD).await;
     let anonymous = app.browser();
@@ -77,4 +77,4 @@ async fn every_answer_carries_the_security_headers(kind: StoreKind) {
     assert_security_headers(&r, "CSRF refusal");
 }
 
-crate::both_stores!(every_answer_carries_the_security_headers);
+crate::all_setups!(every_answer_carries_the_security_headers);

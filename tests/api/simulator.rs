@@ -6,7 +6,7 @@ use url::Url;
 use crate::helpers::*;
 
 async fn dev_app() -> TestApp {
-    spawn_app_with(StoreKind::Memory, |s| s.qq = QqMode::Simulated).await
+    spawn_app_with(Setup::MEMORY, |s| s.qq = QqMode::Simulated).await
 }
 
 /// Follows the QQ button through the simulator's consent page back to the callback.

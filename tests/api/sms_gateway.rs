@@ -124,7 +124,7 @@ impl Gateway {
     }
 }
 
-async fn app_with_gateway(kind: StoreKind, gw: &Gateway, secret_key: &str) -> TestApp {
+async fn app_with_gateway(kind: Setup, gw: &Gateway, secret_key: &str) -> TestApp {
     let (endpoint, key) = (url::Url::parse(&gw.url).unwrap(), secret_key.to_owned());
     spawn_app_with(kind, move |s| {
         s.sms_provider = SmsProviderKind::Tencent(Box::new(TencentSms {
@@ -152,7 +152,7 @@ async fn send(app: &TestApp, mobile: &str) -> (u16, Value) {
     (r.status().as_u16(), r.json().await.unwrap())
 }
 
-async fn a_code_goes_out_through_the_signed_gateway(kind: StoreKind) {
+async fn a_code_goes_out_through_the_signed_gateway(kind: Setup) {
     let gw = Gateway::start().await;
     let app = app_with_gateway(kind, &gw, SECRET_KEY).await;
     let (status, body) = send(&app, "13800138000").await;
@@ -182,7 +182,7 @@ async fn a_code_goes_out_through_the_signed_gateway(kind: StoreKind) {
     assert_eq!(app.browser().get("/dev/sms/").await.status(), 404);
 }
 
-async fn a_gateway_refusal_is_a_clear_json_error_and_leaves_no_code(kind: StoreKind) {
+async fn a_gateway_refusal_is_a_clear_json_error_and_leaves_no_code(kind: Setup) {
     let gw = Gateway::start().await;
     *gw.mode.lock().unwrap() = Mode::DailyLimit;
     let app = app_with_gateway(kind, &gw, SECRET_KEY).await;
@@ -208,7 +208,7 @@ async fn a_gateway_refusal_is_a_clear_json_error_and_leaves_no_code(kind: StoreK
     assert_eq!(send(&app, "13800138000").await.0, 200);
 }
 
-async fn a_wrong_secret_key_is_refused_by_the_gateway_and_reported(kind: StoreKind) {
+async fn a_wrong_secret_key_is_refused_by_the_gateway_and_reported(kind: Setup) {
     let gw = Gateway::start().await;
     let app = app_with_gateway(kind, &gw, "not-the-right-key-0123456789").await;
     let (status, body) = send(&app, "13800138000").await;
@@ -224,7 +224,7 @@ async fn a_wrong_secret_key_is_refused_by_the_gateway_and_reported(kind: StoreKi
         .is_none());
 }
 
-crate::both_stores!(
+crate::all_setups!(
     a_code_goes_out_through_the_signed_gateway,
     a_gateway_refusal_is_a_clear_json_error_and_leaves_no_code,
     a_wrong_secret_key_is_refused_by_the_gateway_and_reported,
