@@ -156,6 +156,7 @@ pub async fn bind_new(
             .unwrap_or_default()
             .trim()
             .chars()
+            .filter(|c| !c.is_control())
             .take(32)
             .collect(),
         avatar_url: String::new(),

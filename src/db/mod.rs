@@ -231,6 +231,13 @@ macro_rules! per_backend {
     };
 }
 
+/// Whether `text` could be stored at all: PostgreSQL's text cannot hold NUL, so no value
+/// with one is stored on either backend, and a look-up for one finds nothing (instead of
+/// a query error on PostgreSQL).
+pub fn storable(text: &str) -> bool {
+    !text.contains('\0')
+}
+
 /// Now, as stored in the database (UTC, second precision is enough for people).
 pub fn now() -> chrono::NaiveDateTime {
     chrono::Utc::now().naive_utc()
@@ -249,7 +256,12 @@ mod tests {
         ] {
             assert_eq!(Backend::of(url), Backend::Postgres, "{url}");
         }
-        for url in ["qqbind.db", "/var/lib/qqbind/qqbind.db", "file:q.db", "sqlite://q.db"] {
+        for url in [
+            "qqbind.db",
+            "/var/lib/qqbind/qqbind.db",
+            "file:q.db",
+            "sqlite://q.db",
+        ] {
             assert_eq!(Backend::of(url), Backend::Sqlite, "{url}");
         }
     }

@@ -44,6 +44,9 @@ pub fn find_by_id(conn: &mut AnyConnection, id: i32) -> QueryResult<Option<User>
 }
 
 pub fn find_by_mobile(conn: &mut AnyConnection, mobile: &str) -> QueryResult<Option<User>> {
+    if !super::storable(mobile) {
+        return Ok(None);
+    }
     tb_users::table
         .filter(tb_users::mobile.eq(mobile))
         .select(User::as_select())
@@ -52,6 +55,9 @@ pub fn find_by_mobile(conn: &mut AnyConnection, mobile: &str) -> QueryResult<Opt
 }
 
 pub fn find_by_username(conn: &mut AnyConnection, username: &str) -> QueryResult<Option<User>> {
+    if !super::storable(username) {
+        return Ok(None);
+    }
     tb_users::table
         .filter(tb_users::username.eq(username))
         .select(User::as_select())

@@ -112,11 +112,14 @@ impl Pager {
     }
 }
 
-/// A search box's text: trimmed, bounded.
+/// A search box's text: trimmed, bounded, printable.
 fn search_text(raw: Option<&str>) -> Result<String, AppError> {
     let q = raw.unwrap_or_default().trim();
     if q.chars().count() > MAX_SEARCH {
         return Err(AppError::BadRequest("搜索内容过长".into()));
+    }
+    if q.chars().any(char::is_control) {
+        return Err(AppError::BadRequest("搜索内容含有无效字符".into()));
     }
     Ok(q.to_owned())
 }

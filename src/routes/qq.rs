@@ -131,6 +131,7 @@ pub async fn callback(
             .nickname
             .unwrap_or_default()
             .chars()
+            .filter(|c| !c.is_control())
             .take(32)
             .collect(),
         avatar_url: profile

@@ -436,6 +436,9 @@ async fn bad_list_parameters_get_a_400(kind: Setup) {
         format!("/admin/users/?q={}", "x".repeat(65)),
         format!("/admin/bindings/?openid={}", "x".repeat(65)),
         "/admin/audit/?page=1e9".to_owned(),
+        "/admin/users/?q=13%00".to_owned(),
+        "/admin/bindings/?openid=%00".to_owned(),
+        "/admin/audit/?user=a%00b".to_owned(),
     ] {
         let r = a.operator.get(&path).await;
         assert_eq!(r.status(), 400, "{path}");

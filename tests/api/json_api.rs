@@ -158,7 +158,7 @@ async fn the_whole_flow_works_with_the_api_alone(kind: Setup) {
     let (status, body) = api
         .bind(json!({
             "mobile": MOBILE, "password": PASSWORD, "sms_code": sms,
-            "access_token": access_token, "nickname": "小明",
+            "access_token": access_token, "nickname": "小\u{0}明\n",
         }))
         .await;
     assert_eq!(status, 201, "{body}");
@@ -166,7 +166,7 @@ async fn the_whole_flow_works_with_the_api_alone(kind: Setup) {
     let token = body["token"].as_str().unwrap().to_owned();
     let user = app.user_by_mobile(MOBILE).await.unwrap();
     assert_eq!(body["id"], user.id);
-    assert_eq!(user.nickname, "小明");
+    assert_eq!(user.nickname, "小明", "control characters dropped");
     assert_eq!(app.binding_of(OPENID).await.unwrap().user_id, user.id);
 
     // 5. Who am I, with DRF's prefix and with Bearer.
@@ -427,7 +427,7 @@ async fn an_existing_account_binds_by_username_and_password(kind: Setup) {
         "4013",
         "无效的openid",
     );
-    for who in [user.username.as_str(), "nobody_here"] {
+    for who in [user.username.as_str(), "nobody_here", "nul\0name"] {
         assert_refused(
             api.bind_existing(
                 json!({"username": who, "password": "wrongpass1", "access_token": token}),

@@ -75,6 +75,8 @@ async fn a_wrong_password_or_unknown_user_says_the_same(kind: Setup) {
         (MOBILE, "wrongpass1"),
         ("13999999999", "rightpass1"),
         ("nobody", "x"),
+        // No stored name holds a NUL (PostgreSQL's text cannot): unknown, not an error.
+        ("nul\0name", "rightpass1"),
     ] {
         let r = login(&b, "/", name, pw, false).await;
         assert_eq!(r.status(), 400);
