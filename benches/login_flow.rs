@@ -239,13 +239,31 @@ struct Run {
     p50: Duration,
     p99: Duration,
     failed: usize,
+    /// The server's CPU time (user + system) per flow: what it costs, whatever else the
+    /// two cores were doing meanwhile (the load generator, the fake QQ, the other server).
+    cpu_per_flow: Duration,
+}
+
+/// CPU time `pid` has used so far (utime + stime, in clock ticks of 10 ms).
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name's closing parenthesis; utime and stime are the
+    // 14th and 15th of the line, the 12th and 13th after it.
+    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let ticks: u64 = after
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|v| v.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 10)
 }
 
 fn pct(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-async fn load(base: &str, users: usize, seconds: u64) -> Run {
+async fn load(base: &str, pid: u32, users: usize, seconds: u64) -> Run {
     // Warm up (connections, caches), then measure.
     let stop = Arc::new(AtomicBool::new(false));
     let times = Arc::new(Mutex::new(Vec::new()));
@@ -280,10 +298,10 @@ async fn load(base: &str, users: usize, seconds: u64) -> Run {
         .collect();
     tokio::time::sleep(Duration::from_secs(2)).await;
     measuring.store(true, Ordering::Relaxed);
-    let started = Instant::now();
+    let (started, cpu_before) = (Instant::now(), cpu_time(pid));
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     measuring.store(false, Ordering::Relaxed);
-    let elapsed = started.elapsed();
+    let (elapsed, cpu) = (started.elapsed(), cpu_time(pid) - cpu_before);
     stop.store(true, Ordering::Relaxed);
     for t in tasks {
         t.await.unwrap();
@@ -296,6 +314,7 @@ async fn load(base: &str, users: usize, seconds: u64) -> Run {
         p50: pct(&times, 0.5),
         p99: pct(&times, 0.99),
         failed,
+        cpu_per_flow: cpu / times.len().max(1) as u32,
     }
 }
 
@@ -467,21 +486,22 @@ async fn orchestrate(users: usize, seconds: u64) {
     wait_up(&floor_base).await;
 
     println!("returning-customer QQ login, {users} virtual users, {seconds} s each (after 2 s warm-up), loopback, 2 cores");
-    let f = load(&floor_base, users, seconds).await;
-    let q = load(&qqbind_base, users, seconds).await;
+    let f = load(&floor_base, floor.0.id(), users, seconds).await;
+    let q = load(&qqbind_base, qqbind.0.id(), users, seconds).await;
     drop(floor);
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
-        "{:<8} {:>10} {:>9} {:>9} {:>7}",
-        "server", "flows/s", "p50 ms", "p99 ms", "failed"
+        "{:<8} {:>10} {:>9} {:>9} {:>7} {:>13}",
+        "server", "flows/s", "p50 ms", "p99 ms", "failed", "CPU µs/flow"
     );
     for (name, r) in [("floor", &f), ("qqbind", &q)] {
         println!(
-            "{name:<8} {:>10.0} {:>9.2} {:>9.2} {:>7}",
+            "{name:<8} {:>10.0} {:>9.2} {:>9.2} {:>7} {:>13.0}",
             r.flows_per_s,
             ms(r.p50),
             ms(r.p99),
-            r.failed
+            r.failed,
+            r.cpu_per_flow.as_secs_f64() * 1e6
         );
     }
     let ratio = q.flows_per_s / f.flows_per_s;

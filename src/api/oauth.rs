@@ -243,11 +243,7 @@ async fn counted(
 }
 
 async fn created(state: &AppState, user: &db::users::User) -> Result<HttpResponse, ApiError> {
-    let uid = user.id;
-    db::write(&state.db, move |c| {
-        Ok(db::users::touch_last_login(c, uid, db::now())?)
-    })
-    .await?;
+    crate::auth::record_login(state, user).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(serde_json::json!({

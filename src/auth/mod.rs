@@ -112,12 +112,21 @@ pub async fn log_in(
     user: &User,
     remember: bool,
 ) -> Result<Cookie<'static>, AppError> {
-    let id = user.id;
-    db::write(&state.db, move |c| {
-        Ok(db::users::touch_last_login(c, id, db::now())?)
-    })
-    .await?;
+    record_login(state, user).await?;
     start_session(state, session, user, remember)
+}
+
+/// Sets `user`'s `last_login` to now, unless the recorded one is less than a minute old
+/// (then nothing is written: see [`db::users::LAST_LOGIN_RESOLUTION_SECS`]).
+pub async fn record_login(state: &AppState, user: &User) -> Result<(), AppError> {
+    let (id, now) = (user.id, db::now());
+    if db::users::login_is_news(user.last_login, now) {
+        db::write(&state.db, move |c| {
+            Ok(db::users::touch_last_login(c, id, now)?)
+        })
+        .await?;
+    }
+    Ok(())
 }
 
 /// The session half of [`log_in`], for callers that already recorded `last_login`.

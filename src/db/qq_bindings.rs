@@ -46,14 +46,17 @@ pub fn user_of(conn: &mut AnyConnection, openid: &str) -> QueryResult<Option<sup
 }
 
 /// A QQ login in one trip to the database: the account `openid` is bound to, with its
-/// `last_login` set to `now` when it is active.
+/// `last_login` set to `now` when it is active (and the recorded one is a minute old).
 pub fn log_in_by_openid(
     conn: &mut AnyConnection,
     openid: &str,
     now: NaiveDateTime,
 ) -> QueryResult<Option<super::users::User>> {
     let user = user_of(conn, openid)?;
-    if let Some(u) = user.as_ref().filter(|u| u.is_active) {
+    if let Some(u) = user
+        .as_ref()
+        .filter(|u| u.is_active && super::users::login_is_news(u.last_login, now))
+    {
         super::users::touch_last_login(conn, u.id, now)?;
     }
     Ok(user)

@@ -83,6 +83,16 @@ pub fn insert(conn: &mut AnyConnection, new: &NewUser<'_>) -> QueryResult<User> 
         .get_result(c))
 }
 
+/// `last_login` is kept to the minute: a login within this many seconds of the recorded
+/// one writes nothing, so a storm of logins is a storm of reads, not of writes.
+pub const LAST_LOGIN_RESOLUTION_SECS: i64 = 60;
+
+/// Whether a login at `now` should be recorded over `last` (see
+/// [`LAST_LOGIN_RESOLUTION_SECS`]); a `last` in the future (a clock step back) is.
+pub fn login_is_news(last: Option<NaiveDateTime>, now: NaiveDateTime) -> bool {
+    last.is_none_or(|t| t > now || (now - t).num_seconds() >= LAST_LOGIN_RESOLUTION_SECS)
+}
+
 pub fn touch_last_login(conn: &mut AnyConnection, id: i32, at: NaiveDateTime) -> QueryResult<()> {
     diesel::update(tb_users::table.find(id))
         .set(tb_users::last_login.eq(Some(at)))
@@ -235,4 +245,26 @@ pub fn usernames(
         .load::<(i32, String)>(conn)?
         .into_iter()
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_login_is_kept_to_the_minute() {
+        let now = chrono::DateTime::from_timestamp(1_795_000_000, 0)
+            .map(|t| t.naive_utc())
+            .unwrap_or_default();
+        let ago = |s| now - chrono::Duration::seconds(s);
+        assert!(login_is_news(None, now), "never logged in");
+        assert!(!login_is_news(Some(ago(0)), now));
+        assert!(!login_is_news(Some(ago(59)), now));
+        assert!(login_is_news(Some(ago(60)), now));
+        assert!(login_is_news(Some(ago(86_400)), now));
+        assert!(
+            login_is_news(Some(ago(-5)), now),
+            "a clock that stepped back"
+        );
+    }
 }

@@ -44,10 +44,36 @@ impl std::fmt::Debug for AccessToken {
     }
 }
 
+/// QQ's four endpoints under one base, built once.
+struct Endpoints {
+    authorize: Url,
+    token: Url,
+    me: Url,
+    user_info: Url,
+}
+
+impl Endpoints {
+    fn under(graph_url: &Url) -> Self {
+        let at = |path: &str| {
+            let mut url = graph_url.clone();
+            let base = url.path().trim_end_matches('/').to_owned();
+            url.set_path(&format!("{base}{path}"));
+            url.set_query(None);
+            url
+        };
+        Self {
+            authorize: at("/oauth2.0/authorize"),
+            token: at("/oauth2.0/token"),
+            me: at("/oauth2.0/me"),
+            user_info: at("/user/get_user_info"),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct QqClient {
     http: reqwest::Client,
-    graph_url: Url,
+    endpoints: std::sync::Arc<Endpoints>,
     client_id: String,
     client_secret: Secret,
     redirect_uri: Url,
@@ -69,24 +95,16 @@ impl QqClient {
             .map_err(|e| QqError::Http(e.without_url().to_string()))?;
         Ok(Self {
             http,
-            graph_url,
+            endpoints: std::sync::Arc::new(Endpoints::under(&graph_url)),
             client_id,
             client_secret,
             redirect_uri,
         })
     }
 
-    fn endpoint(&self, path: &str) -> Url {
-        let mut url = self.graph_url.clone();
-        let base = url.path().trim_end_matches('/').to_owned();
-        url.set_path(&format!("{base}{path}"));
-        url.set_query(None);
-        url
-    }
-
     /// Where to send the browser: QQ's consent page for this application and `state`.
     pub fn authorize_url(&self, state: &str) -> String {
-        let mut url = self.endpoint("/oauth2.0/authorize");
+        let mut url = self.endpoints.authorize.clone();
         url.query_pairs_mut()
             .append_pair("response_type", "code")
             .append_pair("client_id", &self.client_id)
@@ -114,7 +132,7 @@ impl QqClient {
 
     /// code → access token (`/oauth2.0/token`), with the exact registered redirect_uri.
     pub async fn exchange_code(&self, code: &str) -> Result<AccessToken, QqError> {
-        let mut url = self.endpoint("/oauth2.0/token");
+        let mut url = self.endpoints.token.clone();
         url.query_pairs_mut()
             .append_pair("grant_type", "authorization_code")
             .append_pair("client_id", &self.client_id)
@@ -127,7 +145,7 @@ impl QqClient {
 
     /// access token → openid (`/oauth2.0/me`), checking the answer is for our app.
     pub async fn openid(&self, token: &AccessToken) -> Result<OpenId, QqError> {
-        let mut url = self.endpoint("/oauth2.0/me");
+        let mut url = self.endpoints.me.clone();
         url.query_pairs_mut().append_pair("access_token", &token.0);
         let me = wire::parse_me_body(&self.get_text(url).await?)?;
         if me.client_id != self.client_id {
@@ -142,7 +160,7 @@ impl QqClient {
         token: &AccessToken,
         openid: &OpenId,
     ) -> Result<QqProfile, QqError> {
-        let mut url = self.endpoint("/user/get_user_info");
+        let mut url = self.endpoints.user_info.clone();
         url.query_pairs_mut()
             .append_pair("access_token", &token.0)
             .append_pair("oauth_consumer_key", &self.client_id)

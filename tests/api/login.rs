@@ -211,7 +211,65 @@ async fn every_static_asset_a_page_references_is_served(kind: Setup) {
     assert_eq!(b.get("/favicon.ico").await.status(), 200);
 }
 
+/// Moves `user_id`'s recorded `last_login` `seconds` into the past.
+async fn age_last_login(app: &TestApp, user_id: i32, seconds: i64) -> chrono::NaiveDateTime {
+    use diesel::prelude::*;
+    use qqbind::db::schema::tb_users;
+    let at = qqbind::db::now() - chrono::Duration::seconds(seconds);
+    qqbind::db::run(&app.state.db, move |c| {
+        diesel::update(tb_users::table.find(user_id))
+            .set(tb_users::last_login.eq(Some(at)))
+            .execute(c)?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    app.user(user_id).await.last_login.unwrap()
+}
+
+/// `last_login` is kept to the minute, by password and by QQ: a login within a minute of
+/// the recorded one writes nothing; an older one is replaced.
+async fn last_login_is_recorded_to_the_minute(kind: Setup) {
+    let app = spawn_app(kind).await;
+    app.bind_new_account("A1B2C3D4E5F60718293A4B5C6D7E8F90", MOBILE)
+        .await;
+    let user = app.user_by_mobile(MOBILE).await.unwrap();
+    let first = user.last_login.expect("binding logs in");
+
+    let r = login(&app.browser(), "/", MOBILE, PASSWORD, false).await;
+    assert_is_redirect_to(&r, "/");
+    assert_eq!(
+        app.user(user.id).await.last_login,
+        Some(first),
+        "within the minute"
+    );
+
+    for how in ["password", "QQ"] {
+        let old = age_last_login(&app, user.id, 61).await;
+        let b = app.browser();
+        if how == "password" {
+            assert_is_redirect_to(&login(&b, "/", MOBILE, PASSWORD, false).await, "/");
+        } else {
+            let state = b.start_qq_login("/").await;
+            let r = b
+                .callback("code-A1B2C3D4E5F60718293A4B5C6D7E8F90", &state)
+                .await;
+            assert_is_redirect_to(&r, "/");
+        }
+        let now = app.user(user.id).await.last_login.unwrap();
+        assert!(now > old, "{how}: a minute-old last_login is replaced");
+        // And at once again: nothing changes.
+        let state = b.start_qq_login("/").await;
+        let r = b
+            .callback("code-A1B2C3D4E5F60718293A4B5C6D7E8F90", &state)
+            .await;
+        assert_is_redirect_to(&r, "/");
+        assert_eq!(app.user(user.id).await.last_login, Some(now), "{how}");
+    }
+}
+
 crate::all_setups!(
+    last_login_is_recorded_to_the_minute,
     every_static_asset_a_page_references_is_served,
     the_login_page_has_the_qq_button_and_a_csrf_token,
     login_by_username_or_mobile,
