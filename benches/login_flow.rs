@@ -234,14 +234,39 @@ async fn flow(c: &reqwest::Client, base: &str, i: usize) -> bool {
     matches!(r, Ok(r) if r.status() == 302)
 }
 
+/// What one measured slice of load saw.
+struct Slice {
+    times: Vec<Duration>,
+    elapsed: Duration,
+    failed: usize,
+    /// The server's CPU time (user + system) meanwhile.
+    cpu: Duration,
+}
+
 struct Run {
     flows_per_s: f64,
     p50: Duration,
     p99: Duration,
     failed: usize,
-    /// The server's CPU time (user + system) per flow: what it costs, whatever else the
-    /// two cores were doing meanwhile (the load generator, the fake QQ, the other server).
+    /// The server's CPU time per flow: what a flow costs it, whatever else the two cores
+    /// were doing meanwhile (the load generator, the fake QQ, the other server).
     cpu_per_flow: Duration,
+}
+
+impl Run {
+    fn of(slices: Vec<Slice>) -> Self {
+        let mut times: Vec<Duration> = slices.iter().flat_map(|s| s.times.clone()).collect();
+        times.sort_unstable();
+        let elapsed: Duration = slices.iter().map(|s| s.elapsed).sum();
+        let cpu: Duration = slices.iter().map(|s| s.cpu).sum();
+        Self {
+            flows_per_s: times.len() as f64 / elapsed.as_secs_f64(),
+            p50: pct(&times, 0.5),
+            p99: pct(&times, 0.99),
+            failed: slices.iter().map(|s| s.failed).sum(),
+            cpu_per_flow: cpu / times.len().max(1) as u32,
+        }
+    }
 }
 
 /// CPU time `pid` has used so far (utime + stime, in clock ticks of 10 ms).
@@ -263,7 +288,7 @@ fn pct(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-async fn load(base: &str, pid: u32, users: usize, seconds: u64) -> Run {
+async fn load(base: &str, pid: u32, users: usize, seconds: u64) -> Slice {
     // Warm up (connections, caches), then measure.
     let stop = Arc::new(AtomicBool::new(false));
     let times = Arc::new(Mutex::new(Vec::new()));
@@ -306,15 +331,13 @@ async fn load(base: &str, pid: u32, users: usize, seconds: u64) -> Run {
     for t in tasks {
         t.await.unwrap();
     }
-    let mut times = times.lock().unwrap().clone();
-    times.sort_unstable();
+    let times = times.lock().unwrap().clone();
     let failed = *failed.lock().unwrap();
-    Run {
-        flows_per_s: times.len() as f64 / elapsed.as_secs_f64(),
-        p50: pct(&times, 0.5),
-        p99: pct(&times, 0.99),
+    Slice {
+        times,
+        elapsed,
         failed,
-        cpu_per_flow: cpu / times.len().max(1) as u32,
+        cpu,
     }
 }
 
@@ -485,9 +508,16 @@ async fn orchestrate(users: usize, seconds: u64) {
     let floor_base = format!("http://127.0.0.1:{floor_port}");
     wait_up(&floor_base).await;
 
-    println!("returning-customer QQ login, {users} virtual users, {seconds} s each (after 2 s warm-up), loopback, 2 cores");
-    let f = load(&floor_base, floor.0.id(), users, seconds).await;
-    let q = load(&qqbind_base, qqbind.0.id(), users, seconds).await;
+    println!("returning-customer QQ login, {users} virtual users, {seconds} s each in three interleaved slices (each after 2 s warm-up), loopback, 2 cores");
+    // Floor and qqbind take turns, three slices each, so that a slow spell of the
+    // machine (a neighbour, a frequency step) falls on both rather than on one.
+    let (mut fs, mut qs) = (Vec::new(), Vec::new());
+    let slice = seconds.div_ceil(3);
+    for _ in 0..3 {
+        fs.push(load(&floor_base, floor.0.id(), users, slice).await);
+        qs.push(load(&qqbind_base, qqbind.0.id(), users, slice).await);
+    }
+    let (f, q) = (Run::of(fs), Run::of(qs));
     drop(floor);
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
