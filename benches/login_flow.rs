@@ -7,7 +7,8 @@
 //! - the floor: a minimal actix-web server doing only the unavoidable work of that flow
 //!   (a cookie session holding `state`, the two QQ calls, a lookup in a HashMap, a 302);
 //!
-//! and prints flows/s, p50/p99 of a whole flow, qqbind ÷ floor, qqbind's peak RSS, and
+//! and prints flows/s, p50/p99 of a whole flow and each server's CPU time per flow (the
+//! two take turns, three slices each), qqbind ÷ floor, qqbind's peak RSS, and
 //! `GET /login/` latency while a bcrypt storm (password logins at cost 12, the cost of a
 //! bind) runs beside it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
