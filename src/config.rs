@@ -87,7 +87,7 @@ pub struct TencentSms {
     pub endpoint: Url,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Settings {
     pub listen: SocketAddr,
     pub database_url: String,
@@ -108,8 +108,33 @@ pub struct Settings {
     pub jwt_ttl: Duration,
     /// bcrypt work factor; only tests lower it.
     pub bcrypt_cost: u32,
-    /// How long a database writer waits for SQLite's lock; only tests shorten it.
+    /// How long a database writer waits for a lock (SQLite's write lock, a PostgreSQL
+    /// row lock); only tests shorten it.
     pub db_busy_timeout: Duration,
+}
+
+/// Passwords in the database and Redis URLs never show.
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redis = self.redis_url.as_ref().map(|u| {
+            let mut u = u.clone();
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            u.to_string()
+        });
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("database_url", &crate::db::display_url(&self.database_url))
+            .field("redis_url", &redis)
+            .field("secret_key", &self.secret_key)
+            .field("qq", &self.qq)
+            .field("sms_provider", &self.sms_provider)
+            .field("rate_limits", &self.rate_limits)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("cors_origins", &self.cors_origins)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Settings {
@@ -405,6 +430,24 @@ mod tests {
         assert_eq!(s.openid_token_ttl, Duration::from_secs(600));
         assert!(!s.session_cookie_secure);
         assert!(s.rate_limits);
+    }
+
+    #[test]
+    fn debug_output_holds_no_password_or_key() {
+        let s = parse(&[
+            ("DATABASE_URL", "postgres://qqbind:db-pass-9@db:5432/qqbind"),
+            ("REDIS_URL", "redis://:redis-pass-9@cache:6379/2"),
+            ("SECRET_KEY", "key-that-must-not-show-0123456789abcdef"),
+        ])
+        .unwrap();
+        let shown = format!("{s:?}");
+        for secret in ["db-pass-9", "redis-pass-9", "key-that-must-not-show"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(
+            shown.contains("postgres://qqbind:***@db:5432/qqbind"),
+            "{shown}"
+        );
     }
 
     #[test]

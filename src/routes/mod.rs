@@ -88,8 +88,17 @@ pub fn confirmed(confirm: Option<&str>) -> bool {
 
 /// Every route of the app; the simulator and the dev outbox only where they apply.
 pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool, dev_outbox: bool) {
-    cfg.service(web::resource("/").route(web::get().to(pages::index)))
-        .service(web::resource("/static/{path:.*}").route(web::get().to(pages::static_file)))
+    // Fixed paths first, the QQ login's two at the top: a request is tried against each
+    // route in turn, and a fixed path is a string comparison where a `{…}` pattern runs a
+    // regex.
+    cfg.service(web::resource("/qq/login/").route(web::get().to(qq::qq_login_url)))
+        .service(web::resource("/qq/authorize/").route(web::get().to(qq::qq_authorize)))
+        .service(
+            web::resource(["/oauth_callback/", "/oauth_callback"])
+                .route(web::get().to(qq::callback))
+                .route(web::post().to(qq::bind_submit)),
+        )
+        .service(web::resource("/").route(web::get().to(pages::index)))
         .service(web::resource("/favicon.ico").route(web::get().to(pages::favicon)))
         .service(web::resource("/healthz").route(web::get().to(health::healthz)))
         .service(
@@ -105,19 +114,13 @@ pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool, dev_outbox: bool)
                 .route(web::get().to(register::register_page))
                 .route(web::post().to(register::register_submit)),
         )
+        .service(web::resource("/static/{path:.*}").route(web::get().to(pages::static_file)))
         .service(
             web::resource("/usernames/{username}/count/")
                 .route(web::get().to(register::username_count)),
         )
         .service(
             web::resource("/mobiles/{mobile}/count/").route(web::get().to(register::mobile_count)),
-        )
-        .service(web::resource("/qq/login/").route(web::get().to(qq::qq_login_url)))
-        .service(web::resource("/qq/authorize/").route(web::get().to(qq::qq_authorize)))
-        .service(
-            web::resource(["/oauth_callback/", "/oauth_callback"])
-                .route(web::get().to(qq::callback))
-                .route(web::post().to(qq::bind_submit)),
         )
         .service(web::resource("/image_codes/{uuid}/").route(web::get().to(codes::image_code)))
         .service(web::resource("/sms_codes/{mobile}/").route(web::get().to(codes::sms_code)));
