@@ -1,7 +1,7 @@
 //! The returning customer's QQ login under load, against its floor.
 //!
 //! `cargo bench --bench login_flow [-- USERS SECONDS]` (defaults 64 users, 15 s a run;
-//! loopback only). In one run it measures, each as its own process:
+//! loopback only; SQLite, or PostgreSQL when `LOGIN_FLOW_POSTGRES` names a superuser URL). In one run it measures, each as its own process:
 //! - qqbind (release binary; SQLite, in-process code store) in real QQ mode against a fast
 //!   fake QQ: `GET /qq/login/` then `GET /oauth_callback/` with the cookie, a 302 at the end;
 //! - the floor: a minimal actix-web server doing only the unavoidable work of that flow
@@ -359,12 +359,9 @@ fn seed(db: &str) {
     let pool = qqbind::db::build_pool(db).unwrap();
     qqbind::db::run_migrations(&pool).unwrap();
     let mut conn = pool.get().unwrap();
-    let qqbind::db::AnyConnection::Sqlite(conn) = &mut *conn else {
-        panic!("the benchmark runs on SQLite")
-    };
     let hash = bcrypt::hash("abcd1234", bcrypt::DEFAULT_COST).unwrap();
     let now = qqbind::db::now();
-    conn.immediate_transaction(|c| {
+    qqbind::db::transaction(&mut conn, |c| {
         for i in 0..ACCOUNTS {
             diesel::insert_into(tb_users::table)
                 .values((
@@ -386,6 +383,48 @@ fn seed(db: &str) {
         Ok::<_, diesel::result::Error>(())
     })
     .unwrap();
+}
+
+/// With `LOGIN_FLOW_POSTGRES` (a superuser URL), qqbind runs on PostgreSQL instead: a
+/// fresh schema of its own on that server, dropped at the end.
+struct PgSchema {
+    admin: String,
+    name: String,
+}
+
+impl PgSchema {
+    fn create(admin: &str) -> (Self, String) {
+        use diesel::connection::SimpleConnection;
+        use diesel::Connection;
+        let name = format!("login_flow_{}", std::process::id());
+        diesel::PgConnection::establish(admin)
+            .unwrap()
+            .batch_execute(&format!(
+                "DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}"
+            ))
+            .unwrap();
+        let mut url = url::Url::parse(admin).unwrap();
+        url.query_pairs_mut()
+            .append_pair("options", &format!("-csearch_path={name}"));
+        let url = url.to_string();
+        (
+            Self {
+                admin: admin.to_owned(),
+                name,
+            },
+            url,
+        )
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        use diesel::connection::SimpleConnection;
+        use diesel::Connection;
+        if let Ok(mut c) = diesel::PgConnection::establish(&self.admin) {
+            let _ = c.batch_execute(&format!("DROP SCHEMA {} CASCADE", self.name));
+        }
+    }
 }
 
 /// `GET /login/` latency while `storm` clients log in by password (bcrypt) nonstop.
@@ -475,8 +514,18 @@ fn main() {
 async fn orchestrate(users: usize, seconds: u64) {
     let qq = start_fake_qq();
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("bench.db").to_string_lossy().into_owned();
+    let (_pg, db) = match std::env::var("LOGIN_FLOW_POSTGRES") {
+        Ok(admin) => {
+            let (schema, url) = PgSchema::create(&admin);
+            (Some(schema), url)
+        }
+        Err(_) => (
+            None,
+            dir.path().join("bench.db").to_string_lossy().into_owned(),
+        ),
+    };
     seed(&db);
+    let backend = qqbind::db::Backend::of(&db);
 
     let port = free_port();
     let qqbind = Killed(
@@ -509,7 +558,7 @@ async fn orchestrate(users: usize, seconds: u64) {
     let floor_base = format!("http://127.0.0.1:{floor_port}");
     wait_up(&floor_base).await;
 
-    println!("returning-customer QQ login, {users} virtual users, {seconds} s each in three interleaved slices (each after 2 s warm-up), loopback, 2 cores");
+    println!("returning-customer QQ login on {backend:?}, {users} virtual users, {seconds} s each in three interleaved slices (each after 2 s warm-up), loopback, 2 cores");
     // Floor and qqbind take turns, three slices each, so that a slow spell of the
     // machine (a neighbour, a frequency step) falls on both rather than on one.
     let (mut fs, mut qs) = (Vec::new(), Vec::new());
