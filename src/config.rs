@@ -47,6 +47,15 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// `url` with its password (if any) shown as `***`: fit for a message or a log line.
+pub fn without_password(url: &Url) -> String {
+    let mut url = url.clone();
+    if url.password().is_some() {
+        let _ = url.set_password(Some("***"));
+    }
+    url.to_string()
+}
+
 /// Where QQ Connect is: the real one, or the built-in simulator (dev mode).
 #[derive(Debug, Clone)]
 pub enum QqMode {
@@ -116,13 +125,7 @@ pub struct Settings {
 /// Passwords in the database and Redis URLs never show.
 impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let redis = self.redis_url.as_ref().map(|u| {
-            let mut u = u.clone();
-            if u.password().is_some() {
-                let _ = u.set_password(Some("***"));
-            }
-            u.to_string()
-        });
+        let redis = self.redis_url.as_ref().map(without_password);
         f.debug_struct("Settings")
             .field("listen", &self.listen)
             .field("database_url", &crate::db::display_url(&self.database_url))

@@ -95,10 +95,7 @@ pub async fn qq_user(
         .await
         .map_err(crate::error::AppError::from)?;
     let oid = openid.as_str().to_owned();
-    let bound_user = db::write(&state.db, move |c| {
-        Ok(db::qq_bindings::log_in_by_openid(c, &oid, db::now())?)
-    })
-    .await?;
+    let bound_user = db::run(&state.db, move |c| Ok(db::qq_bindings::user_of(c, &oid)?)).await?;
     match bound_user {
         Some(user) if !user.is_active => Err(ApiError::new(
             actix_web::http::StatusCode::FORBIDDEN,
@@ -107,6 +104,7 @@ pub async fn qq_user(
         )),
         Some(user) => {
             tracing::info!(user_id = user.id, openid = %openid.masked(), "QQ login (API)");
+            crate::auth::record_login(&state, &user).await?;
             Ok(json(serde_json::json!({
                 "token": jwt::issue(&state, &user)?,
                 "user_id": user.id,

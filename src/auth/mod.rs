@@ -113,7 +113,8 @@ pub async fn log_in(
     remember: bool,
 ) -> Result<Cookie<'static>, AppError> {
     record_login(state, user).await?;
-    start_session(state, session, user, remember)
+    session.log_in(user.id, remember)?;
+    Ok(username_cookie(state, &user.username))
 }
 
 /// Sets `user`'s `last_login` to now, unless the recorded one is less than a minute old
@@ -127,17 +128,6 @@ pub async fn record_login(state: &AppState, user: &User) -> Result<(), AppError>
         .await?;
     }
     Ok(())
-}
-
-/// The session half of [`log_in`], for callers that already recorded `last_login`.
-pub fn start_session(
-    state: &AppState,
-    session: &TypedSession,
-    user: &User,
-    remember: bool,
-) -> Result<Cookie<'static>, AppError> {
-    session.log_in(user.id, remember)?;
-    Ok(username_cookie(state, &user.username))
 }
 
 fn username_cookie(state: &AppState, username: &str) -> Cookie<'static> {

@@ -1,10 +1,10 @@
 //! `tb_audit_log`: who did what to which account, and when.
 
-use super::{AnyConnection, MultiBackend};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::tb_audit_log;
+use super::{AnyConnection, MultiBackend};
 
 /// What happened. Stored as its `as_str` name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -58,16 +58,10 @@ pub fn display_url(url: &str) -> String {
         return url.to_owned();
     }
     match url::Url::parse(url) {
-        Ok(mut u) => {
-            if u.password().is_some() {
-                let _ = u.set_password(Some("***"));
-            }
-            if u.query_pairs().any(|(k, _)| k == "password") {
-                "postgres://… (a password in the query string)".to_owned()
-            } else {
-                u.to_string()
-            }
+        Ok(u) if u.query_pairs().any(|(k, _)| k == "password") => {
+            "postgres://… (a password in the query string)".to_owned()
         }
+        Ok(u) => crate::config::without_password(&u),
         Err(_) => "(a PostgreSQL URL that does not parse)".to_owned(),
     }
 }

@@ -1,10 +1,10 @@
 //! `tb_oauth_qq`: which account a QQ openid is bound to.
 
-use super::{AnyConnection, MultiBackend};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::tb_oauth_qq;
+use super::{AnyConnection, MultiBackend};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = tb_oauth_qq)]
@@ -43,23 +43,6 @@ pub fn user_of(conn: &mut AnyConnection, openid: &str) -> QueryResult<Option<sup
         .select(User::as_select())
         .first(conn)
         .optional()
-}
-
-/// A QQ login in one trip to the database: the account `openid` is bound to, with its
-/// `last_login` set to `now` when it is active (and the recorded one is a minute old).
-pub fn log_in_by_openid(
-    conn: &mut AnyConnection,
-    openid: &str,
-    now: NaiveDateTime,
-) -> QueryResult<Option<super::users::User>> {
-    let user = user_of(conn, openid)?;
-    if let Some(u) = user
-        .as_ref()
-        .filter(|u| u.is_active && super::users::login_is_news(u.last_login, now))
-    {
-        super::users::touch_last_login(conn, u.id, now)?;
-    }
-    Ok(user)
 }
 
 pub fn find_by_user(conn: &mut AnyConnection, user_id: i32) -> QueryResult<Option<QqBinding>> {

@@ -1,10 +1,10 @@
 //! `tb_users`.
 
-use super::{AnyConnection, MultiBackend};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::tb_users;
+use super::{AnyConnection, MultiBackend};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = tb_users)]

@@ -99,10 +99,7 @@ pub async fn callback(
     let openid = state.qq.openid(&token).await?;
 
     let oid = openid.as_str().to_owned();
-    let bound_user = db::write(&state.db, move |c| {
-        Ok(db::qq_bindings::log_in_by_openid(c, &oid, db::now())?)
-    })
-    .await?;
+    let bound_user = db::run(&state.db, move |c| Ok(db::qq_bindings::user_of(c, &oid)?)).await?;
 
     if let Some(user) = bound_user {
         if !user.is_active {
@@ -113,7 +110,7 @@ pub async fn callback(
             return render(StatusCode::FORBIDDEN, &page);
         }
         tracing::info!(user_id = user.id, openid = %openid.masked(), "QQ login");
-        let cookie = auth::start_session(&state, &session, &user, false)?;
+        let cookie = auth::log_in(&state, &session, &user, false).await?;
         return Ok(redirect(&pending.next).cookie(cookie).finish());
     }
 
