@@ -1,7 +1,9 @@
 //! The returning customer's QQ login under load, against its floor.
 //!
 //! `cargo bench --bench login_flow [-- USERS SECONDS]` (defaults 64 users, 15 s a run;
-//! loopback only; SQLite, or PostgreSQL when `LOGIN_FLOW_POSTGRES` names a superuser URL). In one run it measures, each as its own process:
+//! loopback only; SQLite, or PostgreSQL when `LOGIN_FLOW_POSTGRES` names a superuser URL;
+//! `LOGIN_FLOW_BIN` measures another qqbind binary, e.g. an older build kept for an A/B).
+//! In one run it measures, each as its own process:
 //! - qqbind (release binary; SQLite, in-process code store) in real QQ mode against a fast
 //!   fake QQ: `GET /qq/login/` then `GET /oauth_callback/` with the cookie, a 302 at the end;
 //! - the floor: a minimal actix-web server doing only the unavoidable work of that flow
@@ -529,20 +531,22 @@ async fn orchestrate(users: usize, seconds: u64) {
 
     let port = free_port();
     let qqbind = Killed(
-        Command::new(env!("CARGO_BIN_EXE_qqbind"))
-            .env_clear()
-            .env("DATABASE_URL", &db)
-            .env("QQBIND_LISTEN", format!("127.0.0.1:{port}"))
-            .env("QQ_CLIENT_ID", CLIENT_ID)
-            .env("QQ_CLIENT_SECRET", "bench-secret")
-            .env("QQ_REDIRECT_URI", REDIRECT_URI)
-            .env("QQ_GRAPH_URL", &qq)
-            .env("SECRET_KEY", "bench-secret-key-0123456789abcdef-0123456789")
-            .env("SESSION_COOKIE_SECURE", "false")
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
+        Command::new(
+            std::env::var_os("LOGIN_FLOW_BIN").unwrap_or(env!("CARGO_BIN_EXE_qqbind").into()),
+        )
+        .env_clear()
+        .env("DATABASE_URL", &db)
+        .env("QQBIND_LISTEN", format!("127.0.0.1:{port}"))
+        .env("QQ_CLIENT_ID", CLIENT_ID)
+        .env("QQ_CLIENT_SECRET", "bench-secret")
+        .env("QQ_REDIRECT_URI", REDIRECT_URI)
+        .env("QQ_GRAPH_URL", &qq)
+        .env("SECRET_KEY", "bench-secret-key-0123456789abcdef-0123456789")
+        .env("SESSION_COOKIE_SECURE", "false")
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap(),
     );
     let qqbind_base = format!("http://127.0.0.1:{port}");
     wait_up(&qqbind_base).await;

@@ -83,6 +83,15 @@ impl Application {
         if applied > 0 {
             tracing::info!(applied, "database migrations applied");
         }
+        let reader = db::PointReader::new(pool.clone(), &settings.database_url).map_err(|e| {
+            config_err(
+                "DATABASE_URL",
+                format!(
+                    "cannot open {}: {e}",
+                    db::display_url(&settings.database_url)
+                ),
+            )
+        })?;
 
         let codes = match &settings.redis_url {
             Some(url) => {
@@ -145,6 +154,7 @@ impl Application {
             sms: SmsProvider::new(&settings.sms_provider),
             settings: Arc::new(settings),
             db: pool,
+            reader,
             codes,
             qq,
         };

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::codes::sms::SmsProvider;
 use crate::codes::CodeStore;
 use crate::config::Settings;
-use crate::db::DbPool;
+use crate::db::{DbPool, PointReader};
 use crate::qq::QqClient;
 use crate::signer::Signer;
 
@@ -13,6 +13,8 @@ use crate::signer::Signer;
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub db: DbPool,
+    /// The hot one-row reads (see [`crate::db::PointReader`]).
+    pub reader: PointReader,
     pub codes: CodeStore,
     pub qq: QqClient,
     pub signer: Signer,

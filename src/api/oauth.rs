@@ -95,7 +95,10 @@ pub async fn qq_user(
         .await
         .map_err(crate::error::AppError::from)?;
     let oid = openid.as_str().to_owned();
-    let bound_user = db::run(&state.db, move |c| Ok(db::qq_bindings::user_of(c, &oid)?)).await?;
+    let bound_user = state
+        .reader
+        .read(move |c| db::qq_bindings::user_of(c, &oid))
+        .await?;
     match bound_user {
         Some(user) if !user.is_active => Err(ApiError::new(
             actix_web::http::StatusCode::FORBIDDEN,

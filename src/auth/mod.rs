@@ -38,7 +38,10 @@ pub async fn current_user(
         // cookie replayed meanwhile is the price (the outage is in the log).
         Err(e) => tracing::warn!(error = %e, "code store down: session revocation not checked"),
     }
-    let user = db::run(&state.db, move |c| Ok(db::users::find_by_id(c, uid)?)).await?;
+    let user = state
+        .reader
+        .read(move |c| db::users::find_by_id(c, uid))
+        .await?;
     Ok(user.filter(|u| u.is_active))
 }
 

@@ -1,4 +1,4 @@
-//! The QQ Connect client: one shared reqwest client, connect 3 s / total 5 s, no
+//! The QQ Connect client: a reqwest client per thread, connect 3 s / total 5 s, no
 //! redirects followed, nothing secret in errors or logs.
 
 use std::time::Duration;
@@ -70,8 +70,30 @@ impl Endpoints {
     }
 }
 
+fn build_http() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(TOTAL_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("qqbind/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+thread_local! {
+    /// This thread's client, with its own connections to QQ.
+    ///
+    /// A reqwest client's connections are driven by tasks on the runtime that opened
+    /// them, and actix runs a runtime per worker thread. With one client shared by all
+    /// workers, a QQ call often went out on a connection another worker had opened, and
+    /// hopped to that thread and back: two wake-ups, each a context switch under load,
+    /// about a tenth of a QQ login's CPU time. Every `QqClient` has the same settings
+    /// ([`build_http`]), so one client per thread serves them all.
+    static LOCAL_HTTP: std::cell::OnceCell<reqwest::Client> = const { std::cell::OnceCell::new() };
+}
+
 #[derive(Clone)]
 pub struct QqClient {
+    /// Made (and so checked) at start; used on a thread where another could not be made.
     http: reqwest::Client,
     endpoints: std::sync::Arc<Endpoints>,
     client_id: String,
@@ -86,13 +108,7 @@ impl QqClient {
         client_secret: Secret,
         redirect_uri: Url,
     ) -> Result<Self, QqError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(TOTAL_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("qqbind/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| QqError::Http(e.without_url().to_string()))?;
+        let http = build_http().map_err(|e| QqError::Http(e.without_url().to_string()))?;
         Ok(Self {
             http,
             endpoints: std::sync::Arc::new(Endpoints::under(&graph_url)),
@@ -115,8 +131,11 @@ impl QqClient {
     }
 
     async fn get_text(&self, url: Url) -> Result<String, QqError> {
-        let resp = self
-            .http
+        let http = LOCAL_HTTP.with(|h| {
+            h.get_or_init(|| build_http().unwrap_or_else(|_| self.http.clone()))
+                .clone()
+        });
+        let resp = http
             .get(url)
             .send()
             .await

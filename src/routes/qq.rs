@@ -99,7 +99,10 @@ pub async fn callback(
     let openid = state.qq.openid(&token).await?;
 
     let oid = openid.as_str().to_owned();
-    let bound_user = db::run(&state.db, move |c| Ok(db::qq_bindings::user_of(c, &oid)?)).await?;
+    let bound_user = state
+        .reader
+        .read(move |c| db::qq_bindings::user_of(c, &oid))
+        .await?;
 
     if let Some(user) = bound_user {
         if !user.is_active {
