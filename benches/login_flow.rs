@@ -9,8 +9,9 @@
 //! - the floor: a minimal actix-web server doing only the unavoidable work of that flow
 //!   (a cookie session holding `state`, the two QQ calls, a lookup in a HashMap, a 302);
 //!
-//! and prints flows/s, p50/p99 of a whole flow and each server's CPU time per flow (the
-//! two take turns, three slices each), qqbind ÷ floor, qqbind's peak RSS, and
+//! and prints flows/s, p50/p99 of a whole flow, each server's CPU time per flow and the
+//! rig's (this process: load generator and fake QQ) beside it (the two servers take
+//! turns, three slices each), qqbind ÷ floor, qqbind's peak RSS, and
 //! `GET /login/` latency while a bcrypt storm (password logins at cost 12, the cost of a
 //! bind) runs beside it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -244,6 +245,8 @@ struct Slice {
     failed: usize,
     /// The server's CPU time (user + system) meanwhile.
     cpu: Duration,
+    /// This process's: the load generator and the fake QQ.
+    rig_cpu: Duration,
 }
 
 struct Run {
@@ -254,6 +257,8 @@ struct Run {
     /// The server's CPU time per flow: what a flow costs it, whatever else the two cores
     /// were doing meanwhile (the load generator, the fake QQ, the other server).
     cpu_per_flow: Duration,
+    /// The same for the load generator and the fake QQ (this bench's own process).
+    rig_cpu_per_flow: Duration,
 }
 
 impl Run {
@@ -262,12 +267,14 @@ impl Run {
         times.sort_unstable();
         let elapsed: Duration = slices.iter().map(|s| s.elapsed).sum();
         let cpu: Duration = slices.iter().map(|s| s.cpu).sum();
+        let rig_cpu: Duration = slices.iter().map(|s| s.rig_cpu).sum();
         Self {
             flows_per_s: times.len() as f64 / elapsed.as_secs_f64(),
             p50: pct(&times, 0.5),
             p99: pct(&times, 0.99),
             failed: slices.iter().map(|s| s.failed).sum(),
             cpu_per_flow: cpu / times.len().max(1) as u32,
+            rig_cpu_per_flow: rig_cpu / times.len().max(1) as u32,
         }
     }
 }
@@ -326,10 +333,15 @@ async fn load(base: &str, pid: u32, users: usize, seconds: u64) -> Slice {
         .collect();
     tokio::time::sleep(Duration::from_secs(2)).await;
     measuring.store(true, Ordering::Relaxed);
-    let (started, cpu_before) = (Instant::now(), cpu_time(pid));
+    let me = std::process::id();
+    let (started, cpu_before, rig_before) = (Instant::now(), cpu_time(pid), cpu_time(me));
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     measuring.store(false, Ordering::Relaxed);
-    let (elapsed, cpu) = (started.elapsed(), cpu_time(pid) - cpu_before);
+    let (elapsed, cpu, rig_cpu) = (
+        started.elapsed(),
+        cpu_time(pid) - cpu_before,
+        cpu_time(me) - rig_before,
+    );
     stop.store(true, Ordering::Relaxed);
     for t in tasks {
         t.await.unwrap();
@@ -341,6 +353,7 @@ async fn load(base: &str, pid: u32, users: usize, seconds: u64) -> Slice {
         elapsed,
         failed,
         cpu,
+        rig_cpu,
     }
 }
 
@@ -575,17 +588,18 @@ async fn orchestrate(users: usize, seconds: u64) {
     drop(floor);
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
-        "{:<8} {:>10} {:>9} {:>9} {:>7} {:>13}",
-        "server", "flows/s", "p50 ms", "p99 ms", "failed", "CPU µs/flow"
+        "{:<8} {:>10} {:>9} {:>9} {:>7} {:>13} {:>17}",
+        "server", "flows/s", "p50 ms", "p99 ms", "failed", "CPU µs/flow", "rig CPU µs/flow"
     );
     for (name, r) in [("floor", &f), ("qqbind", &q)] {
         println!(
-            "{name:<8} {:>10.0} {:>9.2} {:>9.2} {:>7} {:>13.0}",
+            "{name:<8} {:>10.0} {:>9.2} {:>9.2} {:>7} {:>13.0} {:>17.0}",
             r.flows_per_s,
             ms(r.p50),
             ms(r.p99),
             r.failed,
-            r.cpu_per_flow.as_secs_f64() * 1e6
+            r.cpu_per_flow.as_secs_f64() * 1e6,
+            r.rig_cpu_per_flow.as_secs_f64() * 1e6
         );
     }
     let ratio = q.flows_per_s / f.flows_per_s;

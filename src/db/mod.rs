@@ -172,7 +172,7 @@ where
 ///
 /// On SQLite they run in place, on the request's own thread: such a read takes a few
 /// tens of microseconds, less than handing it to the blocking pool and back (two thread
-/// wake-ups), which was a sixth of a QQ login's CPU time. It does not stall the thread:
+/// wake-ups), which was an eighth of a QQ login's CPU time. It does not stall the thread:
 /// its connection comes from a small pool of its own only when one is free at once, it
 /// never waits for a lock (in WAL mode readers do not wait for the writer, and these
 /// connections have `busy_timeout = 0`), and it cannot write (`query_only`). When no
