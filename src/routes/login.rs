@@ -54,7 +54,7 @@ impl LoginPage {
         message: &str,
     ) -> Result<Self, AppError> {
         Ok(Self {
-            username: username.chars().take(64).collect(),
+            username: super::typed_back(username, 64),
             account_errmsg: Some(message.to_owned()),
             ..Self::new(req, state, session, next)?
         })

@@ -132,3 +132,15 @@ pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool, dev_outbox: bool)
         crate::qq::simulator::configure(cfg);
     }
 }
+
+/// What a refused form shows back of a typed value: trimmed, at most `max` characters,
+/// without control characters (a NUL typed in would otherwise come back in the page).
+/// Only for showing: what is checked is what was sent.
+pub(crate) fn typed_back(value: &str, max: usize) -> String {
+    value
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(max)
+        .collect()
+}

@@ -280,7 +280,7 @@ pub async fn bind_submit(
         &session,
         &pending,
         access_token.clone(),
-        mobile.clone(),
+        super::typed_back(&mobile, 32),
     )?;
 
     if form.action.as_deref() == Some("send_sms") {

@@ -84,13 +84,7 @@ pub struct RegisterForm {
 
 /// Keeps what was typed (bounded) for the form shown again; passwords never.
 fn kept(value: &Option<String>) -> String {
-    value
-        .as_deref()
-        .unwrap_or_default()
-        .trim()
-        .chars()
-        .take(32)
-        .collect()
+    super::typed_back(value.as_deref().unwrap_or_default(), 32)
 }
 
 pub async fn register_submit(

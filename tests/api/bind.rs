@@ -255,6 +255,10 @@ async fn row_2_a_malformed_mobile(kind: Setup) {
         f.assert_refused(r, "mobile-error", "请输入正确的手机号码", mobile)
             .await;
     }
+    // A control character is refused, and not sent back in the page.
+    let r = f.post("1380013\u{0}8000", PASSWORD, "123456").await;
+    f.assert_refused(r, "mobile-error", "请输入正确的手机号码", MOBILE)
+        .await;
 }
 
 async fn row_3_a_malformed_password(kind: Setup) {

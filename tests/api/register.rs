@@ -124,6 +124,12 @@ async fn every_field_error_shows_its_message_beside_the_field(kind: Setup) {
         ),
         (
             "username",
+            Some("ab\0cdef"),
+            "username-error",
+            "请输入5-20个字符的用户名",
+        ),
+        (
+            "username",
             Some(&too_long),
             "username-error",
             "请输入5-20个字符的用户名",
@@ -188,6 +194,7 @@ async fn every_field_error_shows_its_message_beside_the_field(kind: Setup) {
             "{field}={value:?}"
         );
         assert!(!page.contains(PASSWORD), "passwords are not echoed");
+        assert!(!page.contains('\0'), "control characters are not echoed");
         if field != "username" {
             assert_eq!(input_value(&page, "username").unwrap(), NAME);
         }
