@@ -65,16 +65,12 @@ impl Application {
         })?;
         let addr = listener.local_addr()?;
 
-        let pool =
-            db::build_pool_with(&settings.database_url, settings.db_busy_timeout).map_err(|e| {
-                config_err(
-                    "DATABASE_URL",
-                    format!(
-                        "cannot open {}: {e}",
-                        db::display_url(&settings.database_url)
-                    ),
-                )
-            })?;
+        let cannot_open = |e: db::DbError| {
+            let url = db::display_url(&settings.database_url);
+            config_err("DATABASE_URL", format!("cannot open {url}: {e}"))
+        };
+        let pool = db::build_pool_with(&settings.database_url, settings.db_busy_timeout)
+            .map_err(cannot_open)?;
         let migrate_pool = pool.clone();
         let applied = tokio::task::spawn_blocking(move || db::run_migrations(&migrate_pool))
             .await
@@ -83,15 +79,8 @@ impl Application {
         if applied > 0 {
             tracing::info!(applied, "database migrations applied");
         }
-        let reader = db::PointReader::new(pool.clone(), &settings.database_url).map_err(|e| {
-            config_err(
-                "DATABASE_URL",
-                format!(
-                    "cannot open {}: {e}",
-                    db::display_url(&settings.database_url)
-                ),
-            )
-        })?;
+        let reader =
+            db::PointReader::new(pool.clone(), &settings.database_url).map_err(cannot_open)?;
 
         let codes = match &settings.redis_url {
             Some(url) => {
