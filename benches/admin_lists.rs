@@ -13,6 +13,9 @@ use qqbind::config::Settings;
 use qqbind::db::{self, schema};
 use qqbind::startup::Application;
 
+mod common;
+use common::percentile;
+
 fn openid(i: u64) -> String {
     // Deterministic, spread like QQ's 32 hex digits.
     let a = i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -84,11 +87,6 @@ fn seed(pool: &db::DbPool, users: u64) {
     qqbind::accounts::create_superuser(&mut any, &names.0, &names.1, "Operator2026", 4).unwrap();
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
@@ -135,12 +133,7 @@ async fn main() {
         .text()
         .await
         .unwrap();
-    let csrf = login
-        .split("name=\"csrf_token\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap()
-        .to_owned();
+    let csrf = common::csrf_token(&login).unwrap();
     let r = client
         .post(format!("{base}/login/"))
         .form(&[

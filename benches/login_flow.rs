@@ -17,12 +17,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+
+mod common;
+use common::{free_port, percentile, status_kib, wait_until_answers, Killed};
 
 const CLIENT_ID: &str = "101518219";
 const REDIRECT_URI: &str = "http://www.meiduo.site:8000/oauth_callback/";
@@ -30,14 +33,6 @@ const ACCOUNTS: usize = 1000;
 
 fn openid(i: usize) -> String {
     format!("{:032X}", (i as u128 + 1) * 0x9E37_79B9_7F4A_7C15)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 // ------------------------------------------------------------------ fake QQ
@@ -183,27 +178,6 @@ fn run_floor(port: u16, qq: String) {
 
 // ------------------------------------------------------------------ load
 
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn wait_up(base: &str) {
-    let c = reqwest::Client::new();
-    let started = Instant::now();
-    while c.get(format!("{base}/qq/login/")).send().await.is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "{base} did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
@@ -270,8 +244,8 @@ impl Run {
         let rig_cpu: Duration = slices.iter().map(|s| s.rig_cpu).sum();
         Self {
             flows_per_s: times.len() as f64 / elapsed.as_secs_f64(),
-            p50: pct(&times, 0.5),
-            p99: pct(&times, 0.99),
+            p50: percentile(&times, 0.5),
+            p99: percentile(&times, 0.99),
             failed: slices.iter().map(|s| s.failed).sum(),
             cpu_per_flow: cpu / times.len().max(1) as u32,
             rig_cpu_per_flow: rig_cpu / times.len().max(1) as u32,
@@ -292,10 +266,6 @@ fn cpu_time(pid: u32) -> Duration {
         .filter_map(|v| v.parse::<u64>().ok())
         .sum();
     Duration::from_millis(ticks * 10)
-}
-
-fn pct(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 async fn load(base: &str, pid: u32, users: usize, seconds: u64) -> Slice {
@@ -355,17 +325,6 @@ async fn load(base: &str, pid: u32, users: usize, seconds: u64) -> Slice {
         cpu,
         rig_cpu,
     }
-}
-
-fn peak_rss_mib(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse::<f64>().ok())
-        .unwrap_or(0.0)
-        / 1024.0
 }
 
 fn seed(db: &str) {
@@ -464,12 +423,7 @@ async fn login_page_under_bcrypt_storm(
                         .text()
                         .await
                         .unwrap();
-                    let csrf = page
-                        .split("name=\"csrf_token\" value=\"")
-                        .nth(1)
-                        .and_then(|s| s.split('"').next())
-                        .unwrap_or_default()
-                        .to_owned();
+                    let csrf = common::csrf_token(&page).unwrap_or_default();
                     let r = c
                         .post(format!("{base}/login/"))
                         .form(&[
@@ -505,7 +459,7 @@ async fn login_page_under_bcrypt_storm(
     }
     times.sort_unstable();
     let n = *logins.lock().unwrap();
-    (pct(&times, 0.5), pct(&times, 0.99), n)
+    (percentile(&times, 0.5), percentile(&times, 0.99), n)
 }
 
 fn main() {
@@ -524,6 +478,10 @@ fn main() {
         .build()
         .unwrap()
         .block_on(orchestrate(users, seconds));
+}
+
+fn peak_rss_mib(server: &Killed) -> f64 {
+    status_kib(server.0.id(), "VmHWM") as f64 / 1024.0
 }
 
 async fn orchestrate(users: usize, seconds: u64) {
@@ -562,7 +520,7 @@ async fn orchestrate(users: usize, seconds: u64) {
         .unwrap(),
     );
     let qqbind_base = format!("http://127.0.0.1:{port}");
-    wait_up(&qqbind_base).await;
+    wait_until_answers(&reqwest::Client::new(), &format!("{qqbind_base}/qq/login/")).await;
 
     let floor_port = free_port();
     let floor = Killed(
@@ -573,7 +531,7 @@ async fn orchestrate(users: usize, seconds: u64) {
             .unwrap(),
     );
     let floor_base = format!("http://127.0.0.1:{floor_port}");
-    wait_up(&floor_base).await;
+    wait_until_answers(&reqwest::Client::new(), &format!("{floor_base}/qq/login/")).await;
 
     println!("returning-customer QQ login on {backend:?}, {users} virtual users, {seconds} s each in three interleaved slices (each after 2 s warm-up), loopback, 2 cores");
     // Floor and qqbind take turns, three slices each, so that a slow spell of the
@@ -603,7 +561,7 @@ async fn orchestrate(users: usize, seconds: u64) {
         );
     }
     let ratio = q.flows_per_s / f.flows_per_s;
-    let rss = peak_rss_mib(qqbind.0.id());
+    let rss = peak_rss_mib(&qqbind);
     println!("qqbind / floor = {ratio:.2} (target >= 0.70); qqbind p99 {:.2} ms (target < 20); peak RSS {rss:.1} MiB (target < 50)", ms(q.p99));
 
     let (p50, p99, logins) = login_page_under_bcrypt_storm(&qqbind_base, 8, seconds).await;
@@ -612,8 +570,5 @@ async fn orchestrate(users: usize, seconds: u64) {
         ms(p50),
         ms(p99)
     );
-    println!(
-        "peak RSS after the storm {:.1} MiB",
-        peak_rss_mib(qqbind.0.id())
-    );
+    println!("peak RSS after the storm {:.1} MiB", peak_rss_mib(&qqbind));
 }

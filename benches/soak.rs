@@ -8,7 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -16,32 +16,8 @@ use std::time::{Duration, Instant};
 use diesel::prelude::*;
 use reqwest::redirect::Policy;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
+mod common;
+use common::{free_port, status_kib, wait_until_answers, Killed};
 
 #[derive(Default)]
 struct Tally {
@@ -230,14 +206,7 @@ async fn main() {
     );
     let base = format!("http://127.0.0.1:{port}");
     let probe = client();
-    let started = Instant::now();
-    while probe.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "qqbind did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until_answers(&probe, &format!("{base}/healthz")).await;
     let pid = server.0.id();
 
     let shared = Arc::new(Shared {
@@ -255,7 +224,7 @@ async fn main() {
     let run_started = Instant::now();
     while run_started.elapsed() < Duration::from_secs(seconds) {
         tokio::time::sleep(Duration::from_secs(2)).await;
-        samples.push(rss_kib(pid));
+        samples.push(status_kib(pid, "VmRSS"));
     }
     shared.stop.store(true, Ordering::Relaxed);
     for t in tasks {
