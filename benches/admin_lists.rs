@@ -125,25 +125,7 @@ async fn main() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let login = client
-        .get(format!("{base}/login/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = common::csrf_token(&login).unwrap();
-    let r = client
-        .post(format!("{base}/login/"))
-        .form(&[
-            ("username", "operator"),
-            ("password", "Operator2026"),
-            ("csrf_token", csrf.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = common::password_login(&client, &base, "operator", "Operator2026").await;
     assert_eq!(r.status(), 302, "operator logs in");
 
     let last_page = users.div_ceil(50);

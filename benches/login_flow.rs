@@ -415,25 +415,8 @@ async fn login_page_under_bcrypt_storm(
             tokio::spawn(async move {
                 let c = client();
                 while !stop.load(Ordering::Relaxed) {
-                    let page = c
-                        .get(format!("{base}/login/"))
-                        .send()
-                        .await
-                        .unwrap()
-                        .text()
-                        .await
-                        .unwrap();
-                    let csrf = common::csrf_token(&page).unwrap_or_default();
-                    let r = c
-                        .post(format!("{base}/login/"))
-                        .form(&[
-                            ("username", format!("user{s:06}").as_str()),
-                            ("password", "abcd1234"),
-                            ("csrf_token", &csrf),
-                        ])
-                        .send()
-                        .await
-                        .unwrap();
+                    let name = format!("user{s:06}");
+                    let r = common::password_login(&c, &base, &name, "abcd1234").await;
                     if r.status() == 302 {
                         *logins.lock().unwrap() += 1;
                     }

@@ -44,6 +44,35 @@ pub fn csrf_token(page: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// Logs `client` in on `/login/` by password (the form with its CSRF token); the answer
+/// (302 when it worked).
+pub async fn password_login(
+    client: &reqwest::Client,
+    base: &str,
+    username: &str,
+    password: &str,
+) -> reqwest::Response {
+    let page = client
+        .get(format!("{base}/login/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = csrf_token(&page).unwrap_or_default();
+    client
+        .post(format!("{base}/login/"))
+        .form(&[
+            ("username", username),
+            ("password", password),
+            ("csrf_token", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
 /// The `p` quantile of `sorted` (nearest rank).
 pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
