@@ -6,8 +6,8 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use crate::auth::password;
 use crate::codes::service::{self as code_service, SmsCodeError};
 use crate::db::{
-    self, audit, audit::Action, qq_bindings, qq_bindings::QqBinding, users, users::User,
-    AnyConnection,
+    self, audit, audit::Action, audit::Origin, qq_bindings, qq_bindings::QqBinding, users,
+    users::User, AnyConnection,
 };
 use crate::domain::{Mobile, Password, Username};
 use crate::error::AppError;
@@ -67,7 +67,11 @@ fn field(msg: &str) -> Option<String> {
 /// Checks the register form in the register page's order (every field's format first,
 /// all at once; then whether the name and the mobile are free; then the SMS code), and
 /// makes the account. The SMS code is used up only by a registration that succeeds.
-pub async fn register(state: &AppState, input: &RegisterInput) -> Result<User, RegisterError> {
+pub async fn register(
+    state: &AppState,
+    input: &RegisterInput,
+    origin: &Origin,
+) -> Result<User, RegisterError> {
     let mut errors = RegisterErrors::default();
     let username = Username::parse(input.username.trim())
         .map_err(|e| errors.username = field(&e.to_string()))
@@ -125,11 +129,14 @@ pub async fn register(state: &AppState, input: &RegisterInput) -> Result<User, R
     code_service::check_sms_code(state, &mobile, sms_code)
         .await
         .map_err(sms_refused)?;
-    let hash = password::hash(&pw, state.settings.bcrypt_cost).await?;
+    let hash = password::hash(&pw, state.settings.bcrypt_cost)
+        .await
+        .map_err(AppError::from)?;
     code_service::consume_sms_code(state, &mobile, sms_code)
         .await
         .map_err(sms_refused)?;
 
+    let origin = origin.clone();
     let result = db::write(&state.db, move |c| {
         Ok(insert_user(
             c,
@@ -138,6 +145,7 @@ pub async fn register(state: &AppState, input: &RegisterInput) -> Result<User, R
             &hash,
             false,
             Action::UserRegistered,
+            &origin,
         ))
     })
     .await?;
@@ -188,6 +196,7 @@ fn insert_user(
     hash: &str,
     is_staff: bool,
     action: Action,
+    origin: &Origin,
 ) -> Result<User, InsertError> {
     let taken = |conn: &mut AnyConnection| -> Result<Option<InsertError>, DieselError> {
         Ok(InsertError::taken(
@@ -214,7 +223,7 @@ fn insert_user(
             },
         )?;
         let actor = (action == Action::UserRegistered).then_some(user.id);
-        audit::record(conn, actor, action, Some(user.id), "", now)?;
+        audit::record(conn, actor, action, Some(user.id), "", now, origin)?;
         Ok(user)
     });
     match result {
@@ -271,6 +280,7 @@ pub fn create_superuser(
         &hash,
         true,
         Action::SuperuserCreated,
+        &Origin::cli(),
     )
     .map_err(|e| match e {
         InsertError::Taken { username: true, .. } => {
@@ -287,8 +297,10 @@ pub async fn unbind_qq(
     state: &AppState,
     actor: &User,
     target: i32,
+    origin: &Origin,
 ) -> Result<Option<QqBinding>, AppError> {
     let actor = actor.id;
+    let origin = origin.clone();
     Ok(db::write(&state.db, move |c| {
         Ok(db::transaction(c, |c| {
             let removed = qq_bindings::delete_by_user(c, target)?;
@@ -301,6 +313,7 @@ pub async fn unbind_qq(
                     Some(target),
                     &detail,
                     db::now(),
+                    &origin,
                 )?;
             }
             Ok::<_, DieselError>(removed)
@@ -310,14 +323,17 @@ pub async fn unbind_qq(
 }
 
 /// Enables or disables `target`, recording `actor`. `false` when it already was so.
-/// A disabled account's sessions end at their next request.
+/// A disabled account's sessions and API tokens end at their next request, and stay
+/// ended when it is enabled again (its `session_epoch` is raised).
 pub async fn set_active(
     state: &AppState,
     actor: &User,
     target: i32,
     active: bool,
+    origin: &Origin,
 ) -> Result<bool, AppError> {
     let actor = actor.id;
+    let origin = origin.clone();
     Ok(db::write(&state.db, move |c| {
         Ok(db::transaction(c, |c| {
             let changed = users::set_active(c, target, active)?;
@@ -327,7 +343,7 @@ pub async fn set_active(
                 } else {
                     Action::UserDisabled
                 };
-                audit::record(c, Some(actor), action, Some(target), "", db::now())?;
+                audit::record(c, Some(actor), action, Some(target), "", db::now(), &origin)?;
             }
             Ok::<_, DieselError>(changed)
         })?)

@@ -1,13 +1,17 @@
 //! The bind rules of spec section 4, in the order the table gives them. One function,
-//! used by every front-end that binds a QQ openid to an account.
+//! used by every front-end that binds a QQ openid to an account. Every attempt is
+//! counted against the abuse limits before any work; row 7 is the shared password check
+//! of [`crate::login`].
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use crate::auth::password;
-use crate::codes::service::{self as code_service, SmsCodeError};
-use crate::db::{self, audit, qq_bindings, users, users::User, AnyConnection};
+use crate::codes::service::{self as code_service, CaptchaAnswer, CaptchaError, SmsCodeError};
+use crate::db::{self, audit, audit::Origin, qq_bindings, users, users::User, AnyConnection};
 use crate::domain::{Mobile, OpenId, Password};
 use crate::error::AppError;
+use crate::limits::{self, Guard, Limited, Refused};
+use crate::login::{self, PasswordError};
 use crate::state::{unix_now, AppState};
 
 /// What the user typed into the bind form.
@@ -17,6 +21,9 @@ pub struct BindInput {
     pub password: String,
     pub sms_code: String,
     pub access_token: String,
+    /// The image captcha, asked for once the mobile or the account is under attack.
+    pub image_code: String,
+    pub image_code_id: String,
 }
 
 /// The QQ profile to give a new account.
@@ -36,9 +43,11 @@ pub enum Slot {
     OpenId,
     Account,
     QqLogin,
+    ImageCode,
 }
 
-/// A refused bind: rows 1–9 of the table. `Display` is the exact message.
+/// A refused bind: rows 1–9 of the table, and the limits around them. `Display` is the
+/// exact message.
 #[derive(Debug, thiserror::Error)]
 pub enum BindError {
     #[error("缺少必传参数")]
@@ -55,12 +64,18 @@ pub enum BindError {
     BadOpenId,
     #[error("用户名或密码错误")]
     WrongPassword,
-    #[error("{}", crate::auth::DISABLED_MESSAGE)]
+    #[error("{}", crate::login::DISABLED_MESSAGE)]
     Disabled,
     #[error("该账号已绑定其他QQ")]
     AccountBoundElsewhere,
     #[error("QQ登录失败")]
     Failed,
+    /// The mobile or the account is under attack: the image captcha was not right.
+    #[error("{0}")]
+    Captcha(CaptchaError),
+    /// Over an abuse limit (429).
+    #[error("{0}")]
+    Limited(Limited),
     /// Not a user mistake: a dependency failed before anything was written.
     #[error(transparent)]
     App(#[from] AppError),
@@ -69,13 +84,46 @@ pub enum BindError {
 impl BindError {
     pub fn slot(&self) -> Slot {
         match self {
-            Self::Missing | Self::App(_) => Slot::Form,
+            Self::Missing | Self::App(_) | Self::Limited(_) => Slot::Form,
             Self::BadMobile => Slot::Mobile,
             Self::BadPassword => Slot::Password,
             Self::SmsMissing | Self::SmsWrong => Slot::SmsCode,
             Self::BadOpenId => Slot::OpenId,
             Self::WrongPassword | Self::Disabled => Slot::Account,
             Self::AccountBoundElsewhere | Self::Failed => Slot::QqLogin,
+            Self::Captcha(_) => Slot::ImageCode,
+        }
+    }
+}
+
+impl From<Refused> for BindError {
+    fn from(r: Refused) -> Self {
+        match r {
+            Refused::Limited(l) => Self::Limited(l),
+            Refused::Unavailable(e) => Self::App(e.into()),
+        }
+    }
+}
+
+impl From<PasswordError> for BindError {
+    fn from(e: PasswordError) -> Self {
+        match e {
+            PasswordError::Wrong => Self::WrongPassword,
+            PasswordError::Disabled => Self::Disabled,
+            PasswordError::Captcha(e) => Self::Captcha(e),
+            PasswordError::Limited(l) => Self::Limited(l),
+            PasswordError::Unavailable(e) => Self::App(AppError::Unavailable {
+                cause: e.to_string(),
+            }),
+        }
+    }
+}
+
+impl From<CaptchaError> for BindError {
+    fn from(e: CaptchaError) -> Self {
+        match e {
+            CaptchaError::Store(e) => Self::App(e.into()),
+            e => Self::Captcha(e),
         }
     }
 }
@@ -87,17 +135,45 @@ pub struct Bound {
     pub created: bool,
 }
 
+/// Counts a bind attempt naming `subject` (a mobile, an account) before any work: the
+/// client's limit and the subject's limit on this network refuse; past the subject's
+/// limit from anywhere, the captcha is needed (true).
+async fn admit(guard: &mut Guard, subject: Option<&str>) -> Result<bool, BindError> {
+    let bucket = guard.client().bucket();
+    guard.admit(&limits::FORM_FAILS_PER_IP, &bucket).await?;
+    let Some(subject) = subject else {
+        return Ok(false);
+    };
+    let network = guard.client().network();
+    guard
+        .admit(
+            &limits::BIND_FAILS_PER_ACCOUNT_NET,
+            &format!("{subject}@{network}"),
+        )
+        .await?;
+    Ok(guard
+        .strained(&limits::BIND_FAILS_PER_ACCOUNT, subject)
+        .await?)
+}
+
 /// Checks the form (rows 1–9) and binds the openid in `input.access_token` to the account
 /// of `input.mobile`, creating the account when the mobile is new. `token_binding` is
-/// what the openid token was bound to when signed (the browser session's id).
+/// what the openid token was bound to when signed (the browser session's id). Every
+/// attempt is counted by `guard` first; a success clears the counts.
 pub async fn bind(
     state: &AppState,
+    guard: &mut Guard,
+    origin: &Origin,
     input: &BindInput,
     token_binding: &str,
     profile: &QqProfileHint,
 ) -> Result<Bound, BindError> {
-    // 1–3: the form itself.
     let mobile_raw = input.mobile.trim();
+    let named = Mobile::parse(mobile_raw).map(|m| format!("mobile:{}", m.as_str()));
+    let captcha_needed = admit(guard, named.as_deref()).await?;
+    let mut captcha = CaptchaAnswer::new(&input.image_code, &input.image_code_id);
+
+    // 1–3: the form itself.
     if mobile_raw.is_empty()
         || input.password.is_empty()
         || input.sms_code.trim().is_empty()
@@ -107,6 +183,9 @@ pub async fn bind(
     }
     let mobile = Mobile::parse(mobile_raw).ok_or(BindError::BadMobile)?;
     let pw = Password::parse(&input.password).ok_or(BindError::BadPassword)?;
+    if captcha_needed {
+        captcha.verify(&state.codes).await?;
+    }
 
     // 4–5: the SMS code (checked here, consumed only once everything else holds).
     let sms_code = input.sms_code.trim();
@@ -124,70 +203,149 @@ pub async fn bind(
         .map_err(AppError::from)?;
     let new_hash = match &existing {
         Some(user) => {
-            check_account(state, Some(user), pw.expose(), &openid).await?;
+            login::check_password(
+                state,
+                guard,
+                Some(user),
+                mobile_raw,
+                pw.expose(),
+                &mut captcha,
+            )
+            .await?;
+            check_free(state, user, &openid).await?;
             None
         }
-        None => Some(password::hash(&pw, state.settings.bcrypt_cost).await?),
+        None => Some(
+            password::hash(&pw, state.settings.bcrypt_cost)
+                .await
+                .map_err(AppError::from)?,
+        ),
     };
 
     // The SMS code is used up now, atomically: of two racing requests only one passes.
+    let left = sms_code_left(state, &mobile).await;
     code_service::consume_sms_code(state, &mobile, sms_code)
         .await
         .map_err(sms_error)?;
 
     // 9: create + bind in one transaction.
     let existing_id = existing.as_ref().map(|u| u.id);
-    write(
+    let written = write(
         state,
-        mobile,
+        mobile.clone(),
         new_hash,
         existing_id,
         openid,
         profile.clone(),
+        origin.clone(),
     )
-    .await
+    .await;
+    if let Err(BindError::App(_)) = &written {
+        // Nothing was written (the database was busy or down): the code still works.
+        code_service::restore_sms_code(state, &mobile, sms_code, left).await;
+    }
+    let bound = written?;
+    guard.succeeded().await;
+    Ok(bound)
 }
 
-/// The existing account a Renran-style client binds by its login (username or mobile)
-/// and password, with no SMS code: rows 1, 6, 7, 8, 9 of the table, in that order.
+/// How long the SMS code of `mobile` has left (for putting it back if the write fails).
+async fn sms_code_left(state: &AppState, mobile: &Mobile) -> std::time::Duration {
+    let key = crate::codes::keys::sms(mobile.as_str());
+    match state.codes.ttl(&key).await {
+        Ok(Some(left)) => left,
+        _ => crate::codes::keys::SMS_CODE_TTL,
+    }
+}
+
+/// The existing account a Renran-style client binds by its login (username or mobile),
+/// its password and an SMS code sent to its mobile (the form's rule): rows 1, 6, the
+/// account, 4–5 for its mobile, 7, 8, 9, in that order.
 #[derive(Clone, Default)]
 pub struct ExistingInput {
     pub login: String,
     pub password: String,
+    pub sms_code: String,
     pub access_token: String,
+    pub image_code: String,
+    pub image_code_id: String,
 }
 
-/// Binds the openid in `input.access_token` to the account that `input.login` and
-/// `input.password` prove.
+/// Binds the openid in `input.access_token` to the account that `input.login`, its
+/// password and the SMS code sent to its mobile prove.
 pub async fn bind_existing(
     state: &AppState,
+    guard: &mut Guard,
+    origin: &Origin,
     input: &ExistingInput,
     token_binding: &str,
 ) -> Result<Bound, BindError> {
     let login = input.login.trim();
-    if login.is_empty() || input.password.is_empty() || input.access_token.trim().is_empty() {
+    let named = (!login.is_empty() && login.len() <= 64).then(|| format!("login:{login}"));
+    let captcha_needed = admit(guard, named.as_deref()).await?;
+    let mut captcha = CaptchaAnswer::new(&input.image_code, &input.image_code_id);
+    if login.is_empty()
+        || input.password.is_empty()
+        || input.sms_code.trim().is_empty()
+        || input.access_token.trim().is_empty()
+    {
         return Err(BindError::Missing);
     }
     let openid = verify_token(state, &input.access_token, token_binding)?;
     if login.len() > 64 || input.password.len() > 64 {
         return Err(BindError::WrongPassword);
     }
+    if captcha_needed {
+        captcha.verify(&state.codes).await?;
+    }
     let l = login.to_owned();
     let user = db::run(&state.db, move |c| Ok(users::find_by_login(c, &l)?))
         .await
         .map_err(AppError::from)?;
-    check_account(state, user.as_ref(), &input.password, &openid).await?;
-    let user = user.ok_or(BindError::WrongPassword)?;
-    let mobile = Mobile::parse(&user.mobile).ok_or(BindError::Failed)?;
-    write(
+    let sms_code = input.sms_code.trim();
+    let mobile = match &user {
+        Some(u) => {
+            let mobile = Mobile::parse(&u.mobile).ok_or(BindError::Failed)?;
+            code_service::check_sms_code(state, &mobile, sms_code)
+                .await
+                .map_err(sms_error)?;
+            Some(mobile)
+        }
+        None => None,
+    };
+    login::check_password(
         state,
-        mobile,
+        guard,
+        user.as_ref(),
+        login,
+        &input.password,
+        &mut captcha,
+    )
+    .await?;
+    let (Some(user), Some(mobile)) = (user, mobile) else {
+        return Err(BindError::WrongPassword);
+    };
+    check_free(state, &user, &openid).await?;
+    let left = sms_code_left(state, &mobile).await;
+    code_service::consume_sms_code(state, &mobile, sms_code)
+        .await
+        .map_err(sms_error)?;
+    let written = write(
+        state,
+        mobile.clone(),
         None,
         Some(user.id),
         openid,
         QqProfileHint::default(),
+        origin.clone(),
     )
-    .await
+    .await;
+    if let Err(BindError::App(_)) = &written {
+        code_service::restore_sms_code(state, &mobile, sms_code, left).await;
+    }
+    let bound = written?;
+    guard.succeeded().await;
+    Ok(bound)
 }
 
 /// Row 6: the signed openid token.
@@ -201,27 +359,8 @@ fn verify_token(state: &AppState, token: &str, binding: &str) -> Result<OpenId, 
         })
 }
 
-/// Rows 7–8 for an existing account: the password (bcrypt runs even for no account, so
-/// timing tells nothing), one message for a disabled account whatever the password, and
-/// no other QQ bound to it.
-async fn check_account(
-    state: &AppState,
-    user: Option<&User>,
-    password_typed: &str,
-    openid: &OpenId,
-) -> Result<(), BindError> {
-    let cost = state.settings.bcrypt_cost;
-    let password_ok =
-        password::verify(password_typed, user.map(|u| u.password.as_str()), cost).await?;
-    let Some(user) = user else {
-        return Err(BindError::WrongPassword);
-    };
-    if !user.is_active {
-        return Err(BindError::Disabled);
-    }
-    if !password_ok {
-        return Err(BindError::WrongPassword);
-    }
+/// Row 8: no other QQ bound to the account.
+async fn check_free(state: &AppState, user: &User, openid: &OpenId) -> Result<(), BindError> {
     let (uid, oid) = (user.id, openid.as_str().to_owned());
     let current = db::run(&state.db, move |c| Ok(qq_bindings::find_by_user(c, uid)?))
         .await
@@ -240,6 +379,7 @@ async fn write(
     existing_id: Option<i32>,
     openid: OpenId,
     profile: QqProfileHint,
+    origin: Origin,
 ) -> Result<Bound, BindError> {
     let result = db::write(&state.db, move |c| {
         Ok(write_binding(
@@ -249,6 +389,7 @@ async fn write(
             existing_id,
             &openid,
             &profile,
+            &origin,
         ))
     })
     .await
@@ -257,6 +398,11 @@ async fn write(
         Ok(bound) => Ok(bound),
         Err(TxError::BoundElsewhere) => Err(BindError::AccountBoundElsewhere),
         Err(TxError::Conflict) => Err(BindError::Failed),
+        Err(TxError::Db(e)) if db::is_lock_timeout(&e) => {
+            Err(BindError::App(AppError::Unavailable {
+                cause: format!("bind transaction: {e}"),
+            }))
+        }
         Err(TxError::Db(e)) => {
             tracing::error!(error = %e, "bind transaction failed");
             Err(BindError::Failed)
@@ -296,6 +442,7 @@ fn write_binding(
     existing_id: Option<i32>,
     openid: &OpenId,
     profile: &QqProfileHint,
+    origin: &Origin,
 ) -> Result<Bound, TxError> {
     db::transaction(conn, |conn| {
         let now = db::now();
@@ -329,6 +476,7 @@ fn write_binding(
                     Some(user.id),
                     "",
                     now,
+                    origin,
                 )?;
                 (user, true)
             }
@@ -363,6 +511,7 @@ fn write_binding(
             Some(user.id),
             &format!("openid={}", openid.as_str()),
             now,
+            origin,
         )?;
         Ok(Bound { user, created })
     })

@@ -115,6 +115,11 @@ pub struct Settings {
     pub cors_origins: Vec<String>,
     /// How long a JWT of the JSON API stays valid.
     pub jwt_ttl: Duration,
+    /// A logged-in session ends after this long without a request (`SESSION_IDLE_TIMEOUT`;
+    /// a remembered one: 14 days).
+    pub session_idle_timeout: Duration,
+    /// A logged-in session ends this long after the login, whatever (`SESSION_MAX_AGE`).
+    pub session_max_age: Duration,
     /// bcrypt work factor; only tests lower it.
     pub bcrypt_cost: u32,
     /// How long a database writer waits for a lock (SQLite's write lock, a PostgreSQL
@@ -256,6 +261,14 @@ impl Settings {
         };
 
         let sms_provider = match var("SMS_PROVIDER").as_deref().map(str::trim) {
+            // Outside dev mode there is no default: a shop must choose, and `log` sends
+            // no SMS at all.
+            None if !dev_mode => {
+                return Err(ConfigError::new(
+                    "SMS_PROVIDER",
+                    "required when QQ_CLIENT_ID is set: tencent (or log: codes to the log only, no SMS is sent)",
+                ))
+            }
             None | Some("log") => SmsProviderKind::Log,
             Some("tencent") => {
                 let required = |name: &'static str| {
@@ -342,6 +355,21 @@ impl Settings {
             },
         };
 
+        let seconds = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
+            match var(name) {
+                None => Ok(Duration::from_secs(default)),
+                Some(v) => match v.trim().parse::<u64>() {
+                    Ok(secs) if (1..=365 * 86_400).contains(&secs) => Ok(Duration::from_secs(secs)),
+                    _ => Err(ConfigError::new(
+                        name,
+                        format!("{v:?} is not a number of seconds between 1 and 31536000"),
+                    )),
+                },
+            }
+        };
+        let session_idle_timeout = seconds("SESSION_IDLE_TIMEOUT", 7_200)?;
+        let session_max_age = seconds("SESSION_MAX_AGE", 14 * 86_400)?;
+
         Ok(Self {
             listen,
             database_url,
@@ -356,6 +384,8 @@ impl Settings {
             trusted_proxies,
             cors_origins,
             jwt_ttl,
+            session_idle_timeout,
+            session_max_age,
             bcrypt_cost: bcrypt::DEFAULT_COST,
             db_busy_timeout: crate::db::BUSY_TIMEOUT,
         })
@@ -463,6 +493,9 @@ mod tests {
         assert_eq!(err_var(&base), "SECRET_KEY");
         let mut with_key = base.to_vec();
         with_key.push(("SECRET_KEY", "0123456789abcdef0123456789abcdef"));
+        // No SMS provider by default outside dev mode.
+        assert_eq!(err_var(&with_key), "SMS_PROVIDER");
+        with_key.push(("SMS_PROVIDER", "log"));
         let s = parse(&with_key).unwrap();
         assert!(!s.dev_mode());
         assert!(s.session_cookie_secure);
@@ -505,6 +538,21 @@ mod tests {
             ]),
             "QQ_REDIRECT_URI"
         );
+    }
+
+    #[test]
+    fn sessions_end_after_two_idle_hours_or_fourteen_days_unless_configured() {
+        let s = parse(&[]).unwrap();
+        assert_eq!(s.session_idle_timeout, Duration::from_secs(7_200));
+        assert_eq!(s.session_max_age, Duration::from_secs(14 * 86_400));
+        let s = parse(&[("SESSION_IDLE_TIMEOUT", "60"), ("SESSION_MAX_AGE", "3600")]).unwrap();
+        assert_eq!(s.session_idle_timeout, Duration::from_secs(60));
+        assert_eq!(s.session_max_age, Duration::from_secs(3600));
+        assert_eq!(
+            err_var(&[("SESSION_IDLE_TIMEOUT", "0")]),
+            "SESSION_IDLE_TIMEOUT"
+        );
+        assert_eq!(err_var(&[("SESSION_MAX_AGE", "soon")]), "SESSION_MAX_AGE");
     }
 
     #[test]

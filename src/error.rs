@@ -33,6 +33,9 @@ pub enum AppError {
     Unavailable { cause: String },
     #[error("服务器内部错误，请稍后再试")]
     Internal { cause: String },
+    /// Over an abuse limit: 429 with `Retry-After`.
+    #[error("{0}")]
+    Limited(crate::limits::Limited),
 }
 
 impl AppError {
@@ -75,6 +78,28 @@ impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         Self::Unavailable {
             cause: e.to_string(),
+        }
+    }
+}
+
+impl From<crate::auth::password::HashError> for AppError {
+    fn from(e: crate::auth::password::HashError) -> Self {
+        Self::internal(e)
+    }
+}
+
+/// A password check that did not go through: the limit's 429 is a page of its own
+/// (handlers that show it on the form match it first); the rest as they are.
+impl From<crate::login::PasswordError> for AppError {
+    fn from(e: crate::login::PasswordError) -> Self {
+        use crate::login::PasswordError as E;
+        match e {
+            E::Unavailable(cause) => Self::Unavailable {
+                cause: cause.to_string(),
+            },
+            E::Limited(l) => Self::Limited(l),
+            E::Disabled => Self::Forbidden(e.to_string()),
+            e => Self::BadRequest(e.to_string()),
         }
     }
 }
@@ -130,6 +155,7 @@ impl ResponseError for AppError {
             Self::QqFailed { .. } => StatusCode::BAD_GATEWAY,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Limited(_) => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -152,13 +178,17 @@ impl ResponseError for AppError {
             message: &message,
             retry_qq: matches!(self, Self::QqFailed { .. } | Self::BadRequest(_)),
         };
-        match page.render() {
+        let resp = match page.render() {
             Ok(html) => HttpResponse::build(status)
                 .content_type("text/html; charset=utf-8")
                 .body(html),
             Err(_) => HttpResponse::build(status)
                 .content_type("text/plain; charset=utf-8")
                 .body(message),
+        };
+        match self {
+            Self::Limited(l) => with_retry_after(resp, l),
+            _ => resp,
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod limits;
+pub mod login;
 pub mod qq;
 pub mod routes;
 pub mod session;

@@ -1,17 +1,33 @@
 //! Abuse limits, kept in the code store so that they hold across instances: fixed windows
-//! counted per client IP and per account. `RATE_LIMITS=off` turns them off (the 60 s SMS
+//! counted per client and per account. `RATE_LIMITS=off` turns them off (the 60 s SMS
 //! flag is not one of them and always applies).
 //!
-//! While the code store is down the limits let requests through (with a warning in the
-//! log): password login must keep working through a Redis outage.
+//! Every limit counts *first* and decides on the new count (one atomic `INCR` + expire),
+//! so N concurrent attempts get at most the limit through, however they are timed.
+//!
+//! Two kinds of use:
+//! - [`count`], for requests that cost us something but guard no account (captchas,
+//!   availability lookups, starting a QQ login): refused over the limit; let through,
+//!   with a warning, while the code store is down.
+//! - [`Guard`], for attempts on an account (a password check, a bind): refused over the
+//!   limit, and refused too (fail closed) while the store cannot be asked, since a
+//!   limit not checked is a password guessed for free.
 
 use std::net::IpAddr;
 use std::time::Duration;
 
-use actix_web::HttpRequest;
+use crate::codes::{CodeStore, StoreError};
 
-use crate::codes::StoreError;
-use crate::state::AppState;
+/// What becomes of an attempt's count when the attempt succeeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnSuccess {
+    /// It stays counted (every request counts).
+    Keep,
+    /// It is given back: the limit counts failures (and attempts in flight).
+    Refund,
+    /// The whole count is forgotten: a success proves the owner (an account's failures).
+    Clear,
+}
 
 /// At most `limit` counted events per `window` for one subject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,52 +35,86 @@ pub struct Rule {
     pub name: &'static str,
     pub limit: i64,
     pub window: Duration,
+    pub on_success: OnSuccess,
 }
 
 const MINUTE: Duration = Duration::from_secs(60);
+const QUARTER_HOUR: Duration = Duration::from_secs(15 * 60);
 
-/// SMS codes sent to any mobile from one client IP.
+/// SMS codes sent to any mobile from one client.
 pub const SMS_PER_IP: Rule = Rule {
     name: "sms_ip",
     limit: 20,
     window: Duration::from_secs(3600),
+    on_success: OnSuccess::Keep,
 };
-/// Captcha pictures drawn for one client IP.
+/// Captcha pictures drawn for one client.
 pub const CAPTCHA_PER_IP: Rule = Rule {
     name: "captcha_ip",
     limit: 60,
     window: MINUTE,
+    on_success: OnSuccess::Keep,
 };
-/// Failed password logins of one account.
+/// QQ logins started (`/qq/login/`, `/qq/authorize/`) by one client: each leaves a
+/// `state` in the store for ten minutes.
+pub const QQ_LOGINS_PER_IP: Rule = Rule {
+    name: "qq_login_ip",
+    limit: 30,
+    window: MINUTE,
+    on_success: OnSuccess::Keep,
+};
+/// Failed password checks of one account, from anywhere: past this, every password
+/// check of the account needs the image captcha as well.
 pub const LOGIN_FAILS_PER_ACCOUNT: Rule = Rule {
     name: "login_account",
     limit: 5,
-    window: Duration::from_secs(15 * 60),
+    window: QUARTER_HOUR,
+    on_success: OnSuccess::Clear,
 };
-/// Failed password logins from one client IP.
+/// Failed password checks of one account from one client network: past this, that
+/// network is locked out of the account (429) for the rest of the window. The owner,
+/// coming from another network, answers the captcha instead.
+pub const LOGIN_FAILS_PER_ACCOUNT_NET: Rule = Rule {
+    name: "login_account_net",
+    limit: 5,
+    window: QUARTER_HOUR,
+    on_success: OnSuccess::Clear,
+};
+/// Failed password logins from one client.
 pub const LOGIN_FAILS_PER_IP: Rule = Rule {
     name: "login_ip",
     limit: 30,
-    window: Duration::from_secs(15 * 60),
+    window: QUARTER_HOUR,
+    on_success: OnSuccess::Refund,
 };
-/// Refused binds (form and API) for one mobile or account.
+/// Refused binds (form and API) naming one mobile or account, from anywhere: past
+/// this, a bind naming it needs the image captcha.
 pub const BIND_FAILS_PER_ACCOUNT: Rule = Rule {
     name: "bind_account",
     limit: 20,
-    window: Duration::from_secs(15 * 60),
+    window: QUARTER_HOUR,
+    on_success: OnSuccess::Clear,
 };
-/// Refused binds and registrations from one client IP.
+/// Refused binds naming one mobile or account from one client network: past this, 429.
+pub const BIND_FAILS_PER_ACCOUNT_NET: Rule = Rule {
+    name: "bind_account_net",
+    limit: 20,
+    window: QUARTER_HOUR,
+    on_success: OnSuccess::Clear,
+};
+/// Refused binds and registrations from one client.
 pub const FORM_FAILS_PER_IP: Rule = Rule {
     name: "form_ip",
     limit: 60,
-    window: Duration::from_secs(15 * 60),
+    window: QUARTER_HOUR,
+    on_success: OnSuccess::Refund,
 };
-
-/// "Is this username / mobile taken?" lookups from one client IP.
+/// "Is this username / mobile taken?" lookups from one client.
 pub const LOOKUPS_PER_IP: Rule = Rule {
     name: "lookup_ip",
     limit: 60,
     window: MINUTE,
+    on_success: OnSuccess::Keep,
 };
 
 /// Over a limit: when to try again.
@@ -85,59 +135,83 @@ impl Limited {
     }
 }
 
+/// A guarded attempt refused before any work was done.
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    #[error(transparent)]
+    Limited(#[from] Limited),
+    /// The code store could not be asked: the attempt is refused (fail closed).
+    #[error("abuse limit not checkable")]
+    Unavailable(#[source] StoreError),
+}
+
+/// Who is asking, as the limits count them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Client {
+    pub ip: IpAddr,
+}
+
+impl Client {
+    pub fn new(ip: IpAddr) -> Self {
+        Self { ip }
+    }
+
+    /// The bucket of "per client" limits: an IPv4 address, or an IPv6 client's /64 (one
+    /// subscriber gets a whole /64 and may pick any address in it).
+    pub fn bucket(&self) -> String {
+        match self.ip {
+            IpAddr::V4(v4) => v4.to_string(),
+            IpAddr::V6(_) => self.network(),
+        }
+    }
+
+    /// The client's network: an IPv4 /24 or an IPv6 /64. A lock-out by strangers holds
+    /// for their network only.
+    pub fn network(&self) -> String {
+        let prefix = if self.ip.is_ipv4() { 24 } else { 64 };
+        match ipnet::IpNet::new(self.ip, prefix) {
+            Ok(net) => net.trunc().to_string(),
+            Err(_) => self.ip.to_string(),
+        }
+    }
+
+    /// The address as an audit entry keeps it.
+    pub fn address(&self) -> String {
+        self.ip.to_string()
+    }
+}
+
 fn key(rule: &Rule, subject: &str) -> String {
     format!("qqbind:rl:{}:{subject}", rule.name)
 }
 
-/// `Err(Limited)` when `subject` has used up `rule` in the current window.
-pub async fn check(state: &AppState, rule: &Rule, subject: &str) -> Result<(), Limited> {
-    if !state.settings.rate_limits {
-        return Ok(());
-    }
-    match used(state, rule, subject).await {
-        Ok(None) => Ok(()),
-        Ok(Some(retry_after)) => Err(Limited { retry_after }),
-        Err(e) => {
-            tracing::warn!(error = %e, rule = rule.name, "code store down: limit not checked");
-            Ok(())
-        }
-    }
+/// Counts one event and returns `Err(Limited)` when that goes over the limit.
+async fn take(codes: &CodeStore, rule: &Rule, subject: &str) -> Result<i64, StoreError> {
+    codes.incr(&key(rule, subject), rule.window).await
 }
 
-/// `Some(time left)` when the window is used up.
-async fn used(
-    state: &AppState,
-    rule: &Rule,
-    subject: &str,
-) -> Result<Option<Duration>, StoreError> {
-    let k = key(rule, subject);
-    let count: i64 = state
-        .codes
-        .get(&k)
-        .await?
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    if count < rule.limit {
-        return Ok(None);
+async fn limited(codes: &CodeStore, rule: &Rule, subject: &str) -> Limited {
+    let left = codes.ttl(&key(rule, subject)).await.ok().flatten();
+    Limited {
+        retry_after: left.unwrap_or(rule.window),
     }
-    Ok(Some(state.codes.ttl(&k).await?.unwrap_or(rule.window)))
 }
 
 /// Counts this request against `rule` and refuses it when that goes over the limit: one
-/// store round trip, for rules where every request counts.
-pub async fn count(state: &AppState, rule: &Rule, subject: &str) -> Result<(), Limited> {
-    if !state.settings.rate_limits {
+/// store round trip, for rules where every request counts and no account is at stake.
+/// While the store is down the request goes through (logged).
+pub async fn count(
+    codes: &CodeStore,
+    enabled: bool,
+    rule: &Rule,
+    subject: &str,
+) -> Result<(), Limited> {
+    if !enabled {
         return Ok(());
     }
-    let k = key(rule, subject);
-    match state.codes.incr(&k, rule.window).await {
+    match take(codes, rule, subject).await {
         Ok(n) if n <= rule.limit => Ok(()),
-        Ok(_) => {
-            let retry_after = state.codes.ttl(&k).await.ok().flatten();
-            Err(Limited {
-                retry_after: retry_after.unwrap_or(rule.window),
-            })
-        }
+        Ok(_) => Err(limited(codes, rule, subject).await),
         Err(e) => {
             tracing::warn!(error = %e, rule = rule.name, "code store down: limit not checked");
             Ok(())
@@ -145,102 +219,117 @@ pub async fn count(state: &AppState, rule: &Rule, subject: &str) -> Result<(), L
     }
 }
 
-/// Counts one event for `subject` (the window starts at the first).
-pub async fn hit(state: &AppState, rule: &Rule, subject: &str) {
-    if state.settings.rate_limits {
-        if let Err(e) = state.codes.incr(&key(rule, subject), rule.window).await {
-            tracing::warn!(error = %e, rule = rule.name, "code store down: event not counted");
+/// [`count`] that fails closed: for work that needs the store anyway (sending an SMS).
+pub async fn count_strict(
+    codes: &CodeStore,
+    enabled: bool,
+    rule: &Rule,
+    subject: &str,
+) -> Result<(), Refused> {
+    if !enabled {
+        return Ok(());
+    }
+    let n = take(codes, rule, subject)
+        .await
+        .map_err(Refused::Unavailable)?;
+    if n > rule.limit {
+        return Err(limited(codes, rule, subject).await.into());
+    }
+    Ok(())
+}
+
+/// Gives back one event counted by [`count_strict`] (the work it guarded did not happen).
+pub async fn refund(codes: &CodeStore, enabled: bool, rule: &Rule, subject: &str) {
+    if enabled {
+        if let Err(e) = codes.decr(&key(rule, subject)).await {
+            tracing::warn!(error = %e, rule = rule.name, "code store down: count not given back");
         }
     }
 }
 
-/// Forgets `subject`'s count (a successful login clears its failures).
-pub async fn clear(state: &AppState, rule: &Rule, subject: &str) {
-    if state.settings.rate_limits {
-        if let Err(e) = state.codes.delete(&key(rule, subject)).await {
-            tracing::warn!(error = %e, rule = rule.name, "code store down: count not cleared");
-        }
-    }
+/// The limits of one attempt on an account (a password check, a bind). Each rule is
+/// counted as it is admitted, before the work it guards; a success then gives back or
+/// forgets what the rules say ([`OnSuccess`]). Fails closed: a store that cannot be
+/// asked refuses the attempt.
+pub struct Guard {
+    codes: CodeStore,
+    enabled: bool,
+    client: Client,
+    taken: Vec<(Rule, String)>,
+    captcha_needed: bool,
 }
 
-/// The client's address: the socket's peer, or, when that peer is a trusted proxy
-/// (`TRUSTED_PROXIES`), the nearest `X-Forwarded-For` entry that is not.
-pub fn client_ip(req: &HttpRequest, trusted: &[ipnet::IpNet]) -> IpAddr {
-    let peer = req
-        .peer_addr()
-        .map(|a| a.ip())
-        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
-    if !is_trusted(&peer) {
-        return peer;
-    }
-    let forwarded: Vec<IpAddr> = req
-        .headers()
-        .get_all("x-forwarded-for")
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
-    // Right to left: each trusted hop appended the address it saw.
-    forwarded
-        .into_iter()
-        .rev()
-        .find(|ip| !is_trusted(ip))
-        .unwrap_or(peer)
-}
-
-/// The client address of `req`, as the limits key it.
-pub fn ip_of(state: &AppState, req: &HttpRequest) -> String {
-    client_ip(req, &state.settings.trusted_proxies).to_string()
-}
-
-/// One guarded attempt (a login, a bind, a registration): refused up front while the
-/// client IP or the account is over its limit; a failure counts against both.
-pub struct Attempt<'a> {
-    state: &'a AppState,
-    ip: String,
-    ip_rule: Rule,
-    account: Option<(String, Rule)>,
-}
-
-impl<'a> Attempt<'a> {
-    pub fn new(state: &'a AppState, req: &HttpRequest, ip_rule: Rule) -> Self {
+impl Guard {
+    pub fn new(codes: &CodeStore, enabled: bool, client: Client) -> Self {
         Self {
-            state,
-            ip: ip_of(state, req),
-            ip_rule,
-            account: None,
+            codes: codes.clone(),
+            enabled,
+            client,
+            taken: Vec::new(),
+            captcha_needed: false,
         }
     }
 
-    /// Also limits `account` (a mobile, a user id…) by `rule`.
-    pub fn account(mut self, account: impl Into<String>, rule: Rule) -> Self {
-        let account = account.into();
-        if !account.is_empty() {
-            self.account = Some((account, rule));
-        }
-        self
+    pub fn client(&self) -> Client {
+        self.client
     }
 
-    pub async fn check(&self) -> Result<(), Limited> {
-        check(self.state, &self.ip_rule, &self.ip).await?;
-        if let Some((account, rule)) = &self.account {
-            check(self.state, rule, account).await?;
+    async fn take(&mut self, rule: &Rule, subject: &str) -> Result<i64, Refused> {
+        let n = take(&self.codes, rule, subject)
+            .await
+            .map_err(Refused::Unavailable)?;
+        self.taken.push((*rule, subject.to_owned()));
+        Ok(n)
+    }
+
+    /// Counts this attempt against `rule` for `subject`; refused when that goes over.
+    pub async fn admit(&mut self, rule: &Rule, subject: &str) -> Result<(), Refused> {
+        if !self.enabled {
+            return Ok(());
+        }
+        if self.take(rule, subject).await? > rule.limit {
+            let l = limited(&self.codes, rule, subject).await;
+            tracing::warn!(
+                rule = rule.name,
+                network = %self.client.network(),
+                retry_after_s = l.retry_after.as_secs(),
+                "locked out"
+            );
+            return Err(l.into());
         }
         Ok(())
     }
 
-    pub async fn failed(&self) {
-        hit(self.state, &self.ip_rule, &self.ip).await;
-        if let Some((account, rule)) = &self.account {
-            hit(self.state, rule, account).await;
+    /// Counts this attempt against `rule` for `subject` without refusing it: true when
+    /// the count is over the limit (the attempt then needs the image captcha). Also notes
+    /// whether the *next* attempt will need it ([`Self::captcha_needed`]).
+    pub async fn strained(&mut self, rule: &Rule, subject: &str) -> Result<bool, Refused> {
+        if !self.enabled {
+            return Ok(false);
         }
+        let n = self.take(rule, subject).await?;
+        self.captcha_needed |= n >= rule.limit;
+        Ok(n > rule.limit)
     }
 
-    /// A success clears the account's failures (not the IP's).
-    pub async fn succeeded(&self) {
-        if let Some((account, rule)) = &self.account {
-            clear(self.state, rule, account).await;
+    /// Whether a form refused now should show the image captcha for the next try.
+    pub fn captcha_needed(&self) -> bool {
+        self.captcha_needed
+    }
+
+    /// The attempt succeeded: account counts are forgotten, per-client failures given back.
+    pub async fn succeeded(&mut self) {
+        self.captcha_needed = false;
+        for (rule, subject) in std::mem::take(&mut self.taken) {
+            let k = key(&rule, &subject);
+            let done = match rule.on_success {
+                OnSuccess::Keep => Ok(()),
+                OnSuccess::Refund => self.codes.decr(&k).await.map(|_| ()),
+                OnSuccess::Clear => self.codes.delete(&k).await,
+            };
+            if let Err(e) = done {
+                tracing::warn!(error = %e, rule = rule.name, "code store down: count not cleared");
+            }
         }
     }
 }
@@ -248,45 +337,20 @@ impl<'a> Attempt<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix_web::test::TestRequest;
-
-    fn ip(peer: &str, xff: Option<&str>, trusted: &[&str]) -> String {
-        let mut req = TestRequest::default().peer_addr(format!("{peer}:4000").parse().unwrap());
-        if let Some(v) = xff {
-            req = req.insert_header(("x-forwarded-for", v));
-        }
-        let nets: Vec<ipnet::IpNet> = trusted.iter().map(|n| n.parse().unwrap()).collect();
-        client_ip(&req.to_http_request(), &nets).to_string()
-    }
+    use crate::codes::MemoryStore;
 
     #[test]
-    fn the_client_is_the_nearest_untrusted_hop() {
-        // No trusted proxy: the header is ignored.
-        assert_eq!(ip("203.0.113.7", Some("1.2.3.4"), &[]), "203.0.113.7");
-        // From a proxy we do not trust: ignored too.
+    fn ipv6_clients_are_counted_per_64_and_ipv4_networks_are_24s() {
+        let c = |s: &str| Client::new(s.parse().unwrap());
+        assert_eq!(c("203.0.113.7").bucket(), "203.0.113.7");
+        assert_eq!(c("203.0.113.7").network(), "203.0.113.0/24");
+        assert_eq!(c("2001:db8:1:2:aaaa::1").bucket(), "2001:db8:1:2::/64");
         assert_eq!(
-            ip("203.0.113.7", Some("1.2.3.4"), &["10.0.0.0/8"]),
-            "203.0.113.7"
+            c("2001:db8:1:2:ffff:ffff:ffff:ffff").bucket(),
+            c("2001:db8:1:2::9").bucket()
         );
-        // Behind two trusted hops, a client that forged its own first entry.
-        assert_eq!(
-            ip(
-                "10.0.0.1",
-                Some("6.6.6.6, 198.51.100.9, 10.0.0.2"),
-                &["10.0.0.0/8"]
-            ),
-            "198.51.100.9"
-        );
-        // Only trusted hops, or garbage: the peer.
-        assert_eq!(
-            ip("10.0.0.1", Some("10.0.0.2"), &["10.0.0.0/8"]),
-            "10.0.0.1"
-        );
-        assert_eq!(
-            ip("10.0.0.1", Some("not an ip"), &["10.0.0.0/8"]),
-            "10.0.0.1"
-        );
-        assert_eq!(ip("10.0.0.1", None, &["10.0.0.0/8"]), "10.0.0.1");
+        assert_ne!(c("2001:db8:1:3::1").bucket(), c("2001:db8:1:2::1").bucket());
+        assert_eq!(c("2001:db8:1:2::9").network(), "2001:db8:1:2::/64");
     }
 
     #[test]
@@ -298,5 +362,47 @@ mod tests {
         assert_eq!(l(61).to_string(), "操作过于频繁，请2分钟后再试");
         assert_eq!(l(0).to_string(), "操作过于频繁，请1分钟后再试");
         assert_eq!(l(0).retry_after_secs(), "1");
+    }
+
+    #[tokio::test]
+    async fn concurrent_attempts_get_at_most_the_limit_through() {
+        let codes = CodeStore::Memory(MemoryStore::new());
+        let client = Client::new("203.0.113.7".parse().unwrap());
+        let attempts = (0..100).map(|_| {
+            let codes = codes.clone();
+            tokio::spawn(async move {
+                let mut g = Guard::new(&codes, true, client);
+                g.admit(&LOGIN_FAILS_PER_ACCOUNT_NET, "user:1")
+                    .await
+                    .is_ok()
+            })
+        });
+        let mut through = 0;
+        for a in attempts {
+            through += usize::from(a.await.unwrap());
+        }
+        assert_eq!(through as i64, LOGIN_FAILS_PER_ACCOUNT_NET.limit);
+    }
+
+    #[tokio::test]
+    async fn a_success_clears_account_counts_and_gives_back_client_counts() {
+        let codes = CodeStore::Memory(MemoryStore::new());
+        let client = Client::new("203.0.113.7".parse().unwrap());
+        let mut failing = Guard::new(&codes, true, client);
+        failing.admit(&LOGIN_FAILS_PER_IP, "ip").await.unwrap();
+        failing
+            .admit(&LOGIN_FAILS_PER_ACCOUNT_NET, "acct")
+            .await
+            .unwrap();
+        let mut ok = Guard::new(&codes, true, client);
+        ok.admit(&LOGIN_FAILS_PER_IP, "ip").await.unwrap();
+        ok.admit(&LOGIN_FAILS_PER_ACCOUNT_NET, "acct")
+            .await
+            .unwrap();
+        ok.succeeded().await;
+        let ip = codes.get(&key(&LOGIN_FAILS_PER_IP, "ip")).await.unwrap();
+        assert_eq!(ip.as_deref(), Some("1"));
+        let account = codes.get(&key(&LOGIN_FAILS_PER_ACCOUNT_NET, "acct")).await;
+        assert_eq!(account.unwrap(), None);
     }
 }

@@ -2,7 +2,9 @@
 //!
 //! - `sid`: this session's id; binds openid tokens and `state` to the browser, and is
 //!   what logout revokes in the code store (a cookie cannot be revoked by itself).
-//! - `uid`: the logged-in user.
+//! - `uid`: the logged-in user; `iat` and `seen`: when this login began and when it was
+//!   last used (idle and absolute timeouts); `epoch`: the account's `session_epoch` when
+//!   it began (raised by disable, logout everywhere, password changes: older sessions end).
 //! - `csrf`: the seed CSRF tokens are signed from.
 //! - `qq_pending`: QQ logins started here (`state` → `next`), single use, expiring.
 //! - `qq_bind`: the pending bind after a callback: where to go next, the QQ profile.
@@ -20,6 +22,9 @@ use crate::error::AppError;
 
 const SID: &str = "sid";
 const UID: &str = "uid";
+const IAT: &str = "iat";
+const SEEN: &str = "seen";
+const EPOCH: &str = "epoch";
 const CSRF: &str = "csrf";
 const QQ_PENDING: &str = "qq_pending";
 const QQ_BIND: &str = "qq_bind";
@@ -45,6 +50,37 @@ pub struct PendingBind {
 }
 
 pub struct TypedSession(Session);
+
+/// What a logged-in session says of itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginFacts {
+    pub sid: String,
+    pub user_id: i32,
+    /// Unix seconds: when the login happened.
+    pub issued_at: i64,
+    /// Unix seconds: the last request seen (to the minute).
+    pub seen_at: i64,
+    pub epoch: i32,
+    pub remembered: bool,
+}
+
+impl LoginFacts {
+    /// Whether this login has ended by itself at `now`: idle for longer than `idle`
+    /// (a remembered one: [`REMEMBERED_IDLE_SECS`]) or older than `max_age`.
+    pub fn expired(&self, now: i64, idle: i64, max_age: i64) -> bool {
+        let idle = if self.remembered {
+            REMEMBERED_IDLE_SECS
+        } else {
+            idle
+        };
+        now - self.seen_at > idle || now - self.issued_at > max_age || now < self.issued_at - 300
+    }
+}
+
+/// A remembered session ("记住登录") may sit idle this long (14 days).
+pub const REMEMBERED_IDLE_SECS: i64 = 14 * 24 * 3600;
+/// Activity is noted at most once a minute (each note rewrites the cookie).
+pub const TOUCH_EVERY_SECS: i64 = 60;
 
 impl FromRequest for TypedSession {
     type Error = actix_web::Error;
@@ -143,16 +179,56 @@ impl TypedSession {
     }
 
     /// Starts a logged-in session: a new session id (the old cookie's state is dropped,
-    /// so a fixated session gains nothing), a new CSRF seed.
-    pub fn log_in(&self, user_id: i32, remember: bool) -> Result<(), AppError> {
+    /// so a fixated session gains nothing), a new CSRF seed, the login's times and the
+    /// account's epoch. Returns the new session id.
+    pub fn log_in(
+        &self,
+        user_id: i32,
+        epoch: i32,
+        remember: bool,
+        now: i64,
+    ) -> Result<String, AppError> {
         self.0.clear();
         self.0.renew();
-        self.0.insert(SID, random_hex(16))?;
+        let sid = random_hex(16);
+        self.0.insert(SID, &sid)?;
         self.0.insert(CSRF, random_hex(16))?;
         self.0.insert(UID, user_id)?;
+        self.0.insert(IAT, now)?;
+        self.0.insert(SEEN, now)?;
+        self.0.insert(EPOCH, epoch)?;
         if remember {
             self.0.insert(REMEMBER, true)?;
         }
+        Ok(sid)
+    }
+
+    /// The logged-in session's facts, when it is one and carries them all.
+    pub fn login(&self) -> Result<Option<LoginFacts>, AppError> {
+        let get = |k| self.0.get::<i64>(k);
+        let (Some(user_id), Some(sid)) = (self.0.get::<i32>(UID)?, self.0.get::<String>(SID)?)
+        else {
+            return Ok(None);
+        };
+        let (Some(issued_at), Some(seen_at), Some(epoch)) =
+            (get(IAT)?, get(SEEN)?, self.0.get::<i32>(EPOCH)?)
+        else {
+            // A login from before sessions carried their times: not honoured.
+            return Ok(None);
+        };
+        Ok(Some(LoginFacts {
+            sid,
+            user_id,
+            issued_at,
+            seen_at,
+            epoch,
+            remembered: matches!(self.0.get::<bool>(REMEMBER), Ok(Some(true))),
+        }))
+    }
+
+    /// Notes activity at `now` (the idle timeout counts from here).
+    pub fn touch(&self, now: i64) -> Result<(), AppError> {
+        self.0.insert(SEEN, now)?;
         Ok(())
     }
 

@@ -30,7 +30,36 @@ pub enum TokenError {
 pub struct ApiState {
     /// Single use: the API records it when the state comes back.
     pub nonce: String,
+    /// The client's PKCE `code_challenge` (S256): only who holds its verifier may
+    /// redeem the state.
+    pub challenge: String,
     pub next: String,
+}
+
+/// Whether `v` is a PKCE `code_verifier` (RFC 7636: 43–128 of `A-Z a-z 0-9 - . _ ~`).
+pub fn is_code_verifier(v: &str) -> bool {
+    (43..=128).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+/// Whether `c` is an S256 `code_challenge`: 43 characters of unpadded base64url.
+pub fn is_code_challenge(c: &str) -> bool {
+    c.len() == 43
+        && c.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+}
+
+/// The S256 challenge of `verifier`: base64url(SHA-256(verifier)), unpadded.
+pub fn s256_challenge(verifier: &str) -> String {
+    use sha2::Digest as _;
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// Whether `verifier` answers `challenge`. (A plain comparison: the challenge is no
+/// secret, and a match needs a SHA-256 preimage, not a timing.)
+pub fn verifier_matches(verifier: &str, challenge: &str) -> bool {
+    is_code_verifier(verifier) && s256_challenge(verifier) == challenge
 }
 
 #[derive(Clone)]
@@ -74,17 +103,23 @@ impl Signer {
         OpenId::parse(&openid).ok_or(TokenError::Malformed)
     }
 
-    /// The JSON API's `state`: a nonce and `next`, valid until `expires_at`.
+    /// The JSON API's `state`: a nonce, the client's code challenge and `next`, valid
+    /// until `expires_at`.
     pub fn sign_state(&self, state: &ApiState, expires_at: i64) -> String {
-        let payload = format!("{}|{}", state.nonce, state.next);
+        let payload = format!("{}|{}|{}", state.nonce, state.challenge, state.next);
         seal(&self.state_key, &payload, expires_at, "")
     }
 
     pub fn verify_state(&self, token: &str, now: i64) -> Result<ApiState, TokenError> {
         let payload = open(&self.state_key, token, "", now)?;
-        let (nonce, next) = payload.split_once('|').ok_or(TokenError::Malformed)?;
+        let mut parts = payload.splitn(3, '|');
+        let (Some(nonce), Some(challenge), Some(next)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(TokenError::Malformed);
+        };
         Ok(ApiState {
             nonce: nonce.to_owned(),
+            challenge: challenge.to_owned(),
             next: next.to_owned(),
         })
     }
@@ -259,10 +294,37 @@ mod tests {
     }
 
     #[test]
+    fn pkce_s256_matches_the_rfc_7636_example() {
+        // RFC 7636, appendix B.
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        assert_eq!(
+            s256_challenge(verifier),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+        assert!(is_code_challenge(
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        ));
+        assert!(verifier_matches(
+            verifier,
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        ));
+        assert!(!verifier_matches(
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXK",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        ));
+        assert!(!is_code_verifier("short"));
+        assert!(!is_code_verifier(&"a".repeat(129)));
+        assert!(!is_code_challenge(
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-c="
+        ));
+    }
+
+    #[test]
     fn an_api_state_carries_its_nonce_and_next_until_it_expires() {
         let s = signer();
         let state = ApiState {
             nonce: "abc123".into(),
+            challenge: s256_challenge(&"v".repeat(43)),
             next: "/goods/1.html?a=1|b".into(),
         };
         let token = s.sign_state(&state, NOW + 600);

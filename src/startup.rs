@@ -16,13 +16,13 @@ use url::Url;
 
 use crate::codes::sms::SmsProvider;
 use crate::codes::{CodeStore, MemoryStore, RedisStore};
-use crate::config::{ConfigError, QqMode, Settings};
+use crate::config::{ConfigError, QqMode, Settings, SmsProviderKind};
 use crate::error::AppError;
 use crate::qq::simulator::Simulator;
 use crate::qq::QqClient;
 use crate::signer::Signer;
 use crate::state::AppState;
-use crate::{auth, db, routes, session};
+use crate::{db, routes, session};
 
 pub const SESSION_COOKIE: &str = "qqbind_session";
 /// Largest request body accepted (spec section 9).
@@ -134,6 +134,11 @@ impl Application {
                 (client, Some(sim))
             }
         };
+        if !settings.dev_mode() && matches!(settings.sms_provider, SmsProviderKind::Log) {
+            tracing::warn!(
+                "SMS_PROVIDER=log outside dev mode: no SMS is sent, codes go to this log only (and /dev/sms/ is not served)"
+            );
+        }
         if settings.secret_key_generated {
             tracing::warn!("SECRET_KEY is not set: a random key was made for this start; sessions end when it stops");
         }
@@ -178,7 +183,9 @@ fn build_server(
     let key = Key::derive_from(state.settings.secret_key.expose().as_bytes());
     let secure = state.settings.session_cookie_secure;
     let dev_mode = simulator.is_some();
-    let dev_outbox = state.sms.outbox().is_some();
+    // The outbox lists every mobile and code: dev mode only, whatever the provider.
+    let dev_outbox = dev_mode && state.sms.outbox().is_some();
+    let remembered_max_age = state.settings.session_max_age.as_secs();
     let settings = state.settings.clone();
     let data = web::Data::new(state);
     let simulator = simulator.map(web::Data::new);
@@ -229,12 +236,12 @@ fn build_server(
         })
         .wrap(session)
         // Outside it: a remembered session's cookie outlives the browser (14 days).
-        .wrap_fn(|req, srv| {
+        .wrap_fn(move |req, srv| {
             let fut = srv.call(req);
             async move {
                 let mut res: ServiceResponse = fut.await?;
                 if res.response().extensions().contains::<RememberSession>() {
-                    persist_session_cookie(&mut res);
+                    persist_session_cookie(&mut res, remembered_max_age);
                 }
                 Ok(res)
             }
@@ -288,7 +295,7 @@ fn form_error(e: &actix_web::error::UrlencodedError) -> actix_web::Error {
     }
 }
 
-fn persist_session_cookie(res: &mut ServiceResponse) {
+fn persist_session_cookie(res: &mut ServiceResponse, max_age: u64) {
     let prefix = format!("{SESSION_COOKIE}=");
     let headers = res.response_mut().headers_mut();
     let cookies: Vec<HeaderValue> = headers.get_all(header::SET_COOKIE).cloned().collect();
@@ -298,10 +305,7 @@ fn persist_session_cookie(res: &mut ServiceResponse) {
             let is_live_session =
                 s.starts_with(&prefix) && !s.contains("Max-Age") && !s.contains("Expires");
             is_live_session
-                .then(|| {
-                    HeaderValue::from_str(&format!("{s}; Max-Age={}", auth::SESSION_MAX_AGE_SECS))
-                        .ok()
-                })
+                .then(|| HeaderValue::from_str(&format!("{s}; Max-Age={max_age}")).ok())
                 .flatten()
         });
         headers.append(header::SET_COOKIE, rewritten.unwrap_or(value));

@@ -1,5 +1,5 @@
-//! The API's login token: a JWT (HS256) with `user_id`, `username` and `exp`, under a key
-//! derived from `SECRET_KEY` for this purpose only.
+//! The API's login token: a JWT (HS256) with `user_id`, `username`, `exp` and the
+//! account's `epoch`, under a key derived from `SECRET_KEY` for this purpose only.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::HttpRequest;
@@ -15,6 +15,9 @@ pub struct Claims {
     pub user_id: i32,
     pub username: String,
     pub exp: i64,
+    /// The account's `session_epoch` when the token was made: a token of an older epoch
+    /// (before a disable, a password change, a logout everywhere) is refused.
+    pub epoch: i32,
 }
 
 /// A token for `user`, valid for `JWT_TTL`.
@@ -23,6 +26,7 @@ pub fn issue(state: &AppState, user: &User) -> Result<String, ApiError> {
         user_id: user.id,
         username: user.username.clone(),
         exp: unix_now() + state.settings.jwt_ttl.as_secs() as i64,
+        epoch: user.session_epoch,
     };
     jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),

@@ -75,6 +75,9 @@ impl ResponseError for ApiError {
 
 impl From<AppError> for ApiError {
     fn from(e: AppError) -> Self {
+        if let AppError::Limited(l) = e {
+            return l.into();
+        }
         e.log();
         let status = e.status_code();
         let code = match status.as_u16() {
@@ -130,10 +133,12 @@ impl From<BindError> for ApiError {
             BindError::Disabled => "4017",
             BindError::AccountBoundElsewhere => "4015",
             BindError::Failed => "4016",
-            BindError::App(_) => "",
+            BindError::Captcha(_) => "4001",
+            BindError::Limited(_) | BindError::App(_) => "",
         };
         match e {
             BindError::App(app) => app.into(),
+            BindError::Limited(l) => l.into(),
             BindError::Disabled => Self::new(StatusCode::FORBIDDEN, code, e.to_string()),
             e => Self::bad_request(code, e.to_string()),
         }

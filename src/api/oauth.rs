@@ -7,14 +7,15 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::{jwt, ApiError};
-use crate::auth::DISABLED_MESSAGE;
 use crate::bind::{self, BindInput, ExistingInput, QqProfileHint};
 use crate::codes::keys;
 use crate::config::random_hex;
 use crate::db;
+use crate::db::audit::{Channel, Origin};
 use crate::domain::NextPath;
-use crate::limits::{self, Attempt};
-use crate::signer::ApiState;
+use crate::limits::{self, Guard};
+use crate::login;
+use crate::signer::{self, ApiState};
 use crate::state::{unix_now, AppState};
 
 /// API openid tokens are bound to this instead of a browser session.
@@ -29,18 +30,48 @@ fn json(body: serde_json::Value) -> HttpResponse {
 }
 
 #[derive(Deserialize)]
-pub struct NextQuery {
+pub struct AuthorizationQuery {
     next: Option<String>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
 }
 
-/// `GET /api/oauth/qq/authorization/?next=`: `{"auth_url"}` with a signed, expiring
-/// `state` that carries `next` (no cookie needed).
+/// `GET /api/oauth/qq/authorization/?next=&code_challenge=&code_challenge_method=S256`:
+/// `{"auth_url"}` with a signed, expiring `state` that carries `next` and the client's
+/// PKCE challenge (no cookie needed; only the client that made the challenge can redeem
+/// the state).
 pub async fn authorization(
+    req: HttpRequest,
     state: web::Data<AppState>,
-    q: web::Query<NextQuery>,
+    q: web::Query<AuthorizationQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let challenge = q
+        .code_challenge
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or_default();
+    if challenge.is_empty() {
+        return Err(ApiError::bad_request("4003", "缺少必传参数 code_challenge"));
+    }
+    if q.code_challenge_method.as_deref().map(str::trim) != Some("S256")
+        || !signer::is_code_challenge(challenge)
+    {
+        return Err(ApiError::bad_request(
+            "4006",
+            "code_challenge须为S256（base64url编码的SHA-256，43个字符），code_challenge_method=S256",
+        ));
+    }
+    let bucket = crate::routes::client(&state, &req).bucket();
+    limits::count(
+        &state.codes,
+        state.settings.rate_limits,
+        &limits::QQ_LOGINS_PER_IP,
+        &bucket,
+    )
+    .await?;
     let api_state = ApiState {
         nonce: random_hex(16),
+        challenge: challenge.to_owned(),
         next: NextPath::sanitise(q.next.as_deref()).as_str().to_owned(),
     };
     let token = state
@@ -56,6 +87,7 @@ pub async fn authorization(
 pub struct CallbackQuery {
     code: Option<String>,
     state: Option<String>,
+    code_verifier: Option<String>,
 }
 
 /// `GET /api/oauth/qq/user/?code=&state=`: a bound QQ gets a JWT; a new one gets the
@@ -74,6 +106,20 @@ pub async fn qq_user(
         .signer
         .verify_state(raw_state, unix_now())
         .map_err(|_| refused())?;
+    // Tied to its client: the verifier of the challenge the state carries, checked before
+    // the state is counted or QQ is asked (a stolen code + state is worth nothing).
+    let verifier = q
+        .code_verifier
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or_default();
+    if !signer::verifier_matches(verifier, &api_state.challenge) {
+        tracing::info!("API state redeemed without its code_verifier");
+        return Err(ApiError::bad_request(
+            "4006",
+            "code_verifier与发起QQ登录时的code_challenge不符",
+        ));
+    }
     // Single use: the first to come back with this state counts it.
     let uses = state
         .codes
@@ -100,10 +146,10 @@ pub async fn qq_user(
         .read(move |c| db::qq_bindings::user_of(c, &oid))
         .await?;
     match bound_user {
-        Some(user) if !user.is_active => Err(ApiError::new(
+        Some(user) if login::refuse_disabled(&user).is_err() => Err(ApiError::new(
             actix_web::http::StatusCode::FORBIDDEN,
             "4017",
-            DISABLED_MESSAGE,
+            login::DISABLED_MESSAGE,
         )),
         Some(user) => {
             tracing::info!(user_id = user.id, openid = %openid.masked(), "QQ login (API)");
@@ -133,6 +179,8 @@ pub struct BindNewBody {
     sms_code: Option<String>,
     access_token: Option<String>,
     nickname: Option<String>,
+    image_code: Option<String>,
+    image_code_id: Option<String>,
 }
 
 /// Binds to the account of `mobile`, creating it when new: the rows of spec section 4,
@@ -143,13 +191,13 @@ pub async fn bind_new(
     body: web::Json<BindNewBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let mobile = body.mobile.as_deref().unwrap_or_default().trim().to_owned();
-    let attempt = guard(&state, &req, format!("mobile:{mobile}")).await?;
     let input = BindInput {
         mobile: body.mobile.unwrap_or_default(),
         password: body.password.unwrap_or_default(),
         sms_code: body.sms_code.unwrap_or_default(),
         access_token: body.access_token.unwrap_or_default(),
+        image_code: body.image_code.unwrap_or_default(),
+        image_code_id: body.image_code_id.unwrap_or_default(),
     };
     let profile = QqProfileHint {
         nickname: body
@@ -162,11 +210,8 @@ pub async fn bind_new(
             .collect(),
         avatar_url: String::new(),
     };
-    let bound = counted(
-        &attempt,
-        bind::bind(&state, &input, TOKEN_BINDING, &profile).await,
-    )
-    .await?;
+    let (mut guard, origin) = guard(&state, &req);
+    let bound = bind::bind(&state, &mut guard, &origin, &input, TOKEN_BINDING, &profile).await?;
     tracing::info!(
         user_id = bound.user.id,
         created = bound.created,
@@ -175,12 +220,16 @@ pub async fn bind_new(
     created(&state, &bound.user).await
 }
 
-/// `PUT /api/oauth/qq/user/`: Renran's "bind an existing account".
+/// `PUT /api/oauth/qq/user/`: Renran's "bind an existing account", with what the form
+/// asks of it too: the account's password and an SMS code sent to its mobile.
 #[derive(Deserialize)]
 pub struct BindExistingBody {
     username: Option<String>,
     password: Option<String>,
+    sms_code: Option<String>,
     access_token: Option<String>,
+    image_code: Option<String>,
+    image_code_id: Option<String>,
 }
 
 pub async fn bind_existing(
@@ -189,23 +238,16 @@ pub async fn bind_existing(
     body: web::Json<BindExistingBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let login = body
-        .username
-        .as_deref()
-        .unwrap_or_default()
-        .trim()
-        .to_owned();
-    let attempt = guard(&state, &req, format!("login:{login}")).await?;
     let input = ExistingInput {
         login: body.username.unwrap_or_default(),
         password: body.password.unwrap_or_default(),
+        sms_code: body.sms_code.unwrap_or_default(),
         access_token: body.access_token.unwrap_or_default(),
+        image_code: body.image_code.unwrap_or_default(),
+        image_code_id: body.image_code_id.unwrap_or_default(),
     };
-    let bound = counted(
-        &attempt,
-        bind::bind_existing(&state, &input, TOKEN_BINDING).await,
-    )
-    .await?;
+    let (mut guard, origin) = guard(&state, &req);
+    let bound = bind::bind_existing(&state, &mut guard, &origin, &input, TOKEN_BINDING).await?;
     tracing::info!(
         user_id = bound.user.id,
         "QQ bound to an existing account (API)"
@@ -213,34 +255,13 @@ pub async fn bind_existing(
     created(&state, &bound.user).await
 }
 
-/// The abuse limits of a bind: refused while the client IP or the account is over them.
-async fn guard<'a>(
-    state: &'a AppState,
-    req: &HttpRequest,
-    account: String,
-) -> Result<Attempt<'a>, ApiError> {
-    let attempt = Attempt::new(state, req, limits::FORM_FAILS_PER_IP)
-        .account(account, limits::BIND_FAILS_PER_ACCOUNT);
-    attempt.check().await?;
-    Ok(attempt)
-}
-
-/// Counts a refused bind against the limits; clears the account's count on success.
-async fn counted(
-    attempt: &Attempt<'_>,
-    result: Result<bind::Bound, bind::BindError>,
-) -> Result<bind::Bound, ApiError> {
-    match result {
-        Ok(bound) => {
-            attempt.succeeded().await;
-            Ok(bound)
-        }
-        Err(bind::BindError::App(e)) => Err(e.into()),
-        Err(e) => {
-            attempt.failed().await;
-            Err(e.into())
-        }
-    }
+/// The abuse limits of this client's bind, and where the audit log says it came from.
+fn guard(state: &AppState, req: &HttpRequest) -> (Guard, Origin) {
+    let client = crate::routes::client(state, req);
+    (
+        Guard::new(&state.codes, state.settings.rate_limits, client),
+        Origin::new(client.address(), Channel::Api),
+    )
 }
 
 async fn created(state: &AppState, user: &db::users::User) -> Result<HttpResponse, ApiError> {

@@ -19,6 +19,9 @@ pub async fn me(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
         Ok(Some((user, binding)))
     })
     .await?;
+    // A disabled account is told so; an enabled one with a token from before (a disable,
+    // a password change, a logout everywhere) is not logged in.
+    let found = found.filter(|(user, _)| !user.is_active || user.session_epoch == claims.epoch);
     let Some((user, binding)) = found else {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,

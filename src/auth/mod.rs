@@ -13,36 +13,73 @@ use crate::codes::keys;
 use crate::db::{self, users::User};
 use crate::error::AppError;
 use crate::session::TypedSession;
-use crate::state::AppState;
+use crate::state::{unix_now, AppState};
 
 /// The `username` display cookie lives 15 days (seed 000).
 pub const USERNAME_COOKIE_MAX_AGE: i64 = 15 * 24 * 3600;
-/// A logout revocation is kept as long as a remembered session may live.
-pub const SESSION_MAX_AGE_SECS: u64 = 14 * 24 * 3600;
 
-/// What a disabled account is told, on every way in (whatever the password).
-pub const DISABLED_MESSAGE: &str = "该账号已被禁用，请联系客服";
+pub use crate::login::DISABLED_MESSAGE;
 
-/// The logged-in, active user of this request, or `None`.
+/// How strictly a page checks that its session is still live in the code store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// A page that only shows: while the store cannot be asked, the session's own facts
+    /// (times, epoch) are trusted (logged).
+    ReadOnly,
+    /// A page that changes something (a POST, the operators' pages): no store, no entry.
+    Changes,
+}
+
+/// The logged-in, active user of this request, or `None`. A session that has timed out,
+/// was logged out (no longer live in the code store), belongs to a disabled account or
+/// to an older `session_epoch` is ended here.
 pub async fn current_user(
     state: &AppState,
     session: &TypedSession,
+    check: Check,
 ) -> Result<Option<User>, AppError> {
-    let (Some(uid), Some(sid)) = (session.user_id()?, session.existing_sid()?) else {
+    let Some(facts) = session.login()? else {
         return Ok(None);
     };
-    match state.codes.get(&keys::revoked_session(&sid)).await {
-        Ok(Some(_)) => return Ok(None),
-        Ok(None) => {}
-        // Logged-in pages keep working through a code-store outage; a logged-out
-        // cookie replayed meanwhile is the price (the outage is in the log).
-        Err(e) => tracing::warn!(error = %e, "code store down: session revocation not checked"),
+    let now = unix_now();
+    let settings = &state.settings;
+    if facts.expired(
+        now,
+        settings.session_idle_timeout.as_secs() as i64,
+        settings.session_max_age.as_secs() as i64,
+    ) {
+        tracing::info!(user_id = facts.user_id, "session timed out");
+        session.log_out();
+        return Ok(None);
     }
+    match state.codes.get(&keys::live_session(&facts.sid)).await {
+        Ok(Some(owner)) if owner == facts.user_id.to_string() => {}
+        Ok(_) => {
+            // Logged out, or a store that no longer knows it (restarted): over.
+            session.log_out();
+            return Ok(None);
+        }
+        Err(e) if check == Check::Changes => return Err(e.into()),
+        Err(e) => {
+            tracing::warn!(error = %e, "code store down: session liveness not checked (read-only page)")
+        }
+    }
+    let uid = facts.user_id;
     let user = state
         .reader
         .read(move |c| db::users::find_by_id(c, uid))
         .await?;
-    Ok(user.filter(|u| u.is_active))
+    let Some(user) = user.filter(|u| u.is_active && u.session_epoch == facts.epoch) else {
+        session.log_out();
+        return Ok(None);
+    };
+    // Noted once a minute (each note rewrites the cookie), or more often for a short
+    // idle timeout.
+    let idle = settings.session_idle_timeout.as_secs() as i64;
+    if now - facts.seen_at >= crate::session::TOUCH_EVERY_SECS.min(idle / 2).max(1) {
+        session.touch(now)?;
+    }
+    Ok(Some(user))
 }
 
 /// Extractor for pages that need a login: anonymous visitors are sent to
@@ -61,7 +98,12 @@ impl FromRequest for LoggedIn {
             let state = req
                 .app_data::<web::Data<AppState>>()
                 .ok_or_else(|| AppError::internal("AppState missing"))?;
-            match current_user(state, &session).await? {
+            let check = if req.method() == actix_web::http::Method::GET {
+                Check::ReadOnly
+            } else {
+                Check::Changes
+            };
+            match current_user(state, &session, check).await? {
                 Some(user) => Ok(Self(user)),
                 None => Err(AppError::LoginRequired {
                     next: login_next(&req, "/info/"),
@@ -93,10 +135,22 @@ impl FromRequest for Staff {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let logged_in = LoggedIn::from_request(req, payload);
         let req = req.clone();
+        let session = TypedSession::from_request(&req, payload).into_inner();
         Box::pin(async move {
-            match logged_in.await {
+            let session = session.map_err(AppError::internal)?;
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or_else(|| AppError::internal("AppState missing"))?;
+            // Operators' pages, even those that only show, never trust a session the
+            // code store cannot vouch for.
+            let logged_in = match current_user(state, &session, Check::Changes).await? {
+                Some(user) => Ok(LoggedIn(user)),
+                None => Err(AppError::LoginRequired {
+                    next: String::new(),
+                }),
+            };
+            match logged_in {
                 Ok(LoggedIn(user)) if user.is_staff => Ok(Self(user)),
                 Ok(_) => Err(AppError::Forbidden("您没有权限访问此页面".into())),
                 Err(AppError::LoginRequired { .. }) => Err(AppError::LoginRequired {
@@ -108,7 +162,8 @@ impl FromRequest for Staff {
     }
 }
 
-/// Logs `user` in: new session, `last_login`. Returns the `username` cookie to set.
+/// Logs `user` in: new session, live in the code store for as long as it may last,
+/// `last_login`. Returns the `username` cookie to set.
 pub async fn log_in(
     state: &AppState,
     session: &TypedSession,
@@ -116,8 +171,34 @@ pub async fn log_in(
     remember: bool,
 ) -> Result<Cookie<'static>, AppError> {
     record_login(state, user).await?;
-    session.log_in(user.id, remember)?;
+    let sid = session.log_in(user.id, user.session_epoch, remember, unix_now())?;
+    state
+        .codes
+        .set_ex(
+            &keys::live_session(&sid),
+            &user.id.to_string(),
+            state.settings.session_max_age,
+        )
+        .await?;
     Ok(username_cookie(state, &user.username))
+}
+
+/// Ends this session for good: it is no longer live in the code store, so a copy of the
+/// cookie is not logged in either. When the store cannot be told, every session of the
+/// account ends instead (its epoch is raised): a logout never leaves a live copy.
+pub async fn log_out(state: &AppState, session: &TypedSession) -> Result<(), AppError> {
+    if let Some(facts) = session.login()? {
+        if let Err(e) = state.codes.delete(&keys::live_session(&facts.sid)).await {
+            tracing::warn!(error = %e, user_id = facts.user_id, "code store down: logout ends every session of the account");
+            let uid = facts.user_id;
+            db::write(&state.db, move |c| {
+                Ok(db::users::raise_session_epoch(c, uid)?)
+            })
+            .await?;
+        }
+    }
+    session.log_out();
+    Ok(())
 }
 
 /// Sets `user`'s `last_login` to now, unless the recorded one is less than a minute old

@@ -100,6 +100,18 @@ impl MemoryStore {
         1
     }
 
+    pub fn decr(&self, key: &str) -> i64 {
+        let mut inner = self.lock();
+        match Self::live(&mut inner, key, Instant::now()) {
+            Some(e) => {
+                let n = (e.value.parse::<i64>().unwrap_or(0) - 1).max(0);
+                e.value = n.to_string();
+                n
+            }
+            None => 0,
+        }
+    }
+
     pub fn put_sms_code(&self, mobile: &str, code: &str) -> bool {
         let now = Instant::now();
         let mut inner = self.lock();

@@ -46,8 +46,10 @@ pub mod keys {
     pub fn api_state(nonce: &str) -> String {
         format!("qqbind:api_state:{nonce}")
     }
-    pub fn revoked_session(sid: &str) -> String {
-        format!("qqbind:revoked:{sid}")
+    /// A logged-in session that is live (its value: the user id). Logout deletes it; a
+    /// session without it is over, whatever its cookie says.
+    pub fn live_session(sid: &str) -> String {
+        format!("qqbind:session:{sid}")
     }
 }
 
@@ -119,6 +121,15 @@ impl CodeStore {
         match self {
             Self::Memory(s) => Ok(s.incr(key, ttl)),
             Self::Redis(s) => s.incr(key, ttl).await,
+        }
+    }
+
+    /// Takes one from an existing counter (never below zero) and returns the new count;
+    /// a missing counter stays missing (0).
+    pub async fn decr(&self, key: &str) -> Result<i64, StoreError> {
+        match self {
+            Self::Memory(s) => Ok(s.decr(key)),
+            Self::Redis(s) => s.decr(key).await,
         }
     }
 

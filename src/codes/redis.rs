@@ -12,9 +12,12 @@ use super::{keys, StoreError};
 
 /// Longest we wait for Redis on any one operation: a slow Redis gives a fast 503.
 const OP_TIMEOUT: Duration = Duration::from_secs(2);
-/// After Redis timed out or refused a connection, operations fail at once for this long
-/// instead of each waiting out its own timeout: one request pays the wait, not every
-/// store call of every request.
+/// After an operation failed (no connection, timed out, connection lost) while no other
+/// operation has succeeded for [`OP_TIMEOUT`], operations fail at
+/// once for [`TRIP_FOR`] instead of each waiting out its own timeout: one request pays
+/// the wait, not every store call of every request. A burst of slow answers among which
+/// some still succeed does not open the breaker; nor does waiting for one of our own
+/// pooled connections (that is our congestion, not Redis failing).
 const TRIP_FOR: Duration = Duration::from_secs(3);
 
 #[derive(Clone)]
@@ -22,6 +25,8 @@ pub struct RedisStore {
     pool: Pool,
     /// Unix milliseconds until which Redis counts as down.
     tripped_until: Arc<AtomicI64>,
+    /// Unix milliseconds of the last operation that succeeded.
+    last_success: Arc<AtomicI64>,
 }
 
 fn now_ms() -> i64 {
@@ -47,6 +52,12 @@ local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n";
 
+const DECR_IF_EXISTS: &str = r"
+local n = tonumber(redis.call('GET', KEYS[1]))
+if n == nil then return 0 end
+if n <= 0 then return 0 end
+return redis.call('DECR', KEYS[1])";
+
 impl RedisStore {
     /// Builds the pool; nothing is connected until first use (see [`Self::ping`]).
     pub fn new(url: &str) -> Result<Self, StoreError> {
@@ -66,12 +77,26 @@ impl RedisStore {
         Ok(Self {
             pool,
             tripped_until: Arc::new(AtomicI64::new(0)),
+            last_success: Arc::new(AtomicI64::new(0)),
         })
     }
 
     fn trip(&self) {
         self.tripped_until
             .store(now_ms() + TRIP_FOR.as_millis() as i64, Ordering::Relaxed);
+    }
+
+    /// An operation failed: the breaker opens unless Redis answered someone lately.
+    fn failed(&self) {
+        let quiet_for = now_ms() - self.last_success.load(Ordering::Relaxed);
+        if quiet_for >= OP_TIMEOUT.as_millis() as i64 {
+            self.trip();
+        }
+    }
+
+    /// Whether the breaker is open now (for health and metrics).
+    pub fn is_tripped(&self) -> bool {
+        now_ms() < self.tripped_until.load(Ordering::Relaxed)
     }
 
     async fn with_conn<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
@@ -86,15 +111,30 @@ impl RedisStore {
         }
         let work = async {
             let conn = self.pool.get().await.map_err(|e| {
-                self.trip();
+                use deadpool_redis::{PoolError, TimeoutType};
+                match &e {
+                    // All our connections are busy: congestion here, not Redis failing.
+                    PoolError::Timeout(TimeoutType::Wait) => {}
+                    // No connection could be made (refused, unreachable, too slow).
+                    _ => self.failed(),
+                }
                 StoreError(e.to_string())
             })?;
-            f(conn).await.map_err(|e| StoreError(e.to_string()))
+            f(conn).await.map_err(|e| {
+                if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() {
+                    self.failed();
+                }
+                StoreError(e.to_string())
+            })
         };
-        tokio::time::timeout(OP_TIMEOUT, work).await.map_err(|_| {
-            self.trip();
+        let result = tokio::time::timeout(OP_TIMEOUT, work).await.map_err(|_| {
+            self.failed();
             StoreError("redis did not answer in time".to_owned())
-        })?
+        })?;
+        if result.is_ok() {
+            self.last_success.store(now_ms(), Ordering::Relaxed);
+        }
+        result
     }
 
     pub async fn set_ex(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StoreError> {
@@ -147,6 +187,16 @@ impl RedisStore {
             Script::new(INCR_WITH_TTL)
                 .key(key)
                 .arg(ttl.as_millis().max(1) as u64)
+                .invoke_async(&mut c)
+                .await
+        })
+        .await
+    }
+
+    pub async fn decr(&self, key: &str) -> Result<i64, StoreError> {
+        self.with_conn(|mut c| async move {
+            Script::new(DECR_IF_EXISTS)
+                .key(key)
                 .invoke_async(&mut c)
                 .await
         })

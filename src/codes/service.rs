@@ -3,7 +3,7 @@
 use rand::Rng;
 use uuid::Uuid;
 
-use super::{captcha, keys, StoreError};
+use super::{captcha, keys, CodeStore, StoreError};
 use crate::domain::Mobile;
 use crate::error::AppError;
 use crate::limits;
@@ -76,19 +76,34 @@ pub async fn send_sms_code(
         return Err(SendSmsError::Missing);
     }
     let mobile = Mobile::parse(mobile).ok_or(SendSmsError::BadMobile)?;
-    limits::check(state, &limits::SMS_PER_IP, ip)
+    // Counted first (so a burst cannot pass the limit), given back when nothing is sent.
+    let enabled = state.settings.rate_limits;
+    limits::count_strict(&state.codes, enabled, &limits::SMS_PER_IP, ip)
         .await
-        .map_err(SendSmsError::Limited)?;
-    // Only ids we could have issued are looked up (keeps junk out of the key space).
-    let id = Uuid::parse_str(image_code_id).map_err(|_| SendSmsError::ImageExpired)?;
-    let stored = state
-        .codes
-        .take(&keys::image(&id.to_string()))
-        .await?
-        .ok_or(SendSmsError::ImageExpired)?;
-    if !stored.eq_ignore_ascii_case(image_code) {
-        return Err(SendSmsError::ImageWrong);
+        .map_err(|e| match e {
+            limits::Refused::Limited(l) => SendSmsError::Limited(l),
+            limits::Refused::Unavailable(e) => SendSmsError::Unavailable(e),
+        })?;
+    let sent = send_checked(state, &mobile, image_code, image_code_id).await;
+    if sent.is_err() {
+        limits::refund(&state.codes, enabled, &limits::SMS_PER_IP, ip).await;
     }
+    sent
+}
+
+async fn send_checked(
+    state: &AppState,
+    mobile: &Mobile,
+    image_code: &str,
+    image_code_id: &str,
+) -> Result<(), SendSmsError> {
+    check_image_code(&state.codes, image_code, image_code_id)
+        .await
+        .map_err(|e| match e {
+            CaptchaError::Missing | CaptchaError::Expired => SendSmsError::ImageExpired,
+            CaptchaError::Wrong => SendSmsError::ImageWrong,
+            CaptchaError::Store(e) => SendSmsError::Unavailable(e),
+        })?;
 
     let code = format!("{:06}", rand::thread_rng().gen_range(0..1_000_000));
     if !state.codes.put_sms_code(mobile.as_str(), &code).await? {
@@ -101,8 +116,72 @@ pub async fn send_sms_code(
         let _ = state.codes.delete(&keys::send_flag(mobile.as_str())).await;
         return Err(SendSmsError::Gateway);
     }
-    limits::hit(state, &limits::SMS_PER_IP, ip).await;
     Ok(())
+}
+
+/// A refused image captcha answer.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptchaError {
+    /// Asked for (the account is under attack) but not given.
+    #[error("请输入图形验证码")]
+    Missing,
+    #[error("图形验证码失效")]
+    Expired,
+    #[error("输入图形验证码有误")]
+    Wrong,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Checks an answer to the captcha `image_code_id`, using the captcha up (one try per
+/// picture, right or wrong), case-insensitively.
+pub async fn check_image_code(
+    codes: &CodeStore,
+    image_code: &str,
+    image_code_id: &str,
+) -> Result<(), CaptchaError> {
+    let (image_code, image_code_id) = (image_code.trim(), image_code_id.trim());
+    if image_code.is_empty() || image_code_id.is_empty() {
+        return Err(CaptchaError::Missing);
+    }
+    // Only ids we could have issued are looked up (keeps junk out of the key space).
+    let id = Uuid::parse_str(image_code_id).map_err(|_| CaptchaError::Expired)?;
+    let stored = codes
+        .take(&keys::image(&id.to_string()))
+        .await?
+        .ok_or(CaptchaError::Expired)?;
+    if !stored.eq_ignore_ascii_case(image_code) {
+        return Err(CaptchaError::Wrong);
+    }
+    Ok(())
+}
+
+/// What a form or an API body gave for the image captcha; checked at most once per
+/// request, however many rules ask for it.
+#[derive(Debug, Default)]
+pub struct CaptchaAnswer {
+    pub image_code: String,
+    pub image_code_id: String,
+    passed: bool,
+}
+
+impl CaptchaAnswer {
+    pub fn new(image_code: &str, image_code_id: &str) -> Self {
+        Self {
+            image_code: image_code.to_owned(),
+            image_code_id: image_code_id.to_owned(),
+            passed: false,
+        }
+    }
+
+    /// Checks the answer (using the captcha up); once passed, passes again for free.
+    pub async fn verify(&mut self, codes: &CodeStore) -> Result<(), CaptchaError> {
+        if !self.passed {
+            check_image_code(codes, &self.image_code, &self.image_code_id).await?;
+            self.passed = true;
+        }
+        Ok(())
+    }
 }
 
 /// A refused SMS code (the seed's two messages).
@@ -155,6 +234,20 @@ pub async fn consume_sms_code(
     // Best effort: the counter expires by itself anyway.
     let _ = state.codes.delete(&keys::sms_tries(mobile.as_str())).await;
     Ok(())
+}
+
+/// Puts back a code used up by a bind whose write then failed (a lock, the database
+/// down): nothing was bound, so the customer may submit the same code again.
+pub async fn restore_sms_code(
+    state: &AppState,
+    mobile: &Mobile,
+    code: &str,
+    left: std::time::Duration,
+) {
+    let key = keys::sms(mobile.as_str());
+    if let Err(e) = state.codes.set_ex(&key, code.trim(), left).await {
+        tracing::warn!(error = %e, mobile = %mobile.masked(), "SMS code could not be put back");
+    }
 }
 
 /// Where a form shows the outcome of its "获取短信验证码" button (without JavaScript).

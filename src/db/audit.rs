@@ -62,6 +62,52 @@ impl Action {
     }
 }
 
+/// The way into qqbind an audited change came by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    /// The server-rendered pages.
+    Form,
+    /// The JSON API (`/api/`).
+    Api,
+    /// The operators' pages (`/admin/`).
+    Admin,
+    /// The command line (`qqbind createsuperuser`).
+    Cli,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Form => "form",
+            Self::Api => "api",
+            Self::Admin => "admin",
+            Self::Cli => "cli",
+        }
+    }
+}
+
+/// Where an audited change came from: the client's address (empty for the command line)
+/// and the channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub ip: String,
+    pub channel: Channel,
+}
+
+impl Origin {
+    pub fn new(ip: impl Into<String>, channel: Channel) -> Self {
+        Self {
+            ip: ip.into(),
+            channel,
+        }
+    }
+
+    /// The command line: no client address.
+    pub fn cli() -> Self {
+        Self::new("", Channel::Cli)
+    }
+}
+
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = tb_audit_log)]
 pub struct AuditEntry {
@@ -71,6 +117,8 @@ pub struct AuditEntry {
     pub target_user_id: Option<i32>,
     pub detail: String,
     pub created_at: NaiveDateTime,
+    pub ip: String,
+    pub channel: String,
 }
 
 #[derive(Debug, Insertable)]
@@ -81,6 +129,8 @@ struct NewAuditEntry<'a> {
     target_user_id: Option<i32>,
     detail: &'a str,
     created_at: NaiveDateTime,
+    ip: &'a str,
+    channel: &'a str,
 }
 
 pub fn record(
@@ -90,6 +140,7 @@ pub fn record(
     target_user_id: Option<i32>,
     detail: &str,
     at: NaiveDateTime,
+    origin: &Origin,
 ) -> QueryResult<()> {
     diesel::insert_into(tb_audit_log::table)
         .values(NewAuditEntry {
@@ -98,6 +149,8 @@ pub fn record(
             target_user_id,
             detail,
             created_at: at,
+            ip: &origin.ip,
+            channel: origin.channel.as_str(),
         })
         .execute(conn)
         .map(|_| ())

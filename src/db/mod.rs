@@ -236,6 +236,14 @@ fn is_locked(e: &DieselError) -> bool {
     matches!(e, DieselError::DatabaseError(_, info) if info.message().contains("is locked"))
 }
 
+/// A lock held elsewhere outlasted the busy timeout: SQLite's "locked", PostgreSQL's
+/// `lock_timeout` ("canceling statement due to lock timeout"). The work was not done
+/// and may be tried again: a 503, not the user's mistake.
+pub fn is_lock_timeout(e: &DieselError) -> bool {
+    is_locked(e)
+        || matches!(e, DieselError::DatabaseError(_, info) if info.message().contains("lock timeout"))
+}
+
 /// SQLite writers of this process take turns here before they ask SQLite for its write
 /// lock: SQLite's own busy handler makes a waiting writer sleep (1 ms, 2 ms, 5 ms … up to
 /// 100 ms a try), which under load costs far more than the write itself. Another process

@@ -12,6 +12,7 @@ diesel::table! {
         is_active -> Bool,
         date_joined -> Timestamp,
         last_login -> Nullable<Timestamp>,
+        session_epoch -> Integer,
     }
 }
 
@@ -33,6 +34,8 @@ diesel::table! {
         target_user_id -> Nullable<Integer>,
         detail -> Text,
         created_at -> Timestamp,
+        ip -> Text,
+        channel -> Text,
     }
 }
 

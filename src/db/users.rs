@@ -20,6 +20,8 @@ pub struct User {
     pub is_active: bool,
     pub date_joined: NaiveDateTime,
     pub last_login: Option<NaiveDateTime>,
+    /// Sessions and API tokens minted under an older epoch are refused.
+    pub session_epoch: i32,
 }
 
 #[derive(Debug, Insertable)]
@@ -124,16 +126,34 @@ pub fn count(conn: &mut AnyConnection) -> QueryResult<i64> {
     tb_users::table.count().get_result(conn)
 }
 
-/// Enables or disables an account; `false` when it already was so.
+/// Enables or disables an account; `false` when it already was so. Disabling raises
+/// the account's `session_epoch`: its sessions and API tokens end and stay ended after
+/// it is enabled again.
 pub fn set_active(conn: &mut AnyConnection, id: i32, active: bool) -> QueryResult<bool> {
-    diesel::update(
-        tb_users::table
-            .find(id)
-            .filter(tb_users::is_active.eq(!active)),
-    )
-    .set(tb_users::is_active.eq(active))
-    .execute(conn)
-    .map(|n| n == 1)
+    let target = tb_users::table
+        .find(id)
+        .filter(tb_users::is_active.eq(!active));
+    let n = if active {
+        diesel::update(target)
+            .set(tb_users::is_active.eq(true))
+            .execute(conn)?
+    } else {
+        diesel::update(target)
+            .set((
+                tb_users::is_active.eq(false),
+                tb_users::session_epoch.eq(tb_users::session_epoch + 1),
+            ))
+            .execute(conn)?
+    };
+    Ok(n == 1)
+}
+
+/// Ends every session and API token of the account (those minted before now).
+pub fn raise_session_epoch(conn: &mut AnyConnection, id: i32) -> QueryResult<()> {
+    diesel::update(tb_users::table.find(id))
+        .set(tb_users::session_epoch.eq(tb_users::session_epoch + 1))
+        .execute(conn)
+        .map(|_| ())
 }
 
 /// The exclusive upper end of the strings that start with `prefix` (byte order): a

@@ -13,6 +13,7 @@ use super::info::beijing_time;
 use super::{check_csrf, confirmed, csrf_token, ConfirmPage, Nav};
 use crate::accounts;
 use crate::auth::Staff;
+use crate::db::audit::{Channel, Origin};
 use crate::db::{self, audit, audit::Action, qq_bindings::QqBinding, users::User};
 use crate::error::{render, AppError};
 use crate::session::TypedSession;
@@ -376,10 +377,11 @@ pub async fn change(
         }
         .respond();
     }
+    let origin = Origin::new(super::client(&state, &req).address(), Channel::Admin);
     let notice = match what {
         Change::Disable | Change::Enable => {
             let active = what == Change::Enable;
-            if accounts::set_active(&state, &operator, id, active).await? {
+            if accounts::set_active(&state, &operator, id, active, &origin).await? {
                 tracing::info!(
                     operator = operator.id,
                     user_id = id,
@@ -397,7 +399,7 @@ pub async fn change(
                 "该账号本来就是禁用状态"
             }
         }
-        Change::Unbind => match accounts::unbind_qq(&state, &operator, id).await? {
+        Change::Unbind => match accounts::unbind_qq(&state, &operator, id, &origin).await? {
             Some(_) => {
                 tracing::info!(
                     operator = operator.id,

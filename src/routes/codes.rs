@@ -17,8 +17,11 @@ pub async fn image_code(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let ip = limits::ip_of(&state, &req);
-    if let Err(limited) = limits::count(&state, &limits::CAPTCHA_PER_IP, &ip).await {
+    let bucket = super::client(&state, &req).bucket();
+    let enabled = state.settings.rate_limits;
+    if let Err(limited) =
+        limits::count(&state.codes, enabled, &limits::CAPTCHA_PER_IP, &bucket).await
+    {
         let resp = HttpResponse::TooManyRequests()
             .content_type("text/plain; charset=utf-8")
             .body(limited.to_string());
@@ -45,7 +48,7 @@ pub async fn sms_code(
 ) -> HttpResponse {
     let result = service::send_sms_code(
         &state,
-        &limits::ip_of(&state, &req),
+        &super::client(&state, &req).bucket(),
         &path,
         q.image_code.as_deref().unwrap_or_default(),
         q.image_code_id.as_deref().unwrap_or_default(),

@@ -9,6 +9,7 @@ use super::{check_csrf, confirmed, csrf_token, ConfirmPage, Nav};
 use crate::accounts;
 use crate::auth::LoggedIn;
 use crate::db;
+use crate::db::audit::{Channel, Origin};
 use crate::domain::{mask_middle, Mobile};
 use crate::error::{render, AppError};
 use crate::session::TypedSession;
@@ -100,7 +101,8 @@ pub async fn unbind(
         }
         .respond();
     }
-    let removed = accounts::unbind_qq(&state, &user, user.id).await?;
+    let origin = Origin::new(super::client(&state, &req).address(), Channel::Form);
+    let removed = accounts::unbind_qq(&state, &user, user.id, &origin).await?;
     if let Some(b) = &removed {
         tracing::info!(user_id = user.id, openid = %mask_middle(&b.openid), "QQ unbound by its owner");
     }

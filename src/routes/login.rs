@@ -6,12 +6,12 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{check_csrf, csrf_token, Nav, NextQuery};
-use crate::auth::{self, password, SESSION_MAX_AGE_SECS};
-use crate::codes::keys;
-use crate::db;
+use crate::auth;
+use crate::codes::service::CaptchaAnswer;
 use crate::domain::NextPath;
 use crate::error::{render, with_retry_after, AppError};
-use crate::limits::{self, Attempt};
+use crate::limits::Guard;
+use crate::login::{self, PasswordError};
 use crate::session::TypedSession;
 use crate::state::AppState;
 
@@ -24,6 +24,9 @@ pub struct LoginPage {
     username: String,
     remembered: bool,
     account_errmsg: Option<String>,
+    /// Set when the account is under attack: the image captcha shows, for this id.
+    image_code_id: Option<String>,
+    image_code_errmsg: Option<String>,
 }
 
 impl LoginPage {
@@ -41,6 +44,8 @@ impl LoginPage {
             username: String::new(),
             remembered: false,
             account_errmsg: None,
+            image_code_id: None,
+            image_code_errmsg: None,
         })
     }
 
@@ -80,6 +85,8 @@ pub struct LoginForm {
     password: Option<String>,
     remembered: Option<String>,
     csrf_token: Option<String>,
+    image_code: Option<String>,
+    image_code_id: Option<String>,
 }
 
 pub async fn login_submit(
@@ -100,52 +107,62 @@ pub async fn login_submit(
     let pw = form.password.clone().unwrap_or_default();
     let remembered = form.remembered.is_some();
 
-    let refuse = |status: StatusCode, msg: &str| -> Result<HttpResponse, AppError> {
-        let page = LoginPage {
+    let refuse = |msg: &str, captcha: bool| -> Result<LoginPage, AppError> {
+        Ok(LoginPage {
             remembered,
+            image_code_id: captcha.then(|| uuid::Uuid::new_v4().to_string()),
             ..LoginPage::refused(&req, &state, &session, &next, &login, msg)?
-        };
-        render(status, &page)
+        })
     };
     if login.is_empty() || pw.is_empty() {
-        return refuse(StatusCode::BAD_REQUEST, "请输入用户名和密码");
+        return render(
+            StatusCode::BAD_REQUEST,
+            &refuse("请输入用户名和密码", false)?,
+        );
     }
     if login.len() > 64 || pw.len() > 64 {
-        return refuse(StatusCode::BAD_REQUEST, "用户名或密码错误");
+        return render(StatusCode::BAD_REQUEST, &refuse("用户名或密码错误", false)?);
     }
 
-    let l = login.clone();
-    let user = db::run(&state.db, move |c| Ok(db::users::find_by_login(c, &l)?)).await?;
-    let account = match &user {
-        Some(u) => format!("user:{}", u.id),
-        None => format!("login:{login}"),
-    };
-    let attempt = Attempt::new(&state, &req, limits::LOGIN_FAILS_PER_IP)
-        .account(account, limits::LOGIN_FAILS_PER_ACCOUNT);
-    if let Err(limited) = attempt.check().await {
-        let resp = refuse(StatusCode::TOO_MANY_REQUESTS, &limited.to_string())?;
-        return Ok(with_retry_after(resp, &limited));
+    let mut guard = Guard::new(
+        &state.codes,
+        state.settings.rate_limits,
+        super::client(&state, &req),
+    );
+    let mut captcha = CaptchaAnswer::new(
+        form.image_code.as_deref().unwrap_or_default(),
+        form.image_code_id.as_deref().unwrap_or_default(),
+    );
+    match login::password_login(&state, &mut guard, &login, &pw, &mut captcha).await {
+        Ok(user) => {
+            let cookie = auth::log_in(&state, &session, &user, remembered).await?;
+            Ok(HttpResponse::Found()
+                .insert_header((header::LOCATION, next.as_str().to_owned()))
+                .cookie(cookie)
+                .finish())
+        }
+        Err(PasswordError::Unavailable(e)) => Err(AppError::Unavailable {
+            cause: e.to_string(),
+        }),
+        Err(PasswordError::Limited(limited)) => {
+            let page = refuse(&limited.to_string(), false)?;
+            let resp = render(StatusCode::TOO_MANY_REQUESTS, &page)?;
+            Ok(with_retry_after(resp, &limited))
+        }
+        Err(PasswordError::Captcha(e)) => {
+            let mut page = refuse("", true)?;
+            page.account_errmsg = None;
+            page.image_code_errmsg = Some(e.to_string());
+            render(StatusCode::BAD_REQUEST, &page)
+        }
+        Err(e @ PasswordError::Disabled) => {
+            render(StatusCode::FORBIDDEN, &refuse(&e.to_string(), false)?)
+        }
+        Err(e @ PasswordError::Wrong) => render(
+            StatusCode::BAD_REQUEST,
+            &refuse(&e.to_string(), guard.captcha_needed())?,
+        ),
     }
-    let ok = password::verify(
-        &pw,
-        user.as_ref().map(|u| u.password.as_str()),
-        state.settings.bcrypt_cost,
-    )
-    .await?;
-    // A disabled account hears only that, right password or not.
-    if user.as_ref().is_some_and(|u| !u.is_active) {
-        return refuse(StatusCode::FORBIDDEN, auth::DISABLED_MESSAGE);
-    }
-    let Some(user) = user.filter(|_| ok) else {
-        attempt.failed().await;
-        return refuse(StatusCode::BAD_REQUEST, "用户名或密码错误");
-    };
-    attempt.succeeded().await;
-    let cookie = auth::log_in(&state, &session, &user, remembered).await?;
-    Ok(HttpResponse::Found()
-        .insert_header((header::LOCATION, next.as_str().to_owned()))
-        .cookie(cookie)
-        .finish())
 }
 
 #[derive(Deserialize)]
@@ -153,29 +170,15 @@ pub struct LogoutForm {
     csrf_token: Option<String>,
 }
 
-/// Ends the session for good: its id is revoked in the code store, so a copy of the old
-/// cookie is not logged in either.
+/// Ends the session for good (see [`auth::log_out`]): a copy of the old cookie is not
+/// logged in either.
 pub async fn logout(
     state: web::Data<AppState>,
     session: TypedSession,
     form: web::Form<LogoutForm>,
 ) -> Result<HttpResponse, AppError> {
     check_csrf(&state, &session, form.csrf_token.as_deref())?;
-    if let Some(sid) = session.existing_sid()? {
-        let revoked = state
-            .codes
-            .set_ex(
-                &keys::revoked_session(&sid),
-                "1",
-                std::time::Duration::from_secs(SESSION_MAX_AGE_SECS),
-            )
-            .await;
-        if let Err(e) = revoked {
-            // The cookie is cleared anyway; only a copy of it outlives this logout.
-            tracing::warn!(error = %e, "code store down: logout not recorded");
-        }
-    }
-    session.log_out();
+    auth::log_out(&state, &session).await?;
     Ok(HttpResponse::Found()
         .insert_header((header::LOCATION, "/login/"))
         .cookie(auth::username_cookie_removal())

@@ -43,6 +43,38 @@ impl Nav {
     }
 }
 
+/// The client's address: the socket's peer, or, when that peer is a trusted proxy
+/// (`TRUSTED_PROXIES`), the nearest `X-Forwarded-For` entry that is not.
+pub fn client_ip(req: &HttpRequest, trusted: &[ipnet::IpNet]) -> std::net::IpAddr {
+    use std::net::IpAddr;
+    let peer = req
+        .peer_addr()
+        .map(|a| a.ip())
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let forwarded: Vec<IpAddr> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    // Right to left: each trusted hop appended the address it saw.
+    forwarded
+        .into_iter()
+        .rev()
+        .find(|ip| !is_trusted(ip))
+        .unwrap_or(peer)
+}
+
+/// The client of `req`, as the abuse limits and the audit log know it.
+pub fn client(state: &AppState, req: &HttpRequest) -> crate::limits::Client {
+    crate::limits::Client::new(client_ip(req, &state.settings.trusted_proxies))
+}
+
 /// The CSRF token for this session's forms.
 pub fn csrf_token(state: &AppState, session: &TypedSession) -> Result<String, AppError> {
     Ok(state.signer.csrf_token(&session.csrf_seed()?))
@@ -143,4 +175,49 @@ pub(crate) fn typed_back(value: &str, max: usize) -> String {
         .filter(|c| !c.is_control())
         .take(max)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    fn ip(peer: &str, xff: Option<&str>, trusted: &[&str]) -> String {
+        let mut req = TestRequest::default().peer_addr(format!("{peer}:4000").parse().unwrap());
+        if let Some(v) = xff {
+            req = req.insert_header(("x-forwarded-for", v));
+        }
+        let nets: Vec<ipnet::IpNet> = trusted.iter().map(|n| n.parse().unwrap()).collect();
+        client_ip(&req.to_http_request(), &nets).to_string()
+    }
+
+    #[test]
+    fn the_client_is_the_nearest_untrusted_hop() {
+        // No trusted proxy: the header is ignored.
+        assert_eq!(ip("203.0.113.7", Some("1.2.3.4"), &[]), "203.0.113.7");
+        // From a proxy we do not trust: ignored too.
+        assert_eq!(
+            ip("203.0.113.7", Some("1.2.3.4"), &["10.0.0.0/8"]),
+            "203.0.113.7"
+        );
+        // Behind two trusted hops, a client that forged its own first entry.
+        assert_eq!(
+            ip(
+                "10.0.0.1",
+                Some("6.6.6.6, 198.51.100.9, 10.0.0.2"),
+                &["10.0.0.0/8"]
+            ),
+            "198.51.100.9"
+        );
+        // Only trusted hops, or garbage: the peer.
+        assert_eq!(
+            ip("10.0.0.1", Some("10.0.0.2"), &["10.0.0.0/8"]),
+            "10.0.0.1"
+        );
+        assert_eq!(
+            ip("10.0.0.1", Some("not an ip"), &["10.0.0.0/8"]),
+            "10.0.0.1"
+        );
+        assert_eq!(ip("10.0.0.1", None, &["10.0.0.0/8"]), "10.0.0.1");
+    }
 }

@@ -22,7 +22,7 @@ pub async fn index(
     state: web::Data<AppState>,
     session: TypedSession,
 ) -> Result<HttpResponse, AppError> {
-    let user = current_user(&state, &session).await?;
+    let user = current_user(&state, &session, crate::auth::Check::ReadOnly).await?;
     render(
         StatusCode::OK,
         &IndexPage {

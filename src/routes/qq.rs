@@ -15,9 +15,11 @@ use crate::codes::keys;
 use crate::codes::service::{self as code_service, SmsFormField};
 use crate::config::random_hex;
 use crate::db;
+use crate::db::audit::{Channel, Origin};
 use crate::domain::NextPath;
 use crate::error::{render, with_retry_after, AppError};
-use crate::limits::{self, Attempt};
+use crate::limits::{self, Guard};
+use crate::login;
 use crate::session::{PendingBind, PendingLogin, TypedSession};
 use crate::state::{unix_now, AppState};
 
@@ -28,9 +30,20 @@ const STATE_TTL: Duration = Duration::from_secs(600);
 /// returns QQ's authorize URL for it.
 async fn start_login(
     state: &AppState,
+    req: &HttpRequest,
     session: &TypedSession,
     next: Option<&str>,
 ) -> Result<String, AppError> {
+    // Each start leaves a `state` in the store for ten minutes: limited per client.
+    let bucket = super::client(state, req).bucket();
+    limits::count(
+        &state.codes,
+        state.settings.rate_limits,
+        &limits::QQ_LOGINS_PER_IP,
+        &bucket,
+    )
+    .await
+    .map_err(AppError::Limited)?;
     let nonce = random_hex(24);
     let sid = session.sid()?;
     let now = unix_now();
@@ -53,11 +66,21 @@ async fn start_login(
 
 /// `GET /qq/login/?next=`: the login URL as JSON (seed 004).
 pub async fn qq_login_url(
+    req: HttpRequest,
     state: web::Data<AppState>,
     session: TypedSession,
     q: web::Query<NextQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let login_url = start_login(&state, &session, q.next.as_deref()).await?;
+    let login_url = match start_login(&state, &req, &session, q.next.as_deref()).await {
+        Ok(url) => url,
+        // The seed's JSON answer, refused the same way.
+        Err(AppError::Limited(l)) => {
+            let resp = HttpResponse::TooManyRequests()
+                .json(serde_json::json!({ "code": "4290", "errmsg": l.to_string() }));
+            return Ok(with_retry_after(resp, &l));
+        }
+        Err(e) => return Err(e),
+    };
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(serde_json::json!({ "code": "0", "errmsg": "OK", "login_url": login_url })))
@@ -65,11 +88,12 @@ pub async fn qq_login_url(
 
 /// `GET /qq/authorize/?next=`: straight to QQ (the login page's button).
 pub async fn qq_authorize(
+    req: HttpRequest,
     state: web::Data<AppState>,
     session: TypedSession,
     q: web::Query<NextQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let login_url = start_login(&state, &session, q.next.as_deref()).await?;
+    let login_url = start_login(&state, &req, &session, q.next.as_deref()).await?;
     Ok(HttpResponse::Found()
         .insert_header((header::LOCATION, login_url))
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -109,7 +133,7 @@ pub async fn callback(
             // Told plainly, on the page they log in from.
             let next = NextPath::sanitise(Some(&pending.next));
             let page =
-                LoginPage::refused(&req, &state, &session, &next, "", auth::DISABLED_MESSAGE)?;
+                LoginPage::refused(&req, &state, &session, &next, "", login::DISABLED_MESSAGE)?;
             return render(StatusCode::FORBIDDEN, &page);
         }
         tracing::info!(user_id = user.id, openid = %openid.masked(), "QQ login");
@@ -284,38 +308,39 @@ pub async fn bind_submit(
     )?;
 
     if form.action.as_deref() == Some("send_sms") {
-        let ip = limits::ip_of(&state, &req);
-        return send_sms_without_js(&state, &ip, &form, page).await;
+        let bucket = super::client(&state, &req).bucket();
+        return send_sms_without_js(&state, &bucket, &form, page).await;
     }
 
-    let attempt = Attempt::new(&state, &req, limits::FORM_FAILS_PER_IP)
-        .account(format!("mobile:{mobile}"), limits::BIND_FAILS_PER_ACCOUNT);
-    if let Err(limited) = attempt.check().await {
-        page.errmsg = Some(limited.to_string());
-        let resp = render(StatusCode::TOO_MANY_REQUESTS, &page)?;
-        return Ok(with_retry_after(resp, &limited));
-    }
     let input = BindInput {
         mobile,
         password: form.password.unwrap_or_default(),
         sms_code: form.sms_code.unwrap_or_default(),
         access_token,
+        image_code: form.image_code.unwrap_or_default(),
+        image_code_id: form.image_code_id.unwrap_or_default(),
     };
     let sid = session.existing_sid()?.unwrap_or_default();
     let profile = QqProfileHint {
         nickname: pending.nickname.clone(),
         avatar_url: pending.avatar_url.clone(),
     };
-    match bind::bind(&state, &input, &sid, &profile).await {
+    let client = super::client(&state, &req);
+    let mut guard = Guard::new(&state.codes, state.settings.rate_limits, client);
+    let origin = Origin::new(client.address(), Channel::Form);
+    match bind::bind(&state, &mut guard, &origin, &input, &sid, &profile).await {
         Ok(bound) => {
-            attempt.succeeded().await;
             tracing::info!(user_id = bound.user.id, created = bound.created, "QQ bound");
             let cookie = auth::log_in(&state, &session, &bound.user, false).await?;
             Ok(redirect(&pending.next).cookie(cookie).finish())
         }
         Err(BindError::App(e)) => Err(e),
+        Err(BindError::Limited(limited)) => {
+            page.errmsg = Some(limited.to_string());
+            let resp = render(StatusCode::TOO_MANY_REQUESTS, &page)?;
+            Ok(with_retry_after(resp, &limited))
+        }
         Err(e) => {
-            attempt.failed().await;
             let status = match e {
                 BindError::Disabled => StatusCode::FORBIDDEN,
                 _ => StatusCode::BAD_REQUEST,
@@ -329,6 +354,7 @@ pub async fn bind_submit(
                 Slot::OpenId => page.openid_errmsg = message,
                 Slot::Account => page.account_errmsg = message,
                 Slot::QqLogin => page.qq_login_errmsg = message,
+                Slot::ImageCode => page.image_code_errmsg = message,
             }
             render(status, &page)
         }

@@ -10,9 +10,10 @@ use crate::accounts::{self, RegisterError, RegisterErrors, RegisterInput};
 use crate::auth;
 use crate::codes::service::{self as code_service, SmsFormField};
 use crate::db;
+use crate::db::audit::{Channel, Origin};
 use crate::domain::{Mobile, NextPath, Username};
 use crate::error::{render, with_retry_after, AppError};
-use crate::limits::{self, Attempt};
+use crate::limits::{self, Guard, Refused};
 use crate::session::TypedSession;
 use crate::state::AppState;
 
@@ -107,7 +108,7 @@ pub async fn register_submit(
     if form.action.as_deref() == Some("send_sms") {
         let (status, field, message) = code_service::send_sms_for_form(
             &state,
-            &limits::ip_of(&state, &req),
+            &super::client(&state, &req).bucket(),
             form.mobile.as_deref().unwrap_or_default(),
             form.image_code.as_deref().unwrap_or_default(),
             form.image_code_id.as_deref().unwrap_or_default(),
@@ -135,14 +136,25 @@ pub async fn register_submit(
         sms_code: form.sms_code.unwrap_or_default(),
         allow: form.allow.is_some(),
     };
-    let attempt = Attempt::new(&state, &req, limits::FORM_FAILS_PER_IP);
-    if let Err(limited) = attempt.check().await {
-        page.errors.form = Some(limited.to_string());
-        let resp = render(StatusCode::TOO_MANY_REQUESTS, &page)?;
-        return Ok(with_retry_after(resp, &limited));
+    // Counted first, before any work; a registration that goes through gives it back.
+    let client = super::client(&state, &req);
+    let mut guard = Guard::new(&state.codes, state.settings.rate_limits, client);
+    match guard
+        .admit(&limits::FORM_FAILS_PER_IP, &client.bucket())
+        .await
+    {
+        Ok(()) => {}
+        Err(Refused::Limited(limited)) => {
+            page.errors.form = Some(limited.to_string());
+            let resp = render(StatusCode::TOO_MANY_REQUESTS, &page)?;
+            return Ok(with_retry_after(resp, &limited));
+        }
+        Err(Refused::Unavailable(e)) => return Err(e.into()),
     }
-    match accounts::register(&state, &input).await {
+    let origin = Origin::new(client.address(), Channel::Form);
+    match accounts::register(&state, &input, &origin).await {
         Ok(user) => {
+            guard.succeeded().await;
             tracing::info!(user_id = user.id, "registered");
             let cookie = auth::log_in(&state, &session, &user, false).await?;
             Ok(HttpResponse::Found()
@@ -151,7 +163,6 @@ pub async fn register_submit(
                 .finish())
         }
         Err(RegisterError::Invalid(errors)) => {
-            attempt.failed().await;
             page.errors = errors;
             render(StatusCode::BAD_REQUEST, &page)
         }
@@ -173,8 +184,11 @@ fn refused(code: &str, errmsg: &str) -> HttpResponse {
 /// live check, as Meiduo has it).
 /// Availability lookups tell whether an account exists: limited per client IP.
 async fn lookup_limited(state: &AppState, req: &HttpRequest) -> Option<HttpResponse> {
-    let ip = limits::ip_of(state, req);
-    if let Err(limited) = limits::count(state, &limits::LOOKUPS_PER_IP, &ip).await {
+    let bucket = super::client(state, req).bucket();
+    let enabled = state.settings.rate_limits;
+    if let Err(limited) =
+        limits::count(&state.codes, enabled, &limits::LOOKUPS_PER_IP, &bucket).await
+    {
         let resp = HttpResponse::TooManyRequests()
             .json(serde_json::json!({ "code": "4290", "errmsg": limited.to_string() }));
         return Some(with_retry_after(resp, &limited));

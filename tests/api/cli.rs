@@ -56,6 +56,18 @@ fn bad_configuration_exits_2_with_one_line_naming_the_variable() {
             ],
             "SECRET_KEY",
         ),
+        // Production mode without an SMS provider: no silent default.
+        (
+            vec![
+                ("QQ_CLIENT_ID", "1"),
+                ("QQ_CLIENT_SECRET", "s"),
+                ("QQ_REDIRECT_URI", "https://shop.example/oauth_callback/"),
+                ("SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+            ],
+            "SMS_PROVIDER",
+        ),
+        (vec![("SESSION_IDLE_TIMEOUT", "-1")], "SESSION_IDLE_TIMEOUT"),
+        (vec![("SESSION_MAX_AGE", "never")], "SESSION_MAX_AGE"),
         (vec![("OPENID_TOKEN_TTL", "soon")], "OPENID_TOKEN_TTL"),
         (vec![("JWT_TTL", "forever")], "JWT_TTL"),
         (vec![("SMS_PROVIDER", "tencent")], "TENCENT_SMS_SECRET_ID"),
@@ -99,7 +111,7 @@ fn migrate_applies_the_migrations_once(backend: Backend) {
     assert!(first.status.success());
     assert_eq!(
         String::from_utf8_lossy(&first.stdout).trim(),
-        "2 migration(s) applied"
+        "3 migration(s) applied"
     );
     let second = run();
     assert_eq!(
@@ -131,6 +143,7 @@ impl Served {
             .env("QQ_REDIRECT_URI", REDIRECT_URI)
             .env("QQ_GRAPH_URL", &qq.url)
             .env("SECRET_KEY", secret_key)
+            .env("SMS_PROVIDER", "log")
             .env("SESSION_COOKIE_SECURE", "false")
             .env("RUST_LOG", log_level)
             .current_dir(dir.path())

@@ -65,16 +65,61 @@ async fn healthz_is_503_naming_the_store_when_redis_is_down_and_codes_fail_fast(
         .unwrap()
         .contains("服务暂时不可用，请稍后再试"));
 
-    // Everything else keeps working: pages, password login, the user centre, logout.
+    // Pages keep working, and the user centre (read-only: its session is trusted on
+    // its own facts meanwhile). What protects accounts fails closed: a password login
+    // is refused, not let through unlimited, and so is a change.
     assert_eq!(b.get("/login/").await.status(), 200);
     assert_eq!(b.get("/register/").await.status(), 200);
-    let fresh = app.logged_in("13800138000", PASSWORD).await;
-    assert_eq!(fresh.get("/info/").await.status(), 200);
+    let csrf = b.csrf_from("/login/").await;
+    let r = b
+        .post_form(
+            "/login/",
+            &[
+                ("username", "13800138000"),
+                ("password", PASSWORD),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 503);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("服务暂时不可用，请稍后再试"));
+    assert!(!b.is_logged_in().await);
     assert_eq!(logged_in.get("/info/").await.status(), 200);
     let csrf = logged_in.csrf_from("/info/").await;
+    let r = logged_in
+        .post_form(
+            "/info/qq/unbind/",
+            &[("csrf_token", &csrf), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(
+        r.status(),
+        503,
+        "a change needs a session the store vouches for"
+    );
+
+    // Logout still works, and leaves no live copy: the store cannot be told, so every
+    // session of the account ends (its epoch is raised).
+    let copy = logged_in.cookie_header();
     let r = logged_in
         .post_form("/logout/", &[("csrf_token", &csrf)])
         .await;
     assert_is_redirect_to(&r, "/login/");
     assert!(!logged_in.is_logged_in().await);
+    let replay = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}/info/", app.base))
+        .header("cookie", copy)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), 302, "the logged-out copy is not logged in");
+    let user = app.user_by_mobile("13800138000").await.unwrap();
+    assert_eq!(user.session_epoch, 1);
 }

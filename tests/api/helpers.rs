@@ -526,6 +526,8 @@ pub fn test_settings(database_url: &str, redis_url: Option<String>, qq_url: &str
         trusted_proxies: Vec::new(),
         cors_origins: Vec::new(),
         jwt_ttl: Duration::from_secs(86_400),
+        session_idle_timeout: Duration::from_secs(7_200),
+        session_max_age: Duration::from_secs(14 * 86_400),
         bcrypt_cost: 4,
         db_busy_timeout: qqbind::db::BUSY_TIMEOUT,
     }
@@ -744,12 +746,19 @@ impl TestApp {
             ))
             .await;
         assert_eq!(r.status(), 200, "{:?}", r.text().await);
-        let outbox = browser.get("/dev/sms/").await.text().await.unwrap();
-        let row = outbox
-            .split("<tr>")
-            .find(|row| row.contains(&format!("class=\"mobile\">{mobile}<")))
-            .expect("the SMS is in the dev outbox");
-        between(row, "class=\"code\">", "<").unwrap().to_owned()
+        self.sent_sms(mobile)
+            .expect("the SMS is in the log provider's outbox")
+    }
+
+    /// The newest code the `log` SMS provider "sent" to `mobile` (its outbox; the page
+    /// `/dev/sms/` shows it in dev mode only).
+    pub fn sent_sms(&self, mobile: &str) -> Option<String> {
+        let outbox = self.state.sms.outbox().expect("the log SMS provider");
+        outbox
+            .entries()
+            .into_iter()
+            .find(|e| e.mobile == mobile)
+            .map(|e| e.code)
     }
 
     /// A new account for `mobile` bound to `openid`, through the bind form (its own browser).

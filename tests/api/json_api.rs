@@ -7,6 +7,9 @@ use serde_json::{json, Value};
 use crate::helpers::*;
 
 const MOBILE: &str = "13800138000";
+/// The front-end's PKCE verifier (RFC 7636 appendix B) and its S256 challenge.
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 /// A front-end's HTTP client: no cookies, JSON in and out.
 struct Api {
@@ -58,7 +61,7 @@ impl Api {
     async fn state(&self, next: &str) -> String {
         let (status, body) = self
             .get(&format!(
-                "/api/oauth/qq/authorization/?next={}",
+                "/api/oauth/qq/authorization/?next={}&code_challenge={CHALLENGE}&code_challenge_method=S256",
                 urlencode(next)
             ))
             .await;
@@ -74,7 +77,7 @@ impl Api {
     async fn qq_user(&self, openid: &str) -> (StatusCode, Value) {
         let state = self.state("/").await;
         self.get(&format!(
-            "/api/oauth/qq/user/?code=code-{openid}&state={}",
+            "/api/oauth/qq/user/?code=code-{openid}&state={}&code_verifier={VERIFIER}",
             urlencode(&state)
         ))
         .await
@@ -118,7 +121,9 @@ async fn the_whole_flow_works_with_the_api_alone(kind: Setup) {
 
     // 1. Where to send the browser.
     let (status, body) = api
-        .get("/api/oauth/qq/authorization/?next=/goods/1.html")
+        .get(&format!(
+            "/api/oauth/qq/authorization/?next=/goods/1.html&code_challenge={CHALLENGE}&code_challenge_method=S256"
+        ))
         .await;
     assert_eq!(status, 200);
     let auth_url = url::Url::parse(body["auth_url"].as_str().unwrap()).unwrap();
@@ -133,7 +138,7 @@ async fn the_whole_flow_works_with_the_api_alone(kind: Setup) {
     // 2. QQ came back: not bound yet.
     let (status, body) = api
         .get(&format!(
-            "/api/oauth/qq/user/?code=code-{OPENID}&state={}",
+            "/api/oauth/qq/user/?code=code-{OPENID}&state={}&code_verifier={VERIFIER}",
             urlencode(&q["state"])
         ))
         .await;
@@ -151,8 +156,7 @@ async fn the_whole_flow_works_with_the_api_alone(kind: Setup) {
         ))
         .await;
     assert_eq!((status.as_u16(), body["code"].as_str()), (200, Some("0")));
-    let outbox = b.get("/dev/sms/").await.text().await.unwrap();
-    let sms = between(&outbox, "class=\"code\">", "<").unwrap().to_owned();
+    let sms = app.sent_sms(MOBILE).expect("the SMS was sent");
 
     // 4. Bind: a new account, logged in.
     let (status, body) = api
@@ -220,7 +224,7 @@ async fn a_state_works_once_and_only_as_signed(kind: Setup) {
     let state = api.state("/").await;
     let url = |s: &str| {
         format!(
-            "/api/oauth/qq/user/?code=code-{OPENID}&state={}",
+            "/api/oauth/qq/user/?code=code-{OPENID}&state={}&code_verifier={VERIFIER}",
             urlencode(s)
         )
     };
@@ -244,6 +248,7 @@ async fn a_state_works_once_and_only_as_signed(kind: Setup) {
     let expired = app.state.signer.sign_state(
         &qqbind::signer::ApiState {
             nonce: "n1".into(),
+            challenge: CHALLENGE.into(),
             next: "/".into(),
         },
         chrono::Utc::now().timestamp() - 1,
@@ -269,7 +274,9 @@ async fn a_state_works_once_and_only_as_signed(kind: Setup) {
 
     // A state for an open redirect is sanitised when it is made.
     let (_, body) = api
-        .get("/api/oauth/qq/authorization/?next=//evil.example/")
+        .get(&format!(
+            "/api/oauth/qq/authorization/?next=//evil.example/&code_challenge={CHALLENGE}&code_challenge_method=S256"
+        ))
         .await;
     assert_eq!(body["next"], "/");
 }
@@ -394,9 +401,10 @@ async fn a_disabled_account_is_refused_on_every_api_way_in(kind: Setup) {
     assert_refused(api.qq_user(OPENID).await, 403, "4017", disabled);
     assert_refused(api.me(&jwt).await, 403, "4017", disabled);
     let token = api.access_token(OPENID_2).await;
+    app.give_sms_code(MOBILE, "222222").await;
     assert_refused(
         api.bind_existing(
-            json!({"username": MOBILE, "password": "wrong1234", "access_token": token}),
+            json!({"username": MOBILE, "password": "wrong1234", "sms_code": "222222", "access_token": token}),
         )
         .await,
         403,
@@ -405,8 +413,9 @@ async fn a_disabled_account_is_refused_on_every_api_way_in(kind: Setup) {
     );
 }
 
-/// PUT: Renran's "bind an existing account" by username (or mobile) and password.
-async fn an_existing_account_binds_by_username_and_password(kind: Setup) {
+/// PUT: Renran's "bind an existing account" by username (or mobile), its password and
+/// an SMS code sent to its mobile (the form's rule).
+async fn an_existing_account_binds_by_username_password_and_sms_code(kind: Setup) {
     let app = spawn_app(kind).await;
     let api = Api::new(&app);
     let user = app.create_user(MOBILE, PASSWORD).await;
@@ -418,19 +427,49 @@ async fn an_existing_account_binds_by_username_and_password(kind: Setup) {
         "4003",
         "缺少必传参数",
     );
+    // The password alone is not enough any more.
     assert_refused(
         api.bind_existing(
-            json!({"username": user.username, "password": PASSWORD, "access_token": "forged"}),
+            json!({"username": user.username, "password": PASSWORD, "access_token": token}),
+        )
+        .await,
+        400,
+        "4003",
+        "缺少必传参数",
+    );
+    assert_refused(
+        api.bind_existing(
+            json!({"username": user.username, "password": PASSWORD, "sms_code": "123456", "access_token": "forged"}),
         )
         .await,
         400,
         "4013",
         "无效的openid",
     );
+    // No code was sent to the account's mobile: the right password does not bind.
+    assert_refused(
+        api.bind_existing(
+            json!({"username": user.username, "password": PASSWORD, "sms_code": "123456", "access_token": token}),
+        )
+        .await,
+        400,
+        "4011",
+        "无效的短信验证码",
+    );
+    app.give_sms_code(MOBILE, "123456").await;
+    assert_refused(
+        api.bind_existing(
+            json!({"username": user.username, "password": PASSWORD, "sms_code": "654321", "access_token": token}),
+        )
+        .await,
+        400,
+        "4012",
+        "输入短信验证码有误",
+    );
     for who in [user.username.as_str(), "nobody_here", "nul\0name"] {
         assert_refused(
             api.bind_existing(
-                json!({"username": who, "password": "wrongpass1", "access_token": token}),
+                json!({"username": who, "password": "wrongpass1", "sms_code": "123456", "access_token": token}),
             )
             .await,
             400,
@@ -438,9 +477,10 @@ async fn an_existing_account_binds_by_username_and_password(kind: Setup) {
             "用户名或密码错误",
         );
     }
+    assert_eq!(app.binding_count().await, 0);
     let (status, body) = api
         .bind_existing(
-            json!({"username": user.username, "password": PASSWORD, "access_token": token}),
+            json!({"username": user.username, "password": PASSWORD, "sms_code": "123456", "access_token": token}),
         )
         .await;
     assert_eq!(status, 201, "{body}");
@@ -448,12 +488,20 @@ async fn an_existing_account_binds_by_username_and_password(kind: Setup) {
     assert_eq!(body["username"], user.username.as_str());
     assert_eq!(app.binding_of(OPENID).await.unwrap().user_id, user.id);
     assert_eq!(app.audit_actions(user.id).await, ["qq_bind"]);
+    let entry = app.audit_of(user.id).await.remove(0);
+    assert_eq!(
+        (entry.ip.as_str(), entry.channel.as_str()),
+        ("127.0.0.1", "api")
+    );
+    // The code is used up.
+    assert!(app.codes().get(&keys::sms(MOBILE)).await.unwrap().is_none());
 
     // The same account cannot take a second QQ; by mobile, the login works the same.
     let token_2 = api.access_token(OPENID_2).await;
+    app.give_sms_code(MOBILE, "222222").await;
     assert_refused(
         api.bind_existing(
-            json!({"username": MOBILE, "password": PASSWORD, "access_token": token_2}),
+            json!({"username": MOBILE, "password": PASSWORD, "sms_code": "222222", "access_token": token_2}),
         )
         .await,
         400,
@@ -536,7 +584,7 @@ async fn api_calls_without_a_valid_jwt_get_401(kind: Setup) {
     let make = |exp: i64, key: &[u8]| {
         jsonwebtoken::encode(
             &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-            &json!({"user_id": user.id, "username": user.username, "exp": exp}),
+            &json!({"user_id": user.id, "username": user.username, "exp": exp, "epoch": 0}),
             &jsonwebtoken::EncodingKey::from_secret(key),
         )
         .unwrap()
@@ -631,7 +679,10 @@ async fn cors_answers_configured_origins_only(kind: Setup) {
 
     let get = |origin: &'static str| {
         client
-            .get(format!("{}/api/oauth/qq/authorization/", app.base))
+            .get(format!(
+                "{}/api/oauth/qq/authorization/?code_challenge={CHALLENGE}&code_challenge_method=S256",
+                app.base
+            ))
             .header("Origin", origin)
             .send()
     };
@@ -697,7 +748,7 @@ crate::all_setups!(
     qq_failing_is_a_502_in_json,
     every_bind_failure_has_its_code_and_the_forms_message,
     a_disabled_account_is_refused_on_every_api_way_in,
-    an_existing_account_binds_by_username_and_password,
+    an_existing_account_binds_by_username_password_and_sms_code,
     bad_bodies_and_methods_get_clear_json_answers,
     api_calls_without_a_valid_jwt_get_401,
     cors_answers_configured_origins_only,

@@ -24,3 +24,4 @@ mod security;
 mod simulator;
 mod sms_gateway;
 mod store;
+mod takeover;

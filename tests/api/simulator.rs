@@ -214,3 +214,17 @@ async fn the_same_nickname_always_gives_the_same_openid() {
         .chars()
         .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dev_outbox_shows_sent_codes_in_dev_mode_only() {
+    let app = dev_app().await;
+    let b = app.browser();
+    let code = app.request_sms_code(&b, "13800138000").await;
+    let page = b.get("/dev/sms/").await;
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(
+        page.contains("13800138000") && page.contains(&code),
+        "{page}"
+    );
+}

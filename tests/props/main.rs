@@ -93,11 +93,27 @@ proptest! {
     }
 
     #[test]
-    fn api_states_round_trip_any_next(nonce in "[0-9a-f]{32}", next in any::<String>()) {
+    fn api_states_round_trip_any_next(
+        nonce in "[0-9a-f]{32}",
+        challenge in "[A-Za-z0-9_-]{43}",
+        next in any::<String>(),
+    ) {
         let s = signer();
-        let state = ApiState { nonce, next };
+        let state = ApiState { nonce, challenge, next };
         let token = s.sign_state(&state, NOW + 600);
         prop_assert_eq!(s.verify_state(&token, NOW), Ok(state));
+    }
+
+    /// Only the verifier a challenge was made from redeems it.
+    #[test]
+    fn only_its_own_verifier_answers_a_challenge(
+        verifier in "[A-Za-z0-9._~-]{43,128}",
+        other in "[A-Za-z0-9._~-]{43,128}",
+    ) {
+        let challenge = qqbind::signer::s256_challenge(&verifier);
+        prop_assert!(qqbind::signer::is_code_challenge(&challenge));
+        prop_assert!(qqbind::signer::verifier_matches(&verifier, &challenge));
+        prop_assert_eq!(qqbind::signer::verifier_matches(&other, &challenge), other == verifier);
     }
 
     #[test]

@@ -1,0 +1,3 @@
+ALTER TABLE tb_audit_log DROP COLUMN channel;
+ALTER TABLE tb_audit_log DROP COLUMN ip;
+ALTER TABLE tb_users DROP COLUMN session_epoch;
