@@ -115,6 +115,7 @@ pub async fn check_password(
     .await
     .map_err(|e| PasswordError::Unavailable(Unavailable::Hash(e.to_string())))?;
     let Some(user) = user else {
+        tracing::info!(login = %crate::domain::mask_middle(typed.trim()), ip = %guard.client().address(), "password check for no such account");
         return Err(PasswordError::Wrong);
     };
     // A disabled account hears only that, right password or not.

@@ -209,6 +209,20 @@ pub struct AuditRow {
     action: String,
     target: Option<(i32, String)>,
     detail: String,
+    /// The way in (网页 / API / 后台 / 命令行) and the client's address.
+    channel: &'static str,
+    ip: String,
+}
+
+/// How the audit pages name a channel (entries from before it was recorded: "—").
+fn channel_label(channel: &str) -> &'static str {
+    match channel {
+        "form" => "网页",
+        "api" => "API",
+        "admin" => "后台",
+        "cli" => "命令行",
+        _ => "—",
+    }
 }
 
 /// Names the actors and targets of `entries` (one query for all of them).
@@ -238,6 +252,8 @@ fn audit_rows(
             action: Action::parse(&e.action).map_or(e.action.clone(), |a| a.label().to_owned()),
             target: named(e.target_user_id),
             detail: e.detail,
+            channel: channel_label(&e.channel),
+            ip: e.ip,
         })
         .collect())
 }

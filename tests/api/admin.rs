@@ -271,6 +271,10 @@ async fn disabling_asks_first_then_locks_the_account_out_and_is_audited(kind: Se
     assert_eq!(entry.action, "user_disabled");
     assert_eq!(entry.actor_id, Some(a.staff.id));
     assert_eq!(entry.target_user_id, Some(id));
+    assert_eq!(
+        (entry.ip.as_str(), entry.channel.as_str()),
+        ("127.0.0.1", "admin")
+    );
     let age = qqbind::db::now() - entry.created_at;
     assert!(age.num_seconds().abs() < 60, "stamped now");
 
@@ -398,6 +402,10 @@ async fn the_audit_log_filters_by_user_and_by_action(kind: Setup) {
         rows(&page, "audit")[0].contains("解除QQ绑定"),
         "newest first"
     );
+    // Where each change came from: the operator's address on the operators' pages, the
+    // command line with none.
+    assert!(rows(&page, "audit")[0].contains("后台 · <code>127.0.0.1</code>"));
+    assert!(rows(&page, "audit")[4].contains("命令行"));
 
     let page = a.page("/admin/audit/?action=user_disabled").await;
     let found = rows(&page, "audit");
