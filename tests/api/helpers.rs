@@ -35,6 +35,14 @@ pub struct Setup {
 }
 
 impl Setup {
+    /// Whether this machine can run `self` (PostgreSQL, Redis); when not, the test is
+    /// skipped (see `crate::common`).
+    pub fn runs_here(self) -> bool {
+        use crate::common::{have, Need};
+        (self.db != Backend::Postgres || have(Need::Postgres))
+            && (self.store != StoreKind::Redis || have(Need::Redis))
+    }
+
     /// The embedded defaults: SQLite and the in-process store.
     pub const MEMORY: Self = Self::new(StoreKind::Memory, Backend::Sqlite);
     /// SQLite and a real Redis.
@@ -64,11 +72,13 @@ macro_rules! all_setups {
         mod $module {
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                async fn $name() {
-                   super::$name($crate::helpers::Setup::new(
+                   let setup = $crate::helpers::Setup::new(
                        $crate::helpers::StoreKind::$store,
                        ::qqbind::db::Backend::$db,
-                   ))
-                   .await
+                   );
+                   if setup.runs_here() {
+                       super::$name(setup).await
+                   }
                } )*
         }
     };
@@ -85,7 +95,11 @@ macro_rules! both_stores {
         }
         mod redis {
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-               async fn $name() { super::$name($crate::helpers::StoreKind::Redis).await } )*
+               async fn $name() {
+                   if $crate::common::have($crate::common::Need::Redis) {
+                       super::$name($crate::helpers::StoreKind::Redis).await
+                   }
+               } )*
         }
     };
 }
@@ -98,7 +112,11 @@ macro_rules! both_backends {
             $( #[test] fn $name() { super::$name(::qqbind::db::Backend::Sqlite) } )*
         }
         mod postgres {
-            $( #[test] fn $name() { super::$name(::qqbind::db::Backend::Postgres) } )*
+            $( #[test] fn $name() {
+                if $crate::common::have($crate::common::Need::Postgres) {
+                    super::$name(::qqbind::db::Backend::Postgres)
+                }
+            } )*
         }
     };
 }

@@ -3,6 +3,8 @@
 //! cluster `.ci/run` starts), and (for the Redis runs) a real redis-server each.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../common/mod.rs"]
+mod common;
 mod helpers;
 
 mod accounts;

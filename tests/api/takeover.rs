@@ -430,6 +430,9 @@ async fn junk_binds_naming_a_mobile_lock_only_their_network(kind: Setup) {
 
 /// Redis stopped: nothing that checks a password or binds goes through unlimited.
 async fn with_the_store_down_password_checks_and_binds_answer_503(kind: Setup) {
+    if !kind.runs_here() {
+        return;
+    }
     let mut app = spawn_app(kind).await;
     let user = app.create_user(MOBILE, PASSWORD).await;
     let b = app.browser();

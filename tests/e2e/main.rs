@@ -3,6 +3,8 @@
 //! screenshot under `target/e2e-screenshots/` and fails on any console error.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../common/mod.rs"]
+mod common;
 mod driver;
 
 use driver::{App, Browser, Viewport};
@@ -54,6 +56,9 @@ async fn header_username(b: &Browser) -> Option<String> {
 /// `next`; comes back through QQ straight in; logs out and the header forgets them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_customer_binds_comes_back_straight_in_and_logs_out() {
+    if !common::have(common::Need::Browser) {
+        return;
+    }
     let app = App::start().await;
     for vp in Viewport::BOTH {
         let mut b = Browser::open(&app, vp, "new-customer").await;
@@ -104,6 +109,9 @@ async fn a_new_customer_binds_comes_back_straight_in_and_logs_out() {
 /// "用户名或密码错误" and keeps the SMS code usable.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_existing_account_binds_with_its_password() {
+    if !common::have(common::Need::Browser) {
+        return;
+    }
     let app = App::start().await;
     for vp in Viewport::BOTH {
         let mobile = mobile_for(vp, 2);
@@ -153,6 +161,9 @@ async fn submit_to_server(b: &Browser, form: &str, path: &str) {
 /// Scenario 4, the bind form: each check shows before submit, with the server's message.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bind_forms_checks_show_the_servers_messages_before_submit() {
+    if !common::have(common::Need::Browser) {
+        return;
+    }
     let app = App::start().await;
     for vp in Viewport::BOTH {
         let mut b = Browser::open(&app, vp, "bind-checks").await;
@@ -215,6 +226,9 @@ async fn the_bind_forms_checks_show_the_servers_messages_before_submit() {
 /// Scenario 4, the register form: format checks, then the live "taken" checks.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_register_forms_checks_show_the_servers_messages_before_submit() {
+    if !common::have(common::Need::Browser) {
+        return;
+    }
     let app = App::start().await;
     app.create_user("taken_name", "13700137000", PASSWORD).await;
     for vp in Viewport::BOTH {
@@ -277,6 +291,9 @@ async fn the_register_forms_checks_show_the_servers_messages_before_submit() {
 /// Scenario 5: the SMS button counts down from 60 s and cannot be pressed meanwhile.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sms_button_counts_down_and_cannot_be_pressed_meanwhile() {
+    if !common::have(common::Need::Browser) {
+        return;
+    }
     let app = App::start().await;
     for vp in Viewport::BOTH {
         let mut b = Browser::open(&app, vp, "sms-countdown").await;
@@ -335,6 +352,9 @@ async fn the_sms_button_counts_down_and_cannot_be_pressed_meanwhile() {
 /// Registration in the browser: captcha, SMS, agreement, in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_customer_registers_and_lands_on_next() {
+    if !common::have(common::Need::Browser) {
+        return;
+    }
     let app = App::start().await;
     for vp in Viewport::BOTH {
         let mut b = Browser::open(&app, vp, "register").await;
@@ -362,8 +382,11 @@ async fn a_customer_registers_and_lands_on_next() {
 
 /// The console guard itself: a page that logs an error fails its step.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[should_panic(expected = "console errors at after-error")]
 async fn a_console_error_fails_the_step() {
+    use futures::FutureExt;
+    if !common::have(common::Need::Browser) {
+        return;
+    }
     let app = App::start().await;
     let mut b = Browser::open(&app, Viewport::Desktop, "console-guard").await;
     b.goto("/login/").await;
@@ -371,5 +394,14 @@ async fn a_console_error_fails_the_step() {
         .execute("console.error('boom')", vec![])
         .await
         .unwrap();
-    b.step("after-error").await;
+    let failed = std::panic::AssertUnwindSafe(b.step("after-error"))
+        .catch_unwind()
+        .await
+        .expect_err("the step fails");
+    let message = failed
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| failed.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_default();
+    assert!(message.contains("console errors at after-error"), "{message}");
 }
