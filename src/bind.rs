@@ -222,26 +222,45 @@ pub async fn bind(
         ),
     };
 
-    // The SMS code is used up now, atomically: of two racing requests only one passes.
+    // 9: create + bind in one transaction.
+    let binding = Binding {
+        mobile,
+        new_hash,
+        existing_id: existing.as_ref().map(|u| u.id),
+        openid,
+        profile: profile.clone(),
+        origin: origin.clone(),
+    };
+    settle(state, guard, sms_code, binding).await
+}
+
+/// What row 9 writes.
+struct Binding {
+    mobile: Mobile,
+    /// A new account's password hash (None: bind the existing account).
+    new_hash: Option<String>,
+    existing_id: Option<i32>,
+    openid: OpenId,
+    profile: QqProfileHint,
+    origin: Origin,
+}
+
+/// Uses the SMS code up (atomically: of two racing requests only one passes), then
+/// writes the binding. A write that could not happen (the database busy or down) puts
+/// the code back, so the same code works on the next try; a success clears the counts.
+async fn settle(
+    state: &AppState,
+    guard: &mut Guard,
+    sms_code: &str,
+    binding: Binding,
+) -> Result<Bound, BindError> {
+    let mobile = binding.mobile.clone();
     let left = sms_code_left(state, &mobile).await;
     code_service::consume_sms_code(state, &mobile, sms_code)
         .await
         .map_err(sms_error)?;
-
-    // 9: create + bind in one transaction.
-    let existing_id = existing.as_ref().map(|u| u.id);
-    let written = write(
-        state,
-        mobile.clone(),
-        new_hash,
-        existing_id,
-        openid,
-        profile.clone(),
-        origin.clone(),
-    )
-    .await;
+    let written = write(state, binding).await;
     if let Err(BindError::App(_)) = &written {
-        // Nothing was written (the database was busy or down): the code still works.
         code_service::restore_sms_code(state, &mobile, sms_code, left).await;
     }
     let bound = written?;
@@ -326,26 +345,15 @@ pub async fn bind_existing(
         return Err(BindError::WrongPassword);
     };
     check_free(state, &user, &openid).await?;
-    let left = sms_code_left(state, &mobile).await;
-    code_service::consume_sms_code(state, &mobile, sms_code)
-        .await
-        .map_err(sms_error)?;
-    let written = write(
-        state,
-        mobile.clone(),
-        None,
-        Some(user.id),
+    let binding = Binding {
+        mobile,
+        new_hash: None,
+        existing_id: Some(user.id),
         openid,
-        QqProfileHint::default(),
-        origin.clone(),
-    )
-    .await;
-    if let Err(BindError::App(_)) = &written {
-        code_service::restore_sms_code(state, &mobile, sms_code, left).await;
-    }
-    let bound = written?;
-    guard.succeeded().await;
-    Ok(bound)
+        profile: QqProfileHint::default(),
+        origin: origin.clone(),
+    };
+    settle(state, guard, sms_code, binding).await
 }
 
 /// Row 6: the signed openid token.
@@ -372,24 +380,16 @@ async fn check_free(state: &AppState, user: &User, openid: &OpenId) -> Result<()
 }
 
 /// Row 9: create (when `new_hash` is given) and bind, in one transaction.
-async fn write(
-    state: &AppState,
-    mobile: Mobile,
-    new_hash: Option<String>,
-    existing_id: Option<i32>,
-    openid: OpenId,
-    profile: QqProfileHint,
-    origin: Origin,
-) -> Result<Bound, BindError> {
+async fn write(state: &AppState, b: Binding) -> Result<Bound, BindError> {
     let result = db::write(&state.db, move |c| {
         Ok(write_binding(
             c,
-            &mobile,
-            new_hash.as_deref(),
-            existing_id,
-            &openid,
-            &profile,
-            &origin,
+            &b.mobile,
+            b.new_hash.as_deref(),
+            b.existing_id,
+            &b.openid,
+            &b.profile,
+            &b.origin,
         ))
     })
     .await

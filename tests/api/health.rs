@@ -73,23 +73,7 @@ async fn healthz_is_503_naming_the_store_when_redis_is_down_and_codes_fail_fast(
     // is refused, not let through unlimited, and so is a change.
     assert_eq!(b.get("/login/").await.status(), 200);
     assert_eq!(b.get("/register/").await.status(), 200);
-    let csrf = b.csrf_from("/login/").await;
-    let r = b
-        .post_form(
-            "/login/",
-            &[
-                ("username", "13800138000"),
-                ("password", PASSWORD),
-                ("csrf_token", &csrf),
-            ],
-        )
-        .await;
-    assert_eq!(r.status(), 503);
-    assert!(r
-        .text()
-        .await
-        .unwrap()
-        .contains("服务暂时不可用，请稍后再试"));
+    assert_unavailable(b.post_login("13800138000", PASSWORD).await).await;
     assert!(!b.is_logged_in().await);
     assert_eq!(logged_in.get("/info/").await.status(), 200);
     let csrf = logged_in.csrf_from("/info/").await;
@@ -113,16 +97,11 @@ async fn healthz_is_503_naming_the_store_when_redis_is_down_and_codes_fail_fast(
         .await;
     assert_is_redirect_to(&r, "/login/");
     assert!(!logged_in.is_logged_in().await);
-    let replay = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .get(format!("{}/info/", app.base))
-        .header("cookie", copy)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(replay.status(), 302, "the logged-out copy is not logged in");
+    assert_eq!(
+        replay_cookie(&app.base, &copy, "/info/").await,
+        302,
+        "the logged-out copy is not logged in"
+    );
     let user = app.user_by_mobile("13800138000").await.unwrap();
     assert_eq!(user.session_epoch, 1);
 }

@@ -735,6 +735,11 @@ impl TestApp {
         b
     }
 
+    /// The SMS code stored for `mobile`, if any.
+    pub async fn stored_sms_code(&self, mobile: &str) -> Option<String> {
+        self.codes().get(&keys::sms(mobile)).await.unwrap()
+    }
+
     /// Puts an SMS code for `mobile` straight into the store (as a sent SMS would).
     pub async fn give_sms_code(&self, mobile: &str, code: &str) {
         self.codes()
@@ -923,6 +928,27 @@ pub fn input_value(page: &str, name: &str) -> Option<String> {
 /// The message shown in the slot with this id (e.g. `sms-code-error-server`).
 pub fn slot_message(page: &str, id: &str) -> Option<String> {
     between(page, &format!("id=\"{id}\" role=\"alert\">"), "<").map(str::to_owned)
+}
+
+/// A 503 with the page's "service unavailable" message.
+pub async fn assert_unavailable(r: reqwest::Response) {
+    assert_eq!(r.status(), 503);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("服务暂时不可用，请稍后再试"), "{page}");
+}
+
+/// A copy of a session cookie, sent to `path` from a client of its own.
+pub async fn replay_cookie(base: &str, cookie: &str, path: &str) -> reqwest::StatusCode {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{base}{path}"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .status()
 }
 
 pub fn assert_is_redirect_to(r: &reqwest::Response, location: &str) {

@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use futures::future::join_all;
-use qqbind::codes::keys;
 use qqbind::limits;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -497,18 +496,8 @@ async fn a_session_ends_at_its_maximum_age_whatever_its_activity(kind: Setup) {
     assert!(!b.is_logged_in().await, "4 s after the login: over");
 }
 
-/// A copy of a cookie, sent from anywhere.
 async fn replay(app: &TestApp, cookie: &str, path: &str) -> StatusCode {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .get(format!("{}{path}", app.base))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap()
-        .status()
+    replay_cookie(&app.base, cookie, path).await
 }
 
 /// A logged-out cookie stays logged out: a session is live only while the code store
@@ -657,20 +646,10 @@ async fn a_database_lock_during_a_bind_is_a_503_that_leaves_the_sms_code_usable(
     let form = app.reach_bind_form(&b, OPENID, "/").await;
     app.give_sms_code(MOBILE, "123456").await;
     let held = crate::faults::HeldLock::take(&app, MOBILE);
-    let r = b.post_bind(&form, MOBILE, PASSWORD, "123456").await;
-    assert_eq!(r.status(), 503);
-    assert!(r
-        .text()
-        .await
-        .unwrap()
-        .contains("服务暂时不可用，请稍后再试"));
+    assert_unavailable(b.post_bind(&form, MOBILE, PASSWORD, "123456").await).await;
     held.release();
     assert_eq!(
-        app.codes()
-            .get(&keys::sms(MOBILE))
-            .await
-            .unwrap()
-            .as_deref(),
+        app.stored_sms_code(MOBILE).await.as_deref(),
         Some("123456"),
         "the code was put back"
     );

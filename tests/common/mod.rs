@@ -32,7 +32,9 @@ impl Need {
         match self {
             Self::Postgres => std::env::var_os("QQBIND_TEST_POSTGRES").is_some(),
             Self::Redis => runs("redis-server"),
-            Self::Browser => std::path::Path::new("/usr/bin/chromium").exists() && runs("chromedriver"),
+            Self::Browser => {
+                std::path::Path::new("/usr/bin/chromium").exists() && runs("chromedriver")
+            }
         }
     }
 
@@ -61,9 +63,9 @@ impl Need {
 /// `QQBIND_TESTS_REQUIRE_ALL=1` it panics instead.
 pub fn have(need: Need) -> bool {
     static CHECKED: std::sync::OnceLock<[bool; 3]> = std::sync::OnceLock::new();
-    let present = CHECKED.get_or_init(|| {
-        [Need::Postgres, Need::Redis, Need::Browser].map(Need::present)
-    })[need as usize];
+    let present = CHECKED
+        .get_or_init(|| [Need::Postgres, Need::Redis, Need::Browser].map(Need::present))
+        [need as usize];
     if present {
         return true;
     }

@@ -403,5 +403,8 @@ async fn a_console_error_fails_the_step() {
         .cloned()
         .or_else(|| failed.downcast_ref::<&str>().map(|s| (*s).to_owned()))
         .unwrap_or_default();
-    assert!(message.contains("console errors at after-error"), "{message}");
+    assert!(
+        message.contains("console errors at after-error"),
+        "{message}"
+    );
 }
