@@ -3,14 +3,14 @@
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
-use crate::auth::password;
+use crate::login::password;
 use crate::codes::service::{self as code_service, SmsCodeError};
 use crate::db::{
     self, audit, audit::Action, audit::Origin, qq_bindings, qq_bindings::QqBinding, users,
     users::User, AnyConnection,
 };
 use crate::domain::{Mobile, Password, Username};
-use crate::error::AppError;
+use crate::web::error::AppError;
 use crate::state::AppState;
 
 /// What the register form holds (spec section 6).

@@ -5,11 +5,11 @@
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
-use crate::auth::password;
+use crate::login::password;
 use crate::codes::service::{self as code_service, CaptchaAnswer, CaptchaError, SmsCodeError};
 use crate::db::{self, audit, audit::Origin, qq_bindings, users, users::User, AnyConnection};
 use crate::domain::{Mobile, OpenId, Password};
-use crate::error::AppError;
+use crate::web::error::AppError;
 use crate::limits::{self, Guard, Limited, Refused};
 use crate::login::{self, PasswordError};
 use crate::state::{unix_now, AppState};

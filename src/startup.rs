@@ -17,12 +17,13 @@ use url::Url;
 use crate::codes::sms::SmsProvider;
 use crate::codes::{CodeStore, MemoryStore, RedisStore};
 use crate::config::{ConfigError, QqMode, Settings, SmsProviderKind};
-use crate::error::AppError;
+use crate::web::error::AppError;
 use crate::qq::simulator::Simulator;
 use crate::qq::QqClient;
 use crate::signer::Signer;
 use crate::state::AppState;
-use crate::{db, routes, session};
+use crate::db;
+use crate::web::{routes, session};
 
 pub const SESSION_COOKIE: &str = "qqbind_session";
 /// Largest request body accepted (spec section 9).
@@ -219,7 +220,7 @@ fn build_server(
             app = app.app_data(sim.clone());
         }
         app.configure(|cfg| {
-            crate::api::configure(cfg, &settings);
+            crate::web::api::configure(cfg, &settings);
             routes::configure(cfg, dev_mode, dev_outbox);
         })
         .default_service(web::to(routes::pages::not_found))

@@ -6,9 +6,9 @@ use libfuzzer_sys::fuzz_target;
 use qqbind::domain::{Mobile, NextPath, Password, Username};
 
 fuzz_target!(|data: &[u8]| {
-    let _ = serde_urlencoded::from_bytes::<qqbind::routes::qq::BindFormData>(data);
-    let _ = serde_urlencoded::from_bytes::<qqbind::routes::register::RegisterForm>(data);
-    let _ = serde_urlencoded::from_bytes::<qqbind::routes::login::LoginForm>(data);
+    let _ = serde_urlencoded::from_bytes::<qqbind::web::routes::qq::BindFormData>(data);
+    let _ = serde_urlencoded::from_bytes::<qqbind::web::routes::register::RegisterForm>(data);
+    let _ = serde_urlencoded::from_bytes::<qqbind::web::routes::login::LoginForm>(data);
     if let Ok(fields) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(data) {
         for (_, value) in fields {
             let _ = Mobile::parse(&value);

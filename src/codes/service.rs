@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::{captcha, keys, CodeStore, StoreError};
 use crate::domain::Mobile;
-use crate::error::AppError;
+use crate::web::error::AppError;
 use crate::limits;
 use crate::state::AppState;
 

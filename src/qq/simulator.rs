@@ -15,7 +15,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::config::random_hex;
-use crate::error::{render, AppError};
+use crate::web::error::{render, AppError};
 
 const CODE_TTL: Duration = Duration::from_secs(600);
 const TOKEN_TTL: Duration = Duration::from_secs(3600);
@@ -140,7 +140,7 @@ struct AuthorizeQuery {
 #[derive(Template)]
 #[template(path = "dev/qq_authorize.html")]
 struct AuthorizePage {
-    nav: crate::routes::Nav,
+    nav: crate::web::routes::Nav,
     client_id: String,
     redirect_uri: String,
     state: String,
@@ -173,7 +173,7 @@ async fn authorize(
     render(
         actix_web::http::StatusCode::OK,
         &AuthorizePage {
-            nav: crate::routes::Nav::default(),
+            nav: crate::web::routes::Nav::default(),
             client_id: sim.client_id.clone(),
             redirect_uri: sim.redirect_uri.clone(),
             state: q.state.clone().unwrap_or_default(),

@@ -719,7 +719,7 @@ async fn the_openapi_document_describes_every_route(kind: Setup) {
             documented.push((method.to_uppercase(), path.clone()));
         }
     }
-    let mut served: Vec<(String, String)> = qqbind::api::ROUTES
+    let mut served: Vec<(String, String)> = qqbind::web::api::ROUTES
         .iter()
         .map(|(m, p)| (m.to_string(), p.to_string()))
         .collect();

@@ -7,14 +7,14 @@ use serde::Deserialize;
 
 use super::{check_csrf, csrf_token, Nav, NextQuery};
 use crate::accounts::{self, RegisterError, RegisterErrors, RegisterInput};
-use crate::auth;
+use crate::web::auth;
 use crate::codes::service::{self as code_service, SmsFormField};
 use crate::db;
 use crate::db::audit::{Channel, Origin};
 use crate::domain::{Mobile, NextPath, Username};
-use crate::error::{render, with_retry_after, AppError};
+use crate::web::error::{render, with_retry_after, AppError};
 use crate::limits::{self, Guard, Refused};
-use crate::session::TypedSession;
+use crate::web::session::TypedSession;
 use crate::state::AppState;
 
 #[derive(Template)]

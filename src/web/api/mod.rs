@@ -12,7 +12,7 @@ use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 
 use crate::bind::BindError;
 use crate::config::Settings;
-use crate::error::AppError;
+use crate::web::error::AppError;
 
 /// Every API route: (method, path as in the OpenAPI document). `configure` serves
 /// exactly these; a test holds `openapi.json` to them.
@@ -241,7 +241,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings) {
             )
             .service(
                 web::resource("/sms_codes/{mobile}/")
-                    .route(web::get().to(crate::routes::codes::sms_code))
+                    .route(web::get().to(crate::web::routes::codes::sms_code))
                     .default_service(not_allowed()),
             )
             .service(

@@ -1,6 +1,6 @@
 //! Who is logged in, and logging in.
 
-pub mod password;
+
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,8 +11,8 @@ use actix_web::{web, FromRequest, HttpRequest};
 
 use crate::codes::keys;
 use crate::db::{self, users::User};
-use crate::error::AppError;
-use crate::session::TypedSession;
+use crate::web::error::AppError;
+use crate::web::session::TypedSession;
 use crate::state::{unix_now, AppState};
 
 /// The `username` display cookie lives 15 days (seed 000).
@@ -76,7 +76,7 @@ pub async fn current_user(
     // Noted once a minute (each note rewrites the cookie), or more often for a short
     // idle timeout.
     let idle = settings.session_idle_timeout.as_secs() as i64;
-    if now - facts.seen_at >= crate::session::TOUCH_EVERY_SECS.min(idle / 2).max(1) {
+    if now - facts.seen_at >= crate::web::session::TOUCH_EVERY_SECS.min(idle / 2).max(1) {
         session.touch(now)?;
     }
     Ok(Some(user))

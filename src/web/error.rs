@@ -9,7 +9,7 @@ use askama::Template;
 
 use crate::codes::StoreError;
 use crate::db::DbError;
-use crate::routes::Nav;
+use crate::web::routes::Nav;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -82,8 +82,8 @@ impl From<StoreError> for AppError {
     }
 }
 
-impl From<crate::auth::password::HashError> for AppError {
-    fn from(e: crate::auth::password::HashError) -> Self {
+impl From<crate::login::password::HashError> for AppError {
+    fn from(e: crate::login::password::HashError) -> Self {
         Self::internal(e)
     }
 }

@@ -12,11 +12,11 @@ use serde::Deserialize;
 use super::info::beijing_time;
 use super::{check_csrf, confirmed, csrf_token, ConfirmPage, Nav};
 use crate::accounts;
-use crate::auth::Staff;
+use crate::web::auth::Staff;
 use crate::db::audit::{Channel, Origin};
 use crate::db::{self, audit, audit::Action, qq_bindings::QqBinding, users::User};
-use crate::error::{render, AppError};
-use crate::session::TypedSession;
+use crate::web::error::{render, AppError};
+use crate::web::session::TypedSession;
 use crate::state::AppState;
 
 /// Rows on a list page.

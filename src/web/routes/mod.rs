@@ -14,8 +14,8 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
-use crate::error::{render, AppError};
-use crate::session::TypedSession;
+use crate::web::error::{render, AppError};
+use crate::web::session::TypedSession;
 use crate::state::AppState;
 
 /// `?next=PATH`: where to go once logged in (sanitised by `NextPath`).

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::Nav;
 use crate::codes::service::{self, SendSmsError};
 use crate::codes::sms::OutboxEntry;
-use crate::error::{render, with_retry_after, AppError};
+use crate::web::error::{render, with_retry_after, AppError};
 use crate::limits;
 use crate::state::AppState;
 

@@ -6,13 +6,13 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{check_csrf, csrf_token, Nav, NextQuery};
-use crate::auth;
+use crate::web::auth;
 use crate::codes::service::CaptchaAnswer;
 use crate::domain::NextPath;
-use crate::error::{render, with_retry_after, AppError};
+use crate::web::error::{render, with_retry_after, AppError};
 use crate::limits::Guard;
 use crate::login::{self, PasswordError};
-use crate::session::TypedSession;
+use crate::web::session::TypedSession;
 use crate::state::AppState;
 
 #[derive(Template)]

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::login::LoginPage;
 use super::{check_csrf, csrf_token, Nav, NextQuery};
-use crate::auth;
+use crate::web::auth;
 use crate::bind::{self, BindError, BindInput, QqProfileHint, Slot};
 use crate::codes::keys;
 use crate::codes::service::{self as code_service, SmsFormField};
@@ -17,10 +17,10 @@ use crate::config::random_hex;
 use crate::db;
 use crate::db::audit::{Channel, Origin};
 use crate::domain::NextPath;
-use crate::error::{render, with_retry_after, AppError};
+use crate::web::error::{render, with_retry_after, AppError};
 use crate::limits::{self, Guard};
 use crate::login;
-use crate::session::{PendingBind, PendingLogin, TypedSession};
+use crate::web::session::{PendingBind, PendingLogin, TypedSession};
 use crate::state::{unix_now, AppState};
 
 /// How long a started QQ login may take (QQ's code lives 10 minutes).

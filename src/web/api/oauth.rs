@@ -61,7 +61,7 @@ pub async fn authorization(
             "code_challenge须为S256（base64url编码的SHA-256，43个字符），code_challenge_method=S256",
         ));
     }
-    let bucket = crate::routes::client(&state, &req).bucket();
+    let bucket = crate::web::routes::client(&state, &req).bucket();
     limits::count(
         &state.codes,
         state.settings.rate_limits,
@@ -125,7 +125,7 @@ pub async fn qq_user(
         .codes
         .incr(&keys::api_state(&api_state.nonce), STATE_TTL)
         .await
-        .map_err(crate::error::AppError::from)?;
+        .map_err(crate::web::error::AppError::from)?;
     if uses != 1 {
         return Err(refused());
     }
@@ -134,12 +134,12 @@ pub async fn qq_user(
         .qq
         .exchange_code(code)
         .await
-        .map_err(crate::error::AppError::from)?;
+        .map_err(crate::web::error::AppError::from)?;
     let openid = state
         .qq
         .openid(&token)
         .await
-        .map_err(crate::error::AppError::from)?;
+        .map_err(crate::web::error::AppError::from)?;
     let oid = openid.as_str().to_owned();
     let bound_user = state
         .reader
@@ -153,7 +153,7 @@ pub async fn qq_user(
         )),
         Some(user) => {
             tracing::info!(user_id = user.id, openid = %openid.masked(), "QQ login (API)");
-            crate::auth::record_login(&state, &user).await?;
+            crate::web::auth::record_login(&state, &user).await?;
             Ok(json(serde_json::json!({
                 "token": jwt::issue(&state, &user)?,
                 "user_id": user.id,
@@ -257,7 +257,7 @@ pub async fn bind_existing(
 
 /// The abuse limits of this client's bind, and where the audit log says it came from.
 fn guard(state: &AppState, req: &HttpRequest) -> (Guard, Origin) {
-    let client = crate::routes::client(state, req);
+    let client = crate::web::routes::client(state, req);
     (
         Guard::new(&state.codes, state.settings.rate_limits, client),
         Origin::new(client.address(), Channel::Api),
@@ -265,7 +265,7 @@ fn guard(state: &AppState, req: &HttpRequest) -> (Guard, Origin) {
 }
 
 async fn created(state: &AppState, user: &db::users::User) -> Result<HttpResponse, ApiError> {
-    crate::auth::record_login(state, user).await?;
+    crate::web::auth::record_login(state, user).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(serde_json::json!({

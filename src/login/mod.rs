@@ -8,7 +8,9 @@
 //! client network, that network is locked out of the account for the window (429). A
 //! stranger's guesses thus cost the owner a captcha, never his account.
 
-use crate::auth::password;
+
+pub mod password;
+
 use crate::codes::service::{CaptchaAnswer, CaptchaError};
 use crate::codes::StoreError;
 use crate::db::{self, users::User, DbError};

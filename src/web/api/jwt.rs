@@ -33,7 +33,7 @@ pub fn issue(state: &AppState, user: &User) -> Result<String, ApiError> {
         &claims,
         &EncodingKey::from_secret(state.signer.jwt_key()),
     )
-    .map_err(|e| crate::error::AppError::internal(e).into())
+    .map_err(|e| crate::web::error::AppError::internal(e).into())
 }
 
 fn unauthorized(errmsg: &str) -> ApiError {

@@ -18,7 +18,7 @@ use actix_web::{FromRequest, HttpRequest};
 use serde::{Deserialize, Serialize};
 
 use crate::config::random_hex;
-use crate::error::AppError;
+use crate::web::error::AppError;
 
 const SID: &str = "sid";
 const UID: &str = "uid";

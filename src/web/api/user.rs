@@ -4,7 +4,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::{jwt, ApiError};
-use crate::auth::DISABLED_MESSAGE;
+use crate::web::auth::DISABLED_MESSAGE;
 use crate::db;
 use crate::state::AppState;
 

@@ -7,12 +7,12 @@ use serde::Deserialize;
 
 use super::{check_csrf, confirmed, csrf_token, ConfirmPage, Nav};
 use crate::accounts;
-use crate::auth::LoggedIn;
+use crate::web::auth::LoggedIn;
 use crate::db;
 use crate::db::audit::{Channel, Origin};
 use crate::domain::{mask_middle, Mobile};
-use crate::error::{render, AppError};
-use crate::session::TypedSession;
+use crate::web::error::{render, AppError};
+use crate::web::session::TypedSession;
 use crate::state::AppState;
 
 pub struct BindingView {

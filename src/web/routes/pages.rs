@@ -5,9 +5,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::Nav;
-use crate::auth::current_user;
-use crate::error::{render, AppError};
-use crate::session::TypedSession;
+use crate::web::auth::current_user;
+use crate::web::error::{render, AppError};
+use crate::web::session::TypedSession;
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -22,7 +22,7 @@ pub async fn index(
     state: web::Data<AppState>,
     session: TypedSession,
 ) -> Result<HttpResponse, AppError> {
-    let user = current_user(&state, &session, crate::auth::Check::ReadOnly).await?;
+    let user = current_user(&state, &session, crate::web::auth::Check::ReadOnly).await?;
     render(
         StatusCode::OK,
         &IndexPage {
@@ -36,22 +36,22 @@ const STATIC_FILES: &[(&str, &str, &str)] = &[
     (
         "css/site.css",
         "text/css; charset=utf-8",
-        include_str!("../../static/css/site.css"),
+        include_str!("../../../static/css/site.css"),
     ),
     (
         "js/forms.js",
         "text/javascript; charset=utf-8",
-        include_str!("../../static/js/forms.js"),
+        include_str!("../../../static/js/forms.js"),
     ),
     (
         "img/qq.svg",
         "image/svg+xml",
-        include_str!("../../static/img/qq.svg"),
+        include_str!("../../../static/img/qq.svg"),
     ),
     ("img/favicon.svg", "image/svg+xml", FAVICON),
 ];
 
-const FAVICON: &str = include_str!("../../static/img/favicon.svg");
+const FAVICON: &str = include_str!("../../../static/img/favicon.svg");
 
 pub async fn static_file(path: web::Path<String>) -> Result<HttpResponse, AppError> {
     let (_, mime, body) = STATIC_FILES
