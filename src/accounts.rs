@@ -3,14 +3,14 @@
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
-use crate::login::password;
 use crate::codes::service::{self as code_service, SmsCodeError};
 use crate::db::{
     self, audit, audit::Action, audit::Origin, qq_bindings, qq_bindings::QqBinding, users,
     users::User, AnyConnection,
 };
 use crate::domain::{Mobile, Password, Username};
-use crate::web::error::AppError;
+use crate::fault::Unavailable;
+use crate::login::password;
 use crate::state::AppState;
 
 /// What the register form holds (spec section 6).
@@ -47,13 +47,14 @@ impl RegisterErrors {
 pub enum RegisterError {
     #[error("注册信息有误")]
     Invalid(RegisterErrors),
-    #[error(transparent)]
-    App(#[from] AppError),
+    /// A dependency failed, and nothing was written.
+    #[error("服务暂时不可用，请稍后再试")]
+    Unavailable(#[from] Unavailable),
 }
 
 impl From<db::DbError> for RegisterError {
     fn from(e: db::DbError) -> Self {
-        Self::App(e.into())
+        Self::Unavailable(e.into())
     }
 }
 
@@ -120,7 +121,7 @@ pub async fn register(
     }
 
     let sms_refused = |e: SmsCodeError| match e {
-        SmsCodeError::Store(e) => RegisterError::App(e.into()),
+        SmsCodeError::Store(e) => RegisterError::Unavailable(e.into()),
         e => RegisterError::Invalid(RegisterErrors {
             sms_code: Some(e.to_string()),
             ..Default::default()
@@ -131,7 +132,7 @@ pub async fn register(
         .map_err(sms_refused)?;
     let hash = password::hash(&pw, state.settings.bcrypt_cost)
         .await
-        .map_err(AppError::from)?;
+        .map_err(Unavailable::from)?;
     code_service::consume_sms_code(state, &mobile, sms_code)
         .await
         .map_err(sms_refused)?;
@@ -298,7 +299,7 @@ pub async fn unbind_qq(
     actor: &User,
     target: i32,
     origin: &Origin,
-) -> Result<Option<QqBinding>, AppError> {
+) -> Result<Option<QqBinding>, db::DbError> {
     let actor = actor.id;
     let origin = origin.clone();
     Ok(db::write(&state.db, move |c| {
@@ -331,7 +332,7 @@ pub async fn set_active(
     target: i32,
     active: bool,
     origin: &Origin,
-) -> Result<bool, AppError> {
+) -> Result<bool, db::DbError> {
     let actor = actor.id;
     let origin = origin.clone();
     Ok(db::write(&state.db, move |c| {

@@ -5,12 +5,12 @@
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
-use crate::login::password;
 use crate::codes::service::{self as code_service, CaptchaAnswer, CaptchaError, SmsCodeError};
 use crate::db::{self, audit, audit::Origin, qq_bindings, users, users::User, AnyConnection};
 use crate::domain::{Mobile, OpenId, Password};
-use crate::web::error::AppError;
+use crate::fault::Unavailable;
 use crate::limits::{self, Guard, Limited, Refused};
+use crate::login::password;
 use crate::login::{self, PasswordError};
 use crate::state::{unix_now, AppState};
 
@@ -76,15 +76,15 @@ pub enum BindError {
     /// Over an abuse limit (429).
     #[error("{0}")]
     Limited(Limited),
-    /// Not a user mistake: a dependency failed before anything was written.
-    #[error(transparent)]
-    App(#[from] AppError),
+    /// Not a user mistake: a dependency failed, and nothing was written.
+    #[error("服务暂时不可用，请稍后再试")]
+    Unavailable(#[source] Unavailable),
 }
 
 impl BindError {
     pub fn slot(&self) -> Slot {
         match self {
-            Self::Missing | Self::App(_) | Self::Limited(_) => Slot::Form,
+            Self::Missing | Self::Unavailable(_) | Self::Limited(_) => Slot::Form,
             Self::BadMobile => Slot::Mobile,
             Self::BadPassword => Slot::Password,
             Self::SmsMissing | Self::SmsWrong => Slot::SmsCode,
@@ -100,7 +100,7 @@ impl From<Refused> for BindError {
     fn from(r: Refused) -> Self {
         match r {
             Refused::Limited(l) => Self::Limited(l),
-            Refused::Unavailable(e) => Self::App(e.into()),
+            Refused::Unavailable(e) => Self::Unavailable(e.into()),
         }
     }
 }
@@ -112,9 +112,7 @@ impl From<PasswordError> for BindError {
             PasswordError::Disabled => Self::Disabled,
             PasswordError::Captcha(e) => Self::Captcha(e),
             PasswordError::Limited(l) => Self::Limited(l),
-            PasswordError::Unavailable(e) => Self::App(AppError::Unavailable {
-                cause: e.to_string(),
-            }),
+            PasswordError::Unavailable(e) => Self::Unavailable(e),
         }
     }
 }
@@ -122,7 +120,7 @@ impl From<PasswordError> for BindError {
 impl From<CaptchaError> for BindError {
     fn from(e: CaptchaError) -> Self {
         match e {
-            CaptchaError::Store(e) => Self::App(e.into()),
+            CaptchaError::Store(e) => Self::Unavailable(e.into()),
             e => Self::Captcha(e),
         }
     }
@@ -200,7 +198,7 @@ pub async fn bind(
     let m = mobile.as_str().to_owned();
     let existing = db::run(&state.db, move |c| Ok(users::find_by_mobile(c, &m)?))
         .await
-        .map_err(AppError::from)?;
+        .map_err(unavailable)?;
     let new_hash = match &existing {
         Some(user) => {
             login::check_password(
@@ -218,7 +216,7 @@ pub async fn bind(
         None => Some(
             password::hash(&pw, state.settings.bcrypt_cost)
                 .await
-                .map_err(AppError::from)?,
+                .map_err(unavailable)?,
         ),
     };
 
@@ -260,7 +258,7 @@ async fn settle(
         .await
         .map_err(sms_error)?;
     let written = write(state, binding).await;
-    if let Err(BindError::App(_)) = &written {
+    if let Err(BindError::Unavailable(_)) = &written {
         code_service::restore_sms_code(state, &mobile, sms_code, left).await;
     }
     let bound = written?;
@@ -320,7 +318,7 @@ pub async fn bind_existing(
     let l = login.to_owned();
     let user = db::run(&state.db, move |c| Ok(users::find_by_login(c, &l)?))
         .await
-        .map_err(AppError::from)?;
+        .map_err(unavailable)?;
     let sms_code = input.sms_code.trim();
     let mobile = match &user {
         Some(u) => {
@@ -372,7 +370,7 @@ async fn check_free(state: &AppState, user: &User, openid: &OpenId) -> Result<()
     let (uid, oid) = (user.id, openid.as_str().to_owned());
     let current = db::run(&state.db, move |c| Ok(qq_bindings::find_by_user(c, uid)?))
         .await
-        .map_err(AppError::from)?;
+        .map_err(unavailable)?;
     match current {
         Some(b) if b.openid != oid => Err(BindError::AccountBoundElsewhere),
         _ => Ok(()),
@@ -393,15 +391,13 @@ async fn write(state: &AppState, b: Binding) -> Result<Bound, BindError> {
         ))
     })
     .await
-    .map_err(AppError::from)?;
+    .map_err(unavailable)?;
     match result {
         Ok(bound) => Ok(bound),
         Err(TxError::BoundElsewhere) => Err(BindError::AccountBoundElsewhere),
         Err(TxError::Conflict) => Err(BindError::Failed),
         Err(TxError::Db(e)) if db::is_lock_timeout(&e) => {
-            Err(BindError::App(AppError::Unavailable {
-                cause: format!("bind transaction: {e}"),
-            }))
+            Err(BindError::Unavailable(db::DbError::Query(e).into()))
         }
         Err(TxError::Db(e)) => {
             tracing::error!(error = %e, "bind transaction failed");
@@ -410,11 +406,16 @@ async fn write(state: &AppState, b: Binding) -> Result<Bound, BindError> {
     }
 }
 
+/// A dependency failed before anything was written.
+fn unavailable(e: impl Into<Unavailable>) -> BindError {
+    BindError::Unavailable(e.into())
+}
+
 fn sms_error(e: SmsCodeError) -> BindError {
     match e {
         SmsCodeError::Missing => BindError::SmsMissing,
         SmsCodeError::Wrong => BindError::SmsWrong,
-        SmsCodeError::Store(e) => BindError::App(e.into()),
+        SmsCodeError::Store(e) => BindError::Unavailable(e.into()),
     }
 }
 

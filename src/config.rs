@@ -56,6 +56,42 @@ pub fn without_password(url: &Url) -> String {
     url.to_string()
 }
 
+/// Which database `DATABASE_URL` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// `postgres://` or `postgresql://` is PostgreSQL; anything else a SQLite file path.
+    pub fn of(url: &str) -> Self {
+        let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+        match scheme.as_deref() {
+            Some("postgres" | "postgresql") => Self::Postgres,
+            _ => Self::Sqlite,
+        }
+    }
+}
+
+/// `url` fit for a log line or an error message: a PostgreSQL URL's password is masked.
+pub fn display_url(url: &str) -> String {
+    if Backend::of(url) == Backend::Sqlite {
+        return url.to_owned();
+    }
+    match url::Url::parse(url) {
+        Ok(u) if u.query_pairs().any(|(k, _)| k == "password") => {
+            "postgres://… (a password in the query string)".to_owned()
+        }
+        Ok(u) => without_password(&u),
+        Err(_) => "(a PostgreSQL URL that does not parse)".to_owned(),
+    }
+}
+
+/// How long a database writer waits for a lock it needs (SQLite's write lock, a
+/// PostgreSQL row or table lock) before it gives up (a 503), by default.
+pub const DB_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Where QQ Connect is: the real one, or the built-in simulator (dev mode).
 #[derive(Debug, Clone)]
 pub enum QqMode {
@@ -133,7 +169,7 @@ impl fmt::Debug for Settings {
         let redis = self.redis_url.as_ref().map(without_password);
         f.debug_struct("Settings")
             .field("listen", &self.listen)
-            .field("database_url", &crate::db::display_url(&self.database_url))
+            .field("database_url", &display_url(&self.database_url))
             .field("redis_url", &redis)
             .field("secret_key", &self.secret_key)
             .field("qq", &self.qq)
@@ -172,7 +208,7 @@ impl Settings {
         };
 
         let database_url = var("DATABASE_URL").unwrap_or_else(|| "qqbind.db".to_owned());
-        if crate::db::Backend::of(&database_url) == crate::db::Backend::Postgres
+        if Backend::of(&database_url) == Backend::Postgres
             && url::Url::parse(&database_url).is_err()
         {
             return Err(ConfigError::new(
@@ -387,7 +423,7 @@ impl Settings {
             session_idle_timeout,
             session_max_age,
             bcrypt_cost: bcrypt::DEFAULT_COST,
-            db_busy_timeout: crate::db::BUSY_TIMEOUT,
+            db_busy_timeout: DB_BUSY_TIMEOUT,
         })
     }
 }

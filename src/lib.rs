@@ -6,6 +6,7 @@ pub mod codes;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod fault;
 pub mod limits;
 pub mod login;
 pub mod qq;

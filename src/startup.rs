@@ -17,12 +17,12 @@ use url::Url;
 use crate::codes::sms::SmsProvider;
 use crate::codes::{CodeStore, MemoryStore, RedisStore};
 use crate::config::{ConfigError, QqMode, Settings, SmsProviderKind};
-use crate::web::error::AppError;
+use crate::db;
 use crate::qq::simulator::Simulator;
 use crate::qq::QqClient;
 use crate::signer::Signer;
 use crate::state::AppState;
-use crate::db;
+use crate::web::error::AppError;
 use crate::web::{routes, session};
 
 pub const SESSION_COOKIE: &str = "qqbind_session";

@@ -11,3 +11,14 @@ pub fn init() {
         .with_writer(std::io::stderr)
         .try_init();
 }
+
+/// Blocking work (a query, bcrypt, drawing a captcha) on the runtime's blocking pool,
+/// inside the caller's tracing span so that its log lines belong to the request.
+pub async fn spawn_blocking<T, F>(f: F) -> Result<T, tokio::task::JoinError>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(f)).await
+}

@@ -5,7 +5,6 @@ use uuid::Uuid;
 
 use super::{captcha, keys, CodeStore, StoreError};
 use crate::domain::Mobile;
-use crate::web::error::AppError;
 use crate::limits;
 use crate::state::AppState;
 
@@ -31,33 +30,33 @@ pub enum SendSmsError {
     Unavailable(#[from] StoreError),
 }
 
-impl SendSmsError {
-    /// `(HTTP status, code)` as in the spec's table.
-    pub fn status_and_code(&self) -> (u16, &'static str) {
-        match self {
-            Self::Missing => (400, "4003"),
-            Self::BadMobile => (400, "4007"),
-            Self::ImageExpired | Self::ImageWrong => (400, "4001"),
-            Self::TooFrequent => (429, "4002"),
-            Self::Gateway => (502, "5001"),
-            Self::Limited(_) => (429, "4290"),
-            Self::Unavailable(_) => (503, "5000"),
-        }
-    }
+/// A captcha that could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageCodeError {
+    /// Not an id we could have issued (a UUID).
+    #[error("无效的图形验证码编号")]
+    BadId,
+    #[error("captcha drawing failed")]
+    Drawing,
+    #[error("服务暂时不可用，请稍后再试")]
+    Unavailable(#[source] crate::fault::Unavailable),
 }
 
 /// Makes a captcha for `image_code_id`, stores its text, returns the PNG.
-pub async fn new_image_code(state: &AppState, image_code_id: &str) -> Result<Vec<u8>, AppError> {
-    let id = Uuid::parse_str(image_code_id)
-        .map_err(|_| AppError::BadRequest("无效的图形验证码编号".into()))?;
-    let (text, png) = actix_web::web::block(captcha::generate)
+pub async fn new_image_code(
+    state: &AppState,
+    image_code_id: &str,
+) -> Result<Vec<u8>, ImageCodeError> {
+    let id = Uuid::parse_str(image_code_id).map_err(|_| ImageCodeError::BadId)?;
+    let (text, png) = crate::telemetry::spawn_blocking(captcha::generate)
         .await
-        .map_err(AppError::internal)?
-        .ok_or_else(|| AppError::internal("captcha generation failed"))?;
+        .map_err(|e| ImageCodeError::Unavailable(e.into()))?
+        .ok_or(ImageCodeError::Drawing)?;
     state
         .codes
         .set_ex(&keys::image(&id.to_string()), &text, keys::IMAGE_CODE_TTL)
-        .await?;
+        .await
+        .map_err(|e| ImageCodeError::Unavailable(e.into()))?;
     Ok(png)
 }
 
@@ -247,39 +246,6 @@ pub async fn restore_sms_code(
     let key = keys::sms(mobile.as_str());
     if let Err(e) = state.codes.set_ex(&key, code.trim(), left).await {
         tracing::warn!(error = %e, mobile = %mobile.masked(), "SMS code could not be put back");
-    }
-}
-
-/// Where a form shows the outcome of its "获取短信验证码" button (without JavaScript).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SmsFormField {
-    Form,
-    Mobile,
-    ImageCode,
-    SmsCode,
-}
-
-/// The no-JavaScript "获取短信验证码": the message to show, its field, and the status.
-pub async fn send_sms_for_form(
-    state: &AppState,
-    ip: &str,
-    mobile: &str,
-    image_code: &str,
-    image_code_id: &str,
-) -> Result<(u16, SmsFormField, String), AppError> {
-    match send_sms_code(state, ip, mobile, image_code, image_code_id).await {
-        Ok(()) => Ok((200, SmsFormField::SmsCode, SMS_SENT_NOTICE.to_owned())),
-        Err(SendSmsError::Unavailable(e)) => Err(e.into()),
-        Err(e) => {
-            let (status, _) = e.status_and_code();
-            let field = match e {
-                SendSmsError::ImageExpired | SendSmsError::ImageWrong => SmsFormField::ImageCode,
-                SendSmsError::Missing => SmsFormField::Form,
-                SendSmsError::BadMobile => SmsFormField::Mobile,
-                _ => SmsFormField::SmsCode,
-            };
-            Ok((status, field, e.to_string()))
-        }
     }
 }
 

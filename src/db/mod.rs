@@ -27,42 +27,14 @@ pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migration
 pub type DbPool = Pool<ConnectionManager<AnyConnection>>;
 pub type DbConn = PooledConnection<ConnectionManager<AnyConnection>>;
 
-/// Which database `DATABASE_URL` names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
+pub use crate::config::{display_url, Backend, DB_BUSY_TIMEOUT as BUSY_TIMEOUT};
 
 impl Backend {
-    /// `postgres://` or `postgresql://` is PostgreSQL; anything else a SQLite file path.
-    pub fn of(url: &str) -> Self {
-        let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
-        match scheme.as_deref() {
-            Some("postgres" | "postgresql") => Self::Postgres,
-            _ => Self::Sqlite,
-        }
-    }
-
     pub fn of_conn(conn: &AnyConnection) -> Self {
         match conn {
             AnyConnection::Sqlite(_) => Self::Sqlite,
             AnyConnection::Postgresql(_) => Self::Postgres,
         }
-    }
-}
-
-/// `url` fit for a log line or an error message: a PostgreSQL URL's password is masked.
-pub fn display_url(url: &str) -> String {
-    if Backend::of(url) == Backend::Sqlite {
-        return url.to_owned();
-    }
-    match url::Url::parse(url) {
-        Ok(u) if u.query_pairs().any(|(k, _)| k == "password") => {
-            "postgres://… (a password in the query string)".to_owned()
-        }
-        Ok(u) => crate::config::without_password(&u),
-        Err(_) => "(a PostgreSQL URL that does not parse)".to_owned(),
     }
 }
 
@@ -78,10 +50,6 @@ pub enum DbError {
     #[error("blocking task failed")]
     Blocking,
 }
-
-/// How long a writer waits for a lock it needs (SQLite's write lock, a PostgreSQL row
-/// or table lock) before it gives up (a 503), by default.
-pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug)]
 struct SessionSettings {
@@ -157,9 +125,7 @@ where
     T: Send + 'static,
 {
     let pool = pool.clone();
-    let span = tracing::Span::current();
-    actix_web::web::block(move || {
-        let _entered = span.enter();
+    crate::telemetry::spawn_blocking(move || {
         let mut conn = pool.get()?;
         f(&mut conn)
     })
@@ -352,7 +318,7 @@ mod tests {
         diesel::dsl::sql::<diesel::sql_types::Integer>("SELECT x FROM t").get_result(c)
     }
 
-    #[actix_web::test]
+    #[tokio::test]
     async fn a_point_read_that_meets_a_lock_waits_for_it_on_the_pool() {
         let dir = tempfile::tempdir().unwrap();
         let (url, pool) = rollback_journal_file(&dir);
@@ -377,7 +343,7 @@ mod tests {
         commit.join().unwrap();
     }
 
-    #[actix_web::test]
+    #[tokio::test]
     async fn a_point_read_cannot_write() {
         let dir = tempfile::tempdir().unwrap();
         let (url, pool) = rollback_journal_file(&dir);

@@ -8,12 +8,11 @@
 //! client network, that network is locked out of the account for the window (429). A
 //! stranger's guesses thus cost the owner a captcha, never his account.
 
-
 pub mod password;
 
 use crate::codes::service::{CaptchaAnswer, CaptchaError};
-use crate::codes::StoreError;
-use crate::db::{self, users::User, DbError};
+use crate::db::{self, users::User};
+use crate::fault::Unavailable;
 use crate::limits::{self, Guard, Limited, Refused};
 use crate::state::AppState;
 
@@ -36,17 +35,6 @@ pub enum PasswordError {
     /// The limits or the account could not be looked at: nothing was checked.
     #[error("服务暂时不可用，请稍后再试")]
     Unavailable(#[source] Unavailable),
-}
-
-/// Why a check could not be made.
-#[derive(Debug, thiserror::Error)]
-pub enum Unavailable {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Db(#[from] DbError),
-    #[error("password hashing failed: {0}")]
-    Hash(String),
 }
 
 impl From<Refused> for PasswordError {
@@ -115,7 +103,7 @@ pub async fn check_password(
         state.settings.bcrypt_cost,
     )
     .await
-    .map_err(|e| PasswordError::Unavailable(Unavailable::Hash(e.to_string())))?;
+    .map_err(|e| PasswordError::Unavailable(e.into()))?;
     let Some(user) = user else {
         tracing::info!(login = %crate::domain::mask_middle(typed.trim()), ip = %guard.client().address(), "password check for no such account");
         return Err(PasswordError::Wrong);

@@ -1,7 +1,5 @@
 //! Who is logged in, and logging in.
 
-
-
 use std::future::Future;
 use std::pin::Pin;
 
@@ -11,9 +9,9 @@ use actix_web::{web, FromRequest, HttpRequest};
 
 use crate::codes::keys;
 use crate::db::{self, users::User};
+use crate::state::{unix_now, AppState};
 use crate::web::error::AppError;
 use crate::web::session::TypedSession;
-use crate::state::{unix_now, AppState};
 
 /// The `username` display cookie lives 15 days (seed 000).
 pub const USERNAME_COOKIE_MAX_AGE: i64 = 15 * 24 * 3600;

@@ -1,15 +1,22 @@
-//! `AppError`: what a request can fail with, mapped to a status and a rendered page.
+//! What a request can fail with, in one place: [`AppError`] mapped to a status and a
+//! rendered page, [`ApiError`] to a status and JSON `{"code", "errmsg"}`. Every core
+//! error is mapped here, once for pages and once for JSON.
 //!
 //! `Display` texts are shown to users and are safe: causes (which may hold internal
 //! detail) are logged once, here, and never rendered.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
+
+use crate::bind::BindError;
 use askama::Template;
 
 use crate::codes::StoreError;
 use crate::db::DbError;
-use crate::web::routes::Nav;
+use crate::web::views::{with_retry_after, Nav};
+
+/// A cause kept for the log (never shown): any error, with its own sources.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -27,30 +34,47 @@ pub enum AppError {
     LoginRequired { next: String },
     /// QQ Connect did not give us an openid.
     #[error("OAuth2.0认证失败")]
-    QqFailed { cause: String },
+    QqFailed(#[source] crate::qq::QqError),
     /// A dependency (database, code store) is down or too slow.
     #[error("服务暂时不可用，请稍后再试")]
-    Unavailable { cause: String },
+    Unavailable(#[source] Cause),
     #[error("服务器内部错误，请稍后再试")]
-    Internal { cause: String },
+    Internal(#[source] Cause),
     /// Over an abuse limit: 429 with `Retry-After`.
     #[error("{0}")]
     Limited(crate::limits::Limited),
 }
 
+/// `e` and its sources, one after the other: what the log says of a failure.
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
 impl AppError {
     pub fn internal(cause: impl std::fmt::Display) -> Self {
-        Self::Internal {
-            cause: cause.to_string(),
-        }
+        Self::Internal(cause.to_string().into())
     }
 
-    /// Logs the cause once, at the edge (causes are never shown to users).
+    pub fn unavailable(cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Unavailable(Box::new(cause))
+    }
+
+    /// Logs the cause once, at the edge, with its whole chain (causes are never shown
+    /// to users).
     pub fn log(&self) {
         match self {
-            Self::QqFailed { cause } => tracing::warn!(%cause, "QQ login failed"),
-            Self::Unavailable { cause } => tracing::error!(%cause, "dependency unavailable"),
-            Self::Internal { cause } => tracing::error!(%cause, "internal error"),
+            Self::QqFailed(e) => tracing::warn!(cause = %chain(e), "QQ login failed"),
+            Self::Unavailable(e) => {
+                tracing::error!(cause = %chain(e.as_ref()), "dependency unavailable")
+            }
+            Self::Internal(e) => tracing::error!(cause = %chain(e.as_ref()), "internal error"),
             _ => {}
         }
     }
@@ -58,9 +82,7 @@ impl AppError {
 
 impl From<DbError> for AppError {
     fn from(e: DbError) -> Self {
-        Self::Unavailable {
-            cause: e.to_string(),
-        }
+        Self::unavailable(e)
     }
 }
 
@@ -68,23 +90,34 @@ impl From<DbError> for AppError {
 /// (whose `Display` holds no URL, token or secret).
 impl From<crate::qq::QqError> for AppError {
     fn from(e: crate::qq::QqError) -> Self {
-        Self::QqFailed {
-            cause: e.to_string(),
-        }
+        Self::QqFailed(e)
     }
 }
 
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
-        Self::Unavailable {
-            cause: e.to_string(),
-        }
+        Self::unavailable(e)
+    }
+}
+
+impl From<crate::fault::Unavailable> for AppError {
+    fn from(e: crate::fault::Unavailable) -> Self {
+        Self::unavailable(e)
     }
 }
 
 impl From<crate::login::password::HashError> for AppError {
     fn from(e: crate::login::password::HashError) -> Self {
-        Self::internal(e)
+        Self::Internal(Box::new(e))
+    }
+}
+
+impl From<crate::limits::Refused> for AppError {
+    fn from(r: crate::limits::Refused) -> Self {
+        match r {
+            crate::limits::Refused::Limited(l) => Self::Limited(l),
+            crate::limits::Refused::Unavailable(e) => Self::unavailable(e),
+        }
     }
 }
 
@@ -94,9 +127,7 @@ impl From<crate::login::PasswordError> for AppError {
     fn from(e: crate::login::PasswordError) -> Self {
         use crate::login::PasswordError as E;
         match e {
-            E::Unavailable(cause) => Self::Unavailable {
-                cause: cause.to_string(),
-            },
+            E::Unavailable(cause) => Self::unavailable(cause),
             E::Limited(l) => Self::Limited(l),
             E::Disabled => Self::Forbidden(e.to_string()),
             e => Self::BadRequest(e.to_string()),
@@ -106,7 +137,7 @@ impl From<crate::login::PasswordError> for AppError {
 
 impl From<askama::Error> for AppError {
     fn from(e: askama::Error) -> Self {
-        Self::internal(e)
+        Self::Internal(Box::new(e))
     }
 }
 
@@ -121,6 +152,158 @@ impl From<actix_session::SessionGetError> for AppError {
         Self::internal(e)
     }
 }
+
+// ------------------------------------------------------------------- as JSON
+
+/// A refused API call: `{"code": "...", "errmsg": "..."}` with its status.
+#[derive(Debug, thiserror::Error)]
+#[error("{errmsg}")]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub errmsg: String,
+    /// Seconds, for an answer refused by an abuse limit.
+    pub retry_after: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, errmsg: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            errmsg: errmsg.into(),
+            retry_after: None,
+        }
+    }
+
+    pub fn bad_request(code: &'static str, errmsg: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, errmsg)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut r = HttpResponse::build(self.status);
+        if self.status == StatusCode::UNAUTHORIZED {
+            r.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        if let Some(secs) = &self.retry_after {
+            r.insert_header((header::RETRY_AFTER, secs.as_str()));
+        }
+        r.insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(serde_json::json!({ "code": self.code, "errmsg": self.errmsg }))
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        if let AppError::Limited(l) = e {
+            return l.into();
+        }
+        e.log();
+        let status = e.status_code();
+        let code = match status.as_u16() {
+            400 => "4000",
+            401 | 302 => "4101",
+            403 => "4030",
+            404 => "4040",
+            502 => "5020",
+            503 => "5000",
+            _ => "5001",
+        };
+        let status = if status == StatusCode::FOUND {
+            StatusCode::UNAUTHORIZED
+        } else {
+            status
+        };
+        Self::new(status, code, e.to_string())
+    }
+}
+
+impl From<crate::limits::Limited> for ApiError {
+    fn from(l: crate::limits::Limited) -> Self {
+        Self {
+            retry_after: Some(l.retry_after_secs()),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "4290", l.to_string())
+        }
+    }
+}
+
+impl From<crate::codes::StoreError> for ApiError {
+    fn from(e: crate::codes::StoreError) -> Self {
+        AppError::from(e).into()
+    }
+}
+
+impl From<crate::db::DbError> for ApiError {
+    fn from(e: crate::db::DbError) -> Self {
+        AppError::from(e).into()
+    }
+}
+
+/// Each row of the bind table has its own code; the message is the form's.
+impl From<BindError> for ApiError {
+    fn from(e: BindError) -> Self {
+        let code = match &e {
+            BindError::Missing => "4003",
+            BindError::BadMobile => "4007",
+            BindError::BadPassword => "4008",
+            BindError::SmsMissing => "4011",
+            BindError::SmsWrong => "4012",
+            BindError::BadOpenId => "4013",
+            BindError::WrongPassword => "4014",
+            BindError::Disabled => "4017",
+            BindError::AccountBoundElsewhere => "4015",
+            BindError::Failed => "4016",
+            BindError::Captcha(_) => "4001",
+            BindError::Limited(_) | BindError::Unavailable(_) => "",
+        };
+        match e {
+            BindError::Unavailable(cause) => AppError::from(cause).into(),
+            BindError::Limited(l) => l.into(),
+            BindError::Disabled => Self::new(StatusCode::FORBIDDEN, code, e.to_string()),
+            e => Self::bad_request(code, e.to_string()),
+        }
+    }
+}
+
+/// The SMS table of spec section 5: each refusal with its status and code.
+impl From<crate::codes::service::SendSmsError> for ApiError {
+    fn from(e: crate::codes::service::SendSmsError) -> Self {
+        use crate::codes::service::SendSmsError as E;
+        let (status, code) = match &e {
+            E::Missing => (StatusCode::BAD_REQUEST, "4003"),
+            E::BadMobile => (StatusCode::BAD_REQUEST, "4007"),
+            E::ImageExpired | E::ImageWrong => (StatusCode::BAD_REQUEST, "4001"),
+            E::TooFrequent => (StatusCode::TOO_MANY_REQUESTS, "4002"),
+            E::Gateway => (StatusCode::BAD_GATEWAY, "5001"),
+            E::Limited(l) => return (*l).into(),
+            E::Unavailable(cause) => {
+                tracing::error!(cause = %chain(cause), "code store unavailable");
+                (StatusCode::SERVICE_UNAVAILABLE, "5000")
+            }
+        };
+        Self::new(status, code, e.to_string())
+    }
+}
+
+impl From<crate::fault::Unavailable> for ApiError {
+    fn from(e: crate::fault::Unavailable) -> Self {
+        AppError::from(e).into()
+    }
+}
+
+impl From<crate::limits::Refused> for ApiError {
+    fn from(r: crate::limits::Refused) -> Self {
+        AppError::from(r).into()
+    }
+}
+
+// ------------------------------------------------------------------- as pages
 
 /// What must be escaped in a query value: `/login/?next=/info/` stays readable, `&`,
 /// `#`, `+` and the like are encoded.
@@ -152,9 +335,9 @@ impl ResponseError for AppError {
             Self::Csrf | Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::LoginRequired { .. } => StatusCode::FOUND,
-            Self::QqFailed { .. } => StatusCode::BAD_GATEWAY,
-            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::QqFailed(_) => StatusCode::BAD_GATEWAY,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Limited(_) => StatusCode::TOO_MANY_REQUESTS,
         }
     }
@@ -176,7 +359,7 @@ impl ResponseError for AppError {
             nav: Nav::default(),
             status: status.as_u16(),
             message: &message,
-            retry_qq: matches!(self, Self::QqFailed { .. } | Self::BadRequest(_)),
+            retry_qq: matches!(self, Self::QqFailed(_) | Self::BadRequest(_)),
         };
         let resp = match page.render() {
             Ok(html) => HttpResponse::build(status)
@@ -191,20 +374,4 @@ impl ResponseError for AppError {
             _ => resp,
         }
     }
-}
-
-/// Renders `tpl` as an HTML answer with `status`.
-pub fn render<T: Template>(status: StatusCode, tpl: &T) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(tpl.render()?))
-}
-
-/// Adds `Retry-After` to an answer refused by an abuse limit.
-pub fn with_retry_after(mut resp: HttpResponse, limited: &crate::limits::Limited) -> HttpResponse {
-    if let Ok(v) = header::HeaderValue::from_str(&limited.retry_after_secs()) {
-        resp.headers_mut().insert(header::RETRY_AFTER, v);
-    }
-    resp
 }

@@ -8,3 +8,4 @@ pub mod auth;
 pub mod error;
 pub mod routes;
 pub mod session;
+pub mod views;

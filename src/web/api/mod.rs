@@ -10,9 +10,8 @@ use actix_cors::Cors;
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 
-use crate::bind::BindError;
 use crate::config::Settings;
-use crate::web::error::AppError;
+pub use crate::web::error::ApiError;
 
 /// Every API route: (method, path as in the OpenAPI document). `configure` serves
 /// exactly these; a test holds `openapi.json` to them.
@@ -28,122 +27,6 @@ pub const ROUTES: &[(&str, &str)] = &[
 
 /// The OpenAPI 3 document of the routes above.
 pub const OPENAPI: &str = include_str!("openapi.json");
-
-/// A refused API call: `{"code": "...", "errmsg": "..."}` with its status.
-#[derive(Debug, thiserror::Error)]
-#[error("{errmsg}")]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
-    pub errmsg: String,
-    /// Seconds, for an answer refused by an abuse limit.
-    pub retry_after: Option<String>,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, errmsg: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            errmsg: errmsg.into(),
-            retry_after: None,
-        }
-    }
-
-    pub fn bad_request(code: &'static str, errmsg: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, errmsg)
-    }
-}
-
-impl ResponseError for ApiError {
-    fn status_code(&self) -> StatusCode {
-        self.status
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let mut r = HttpResponse::build(self.status);
-        if self.status == StatusCode::UNAUTHORIZED {
-            r.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
-        }
-        if let Some(secs) = &self.retry_after {
-            r.insert_header((header::RETRY_AFTER, secs.as_str()));
-        }
-        r.insert_header((header::CACHE_CONTROL, "no-store"))
-            .json(serde_json::json!({ "code": self.code, "errmsg": self.errmsg }))
-    }
-}
-
-impl From<AppError> for ApiError {
-    fn from(e: AppError) -> Self {
-        if let AppError::Limited(l) = e {
-            return l.into();
-        }
-        e.log();
-        let status = e.status_code();
-        let code = match status.as_u16() {
-            400 => "4000",
-            401 | 302 => "4101",
-            403 => "4030",
-            404 => "4040",
-            502 => "5020",
-            503 => "5000",
-            _ => "5001",
-        };
-        let status = if status == StatusCode::FOUND {
-            StatusCode::UNAUTHORIZED
-        } else {
-            status
-        };
-        Self::new(status, code, e.to_string())
-    }
-}
-
-impl From<crate::limits::Limited> for ApiError {
-    fn from(l: crate::limits::Limited) -> Self {
-        Self {
-            retry_after: Some(l.retry_after_secs()),
-            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "4290", l.to_string())
-        }
-    }
-}
-
-impl From<crate::codes::StoreError> for ApiError {
-    fn from(e: crate::codes::StoreError) -> Self {
-        AppError::from(e).into()
-    }
-}
-
-impl From<crate::db::DbError> for ApiError {
-    fn from(e: crate::db::DbError) -> Self {
-        AppError::from(e).into()
-    }
-}
-
-/// Each row of the bind table has its own code; the message is the form's.
-impl From<BindError> for ApiError {
-    fn from(e: BindError) -> Self {
-        let code = match &e {
-            BindError::Missing => "4003",
-            BindError::BadMobile => "4007",
-            BindError::BadPassword => "4008",
-            BindError::SmsMissing => "4011",
-            BindError::SmsWrong => "4012",
-            BindError::BadOpenId => "4013",
-            BindError::WrongPassword => "4014",
-            BindError::Disabled => "4017",
-            BindError::AccountBoundElsewhere => "4015",
-            BindError::Failed => "4016",
-            BindError::Captcha(_) => "4001",
-            BindError::Limited(_) | BindError::App(_) => "",
-        };
-        match e {
-            BindError::App(app) => app.into(),
-            BindError::Limited(l) => l.into(),
-            BindError::Disabled => Self::new(StatusCode::FORBIDDEN, code, e.to_string()),
-            e => Self::bad_request(code, e.to_string()),
-        }
-    }
-}
 
 async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
     let allowed: Vec<&str> = ROUTES

@@ -4,9 +4,9 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::{jwt, ApiError};
-use crate::web::auth::DISABLED_MESSAGE;
 use crate::db;
 use crate::state::AppState;
+use crate::web::auth::DISABLED_MESSAGE;
 
 pub async fn me(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let claims = jwt::from_request(&state, &req)?;

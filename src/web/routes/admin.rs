@@ -9,15 +9,17 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::info::beijing_time;
-use super::{check_csrf, confirmed, csrf_token, ConfirmPage, Nav};
+use super::{check_csrf, csrf_token};
 use crate::accounts;
-use crate::web::auth::Staff;
 use crate::db::audit::{Channel, Origin};
 use crate::db::{self, audit, audit::Action, qq_bindings::QqBinding, users::User};
-use crate::web::error::{render, AppError};
-use crate::web::session::TypedSession;
 use crate::state::AppState;
+use crate::web::auth::Staff;
+use crate::web::error::AppError;
+use crate::web::session::TypedSession;
+use crate::web::views::beijing_time;
+use crate::web::views::render;
+use crate::web::views::{confirmed, ConfirmPage, Nav};
 
 /// Rows on a list page.
 pub const PAGE_SIZE: i64 = 50;

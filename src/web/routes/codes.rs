@@ -8,9 +8,10 @@ use serde::Deserialize;
 use super::Nav;
 use crate::codes::service::{self, SendSmsError};
 use crate::codes::sms::OutboxEntry;
-use crate::web::error::{render, with_retry_after, AppError};
 use crate::limits;
 use crate::state::AppState;
+use crate::web::error::{ApiError, AppError};
+use crate::web::views::{render, with_retry_after};
 
 pub async fn image_code(
     req: HttpRequest,
@@ -27,7 +28,13 @@ pub async fn image_code(
             .body(limited.to_string());
         return Ok(with_retry_after(resp, &limited));
     }
-    let png = service::new_image_code(&state, &path).await?;
+    let png = service::new_image_code(&state, &path)
+        .await
+        .map_err(|e| match e {
+            service::ImageCodeError::BadId => AppError::BadRequest(e.to_string()),
+            service::ImageCodeError::Drawing => AppError::internal(e),
+            service::ImageCodeError::Unavailable(cause) => AppError::unavailable(cause),
+        })?;
     Ok(HttpResponse::Ok()
         .content_type("image/png")
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -45,31 +52,54 @@ pub async fn sms_code(
     state: web::Data<AppState>,
     path: web::Path<String>,
     q: web::Query<SmsQuery>,
-) -> HttpResponse {
-    let result = service::send_sms_code(
+) -> Result<HttpResponse, ApiError> {
+    service::send_sms_code(
         &state,
         &super::client(&state, &req).bucket(),
         &path,
         q.image_code.as_deref().unwrap_or_default(),
         q.image_code_id.as_deref().unwrap_or_default(),
     )
-    .await;
-    let (status, code, errmsg) = match &result {
-        Ok(()) => (200, "0", "发送短信成功".to_owned()),
-        Err(e) => {
-            if let SendSmsError::Unavailable(cause) = e {
-                tracing::error!(%cause, "code store unavailable");
-            }
-            let (status, code) = e.status_and_code();
-            (status, code, e.to_string())
-        }
-    };
-    let resp = HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST))
+    .await?;
+    Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(serde_json::json!({ "code": code, "errmsg": errmsg }));
-    match &result {
-        Err(SendSmsError::Limited(limited)) => with_retry_after(resp, limited),
-        _ => resp,
+        .json(serde_json::json!({ "code": "0", "errmsg": "发送短信成功" })))
+}
+
+/// Where a form shows the outcome of its "获取短信验证码" button (without JavaScript).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmsFormField {
+    Form,
+    Mobile,
+    ImageCode,
+    SmsCode,
+}
+
+/// The no-JavaScript "获取短信验证码": the message to show, its field, and the status.
+pub async fn send_sms_for_form(
+    state: &AppState,
+    ip: &str,
+    mobile: &str,
+    image_code: &str,
+    image_code_id: &str,
+) -> Result<(StatusCode, SmsFormField, String), AppError> {
+    match service::send_sms_code(state, ip, mobile, image_code, image_code_id).await {
+        Ok(()) => Ok((
+            StatusCode::OK,
+            SmsFormField::SmsCode,
+            service::SMS_SENT_NOTICE.to_owned(),
+        )),
+        Err(SendSmsError::Unavailable(e)) => Err(AppError::unavailable(e)),
+        Err(e) => {
+            let field = match e {
+                SendSmsError::ImageExpired | SendSmsError::ImageWrong => SmsFormField::ImageCode,
+                SendSmsError::Missing => SmsFormField::Form,
+                SendSmsError::BadMobile => SmsFormField::Mobile,
+                _ => SmsFormField::SmsCode,
+            };
+            let message = e.to_string();
+            Ok((ApiError::from(e).status, field, message))
+        }
     }
 }
 

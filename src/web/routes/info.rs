@@ -5,15 +5,17 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{check_csrf, confirmed, csrf_token, ConfirmPage, Nav};
+use super::{check_csrf, csrf_token};
 use crate::accounts;
-use crate::web::auth::LoggedIn;
 use crate::db;
 use crate::db::audit::{Channel, Origin};
 use crate::domain::{mask_middle, Mobile};
-use crate::web::error::{render, AppError};
-use crate::web::session::TypedSession;
 use crate::state::AppState;
+use crate::web::auth::LoggedIn;
+use crate::web::error::AppError;
+use crate::web::session::TypedSession;
+use crate::web::views::render;
+use crate::web::views::{beijing_time, confirmed, ConfirmPage, Nav};
 
 pub struct BindingView {
     pub masked_openid: String,
@@ -32,13 +34,6 @@ struct InfoPage {
     binding: Option<BindingView>,
     flash: Option<String>,
     is_staff: bool,
-}
-
-/// A UTC timestamp as people in China read it.
-pub fn beijing_time(at: chrono::NaiveDateTime) -> String {
-    (at + chrono::Duration::hours(8))
-        .format("%Y-%m-%d %H:%M")
-        .to_string()
 }
 
 pub async fn info_page(

@@ -6,14 +6,15 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{check_csrf, csrf_token, Nav, NextQuery};
-use crate::web::auth;
 use crate::codes::service::CaptchaAnswer;
 use crate::domain::NextPath;
-use crate::web::error::{render, with_retry_after, AppError};
 use crate::limits::Guard;
 use crate::login::{self, PasswordError};
-use crate::web::session::TypedSession;
 use crate::state::AppState;
+use crate::web::auth;
+use crate::web::error::AppError;
+use crate::web::session::TypedSession;
+use crate::web::views::{render, with_retry_after};
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -59,7 +60,7 @@ impl LoginPage {
         message: &str,
     ) -> Result<Self, AppError> {
         Ok(Self {
-            username: super::typed_back(username, 64),
+            username: crate::web::views::typed_back(username, 64),
             account_errmsg: Some(message.to_owned()),
             ..Self::new(req, state, session, next)?
         })
@@ -141,9 +142,7 @@ pub async fn login_submit(
                 .cookie(cookie)
                 .finish())
         }
-        Err(PasswordError::Unavailable(e)) => Err(AppError::Unavailable {
-            cause: e.to_string(),
-        }),
+        Err(PasswordError::Unavailable(e)) => Err(AppError::unavailable(e)),
         Err(PasswordError::Limited(limited)) => {
             let page = refuse(&limited.to_string(), false)?;
             let resp = render(StatusCode::TOO_MANY_REQUESTS, &page)?;

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod codes;
+pub mod dev_qq;
 pub mod health;
 pub mod info;
 pub mod login;
@@ -10,37 +11,17 @@ pub mod pages;
 pub mod qq;
 pub mod register;
 
-use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
-use askama::Template;
+use actix_web::{web, HttpRequest};
 
-use crate::web::error::{render, AppError};
-use crate::web::session::TypedSession;
 use crate::state::AppState;
+use crate::web::error::AppError;
+use crate::web::session::TypedSession;
+pub use crate::web::views::Nav;
 
 /// `?next=PATH`: where to go once logged in (sanitised by `NextPath`).
 #[derive(serde::Deserialize)]
 pub struct NextQuery {
     pub next: Option<String>,
-}
-
-/// What the page header shows: the `username` display cookie (seed 000).
-#[derive(Debug, Clone, Default)]
-pub struct Nav {
-    pub username: Option<String>,
-}
-
-impl Nav {
-    pub fn from_request(req: &HttpRequest) -> Self {
-        let username = req.cookie("username").and_then(|c| {
-            percent_encoding::percent_decode_str(c.value())
-                .decode_utf8()
-                .ok()
-                .map(|s| s.into_owned())
-                .filter(|s| !s.is_empty())
-        });
-        Self { username }
-    }
 }
 
 /// The client's address: the socket's peer, or, when that peer is a trusted proxy
@@ -93,31 +74,6 @@ pub fn check_csrf(
     }
 }
 
-/// The second step of every change a user or an operator makes: the form posted again
-/// with `confirm=yes`. Works without JavaScript.
-#[derive(Template)]
-#[template(path = "confirm.html")]
-pub struct ConfirmPage<'a> {
-    pub nav: Nav,
-    pub csrf_token: String,
-    pub title: &'a str,
-    pub question: String,
-    pub action: String,
-    pub button: &'a str,
-    pub cancel: String,
-}
-
-impl ConfirmPage<'_> {
-    pub fn respond(&self) -> Result<HttpResponse, AppError> {
-        render(StatusCode::OK, self)
-    }
-}
-
-/// Whether a change's form carries the confirmation.
-pub fn confirmed(confirm: Option<&str>) -> bool {
-    confirm == Some("yes")
-}
-
 /// Every route of the app; the simulator and the dev outbox only where they apply.
 pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool, dev_outbox: bool) {
     // Fixed paths first, the QQ login's two at the top: a request is tried against each
@@ -161,20 +117,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool, dev_outbox: bool)
         cfg.service(web::resource("/dev/sms/").route(web::get().to(codes::dev_outbox)));
     }
     if dev_mode {
-        crate::qq::simulator::configure(cfg);
+        dev_qq::configure(cfg);
     }
-}
-
-/// What a refused form shows back of a typed value: trimmed, at most `max` characters,
-/// without control characters (a NUL typed in would otherwise come back in the page).
-/// Only for showing: what is checked is what was sent.
-pub(crate) fn typed_back(value: &str, max: usize) -> String {
-    value
-        .trim()
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(max)
-        .collect()
 }
 
 #[cfg(test)]

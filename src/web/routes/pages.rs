@@ -5,10 +5,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::Nav;
-use crate::web::auth::current_user;
-use crate::web::error::{render, AppError};
-use crate::web::session::TypedSession;
 use crate::state::AppState;
+use crate::web::auth::current_user;
+use crate::web::error::AppError;
+use crate::web::session::TypedSession;
+use crate::web::views::render;
 
 #[derive(Template)]
 #[template(path = "index.html")]

@@ -7,21 +7,22 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
+use super::codes::{send_sms_for_form, SmsFormField};
 use super::login::LoginPage;
 use super::{check_csrf, csrf_token, Nav, NextQuery};
-use crate::web::auth;
 use crate::bind::{self, BindError, BindInput, QqProfileHint, Slot};
 use crate::codes::keys;
-use crate::codes::service::{self as code_service, SmsFormField};
 use crate::config::random_hex;
 use crate::db;
 use crate::db::audit::{Channel, Origin};
 use crate::domain::NextPath;
-use crate::web::error::{render, with_retry_after, AppError};
 use crate::limits::{self, Guard};
 use crate::login;
-use crate::web::session::{PendingBind, PendingLogin, TypedSession};
 use crate::state::{unix_now, AppState};
+use crate::web::auth;
+use crate::web::error::AppError;
+use crate::web::session::{PendingBind, PendingLogin, TypedSession};
+use crate::web::views::{render, with_retry_after};
 
 /// How long a started QQ login may take (QQ's code lives 10 minutes).
 const STATE_TTL: Duration = Duration::from_secs(600);
@@ -304,7 +305,7 @@ pub async fn bind_submit(
         &session,
         &pending,
         access_token.clone(),
-        super::typed_back(&mobile, 32),
+        crate::web::views::typed_back(&mobile, 32),
     )?;
 
     if form.action.as_deref() == Some("send_sms") {
@@ -334,7 +335,7 @@ pub async fn bind_submit(
             let cookie = auth::log_in(&state, &session, &bound.user, false).await?;
             Ok(redirect(&pending.next).cookie(cookie).finish())
         }
-        Err(BindError::App(e)) => Err(e),
+        Err(BindError::Unavailable(e)) => Err(e.into()),
         Err(BindError::Limited(limited)) => {
             page.errmsg = Some(limited.to_string());
             let resp = render(StatusCode::TOO_MANY_REQUESTS, &page)?;
@@ -367,7 +368,7 @@ async fn send_sms_without_js(
     form: &BindFormData,
     mut page: BindPage,
 ) -> Result<HttpResponse, AppError> {
-    let (status, field, message) = code_service::send_sms_for_form(
+    let (status, field, message) = send_sms_for_form(
         state,
         ip,
         form.mobile.as_deref().unwrap_or_default(),
@@ -377,14 +378,11 @@ async fn send_sms_without_js(
     .await?;
     let message = Some(message);
     match field {
-        _ if status == 200 => page.sms_notice = message,
+        _ if status == StatusCode::OK => page.sms_notice = message,
         SmsFormField::ImageCode => page.image_code_errmsg = message,
         SmsFormField::Form => page.errmsg = message,
         SmsFormField::Mobile => page.mobile_errmsg = message,
         SmsFormField::SmsCode => page.sms_code_errmsg = message,
     }
-    render(
-        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-        &page,
-    )
+    render(status, &page)
 }

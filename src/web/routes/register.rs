@@ -5,17 +5,18 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
+use super::codes::{send_sms_for_form, SmsFormField};
 use super::{check_csrf, csrf_token, Nav, NextQuery};
 use crate::accounts::{self, RegisterError, RegisterErrors, RegisterInput};
-use crate::web::auth;
-use crate::codes::service::{self as code_service, SmsFormField};
 use crate::db;
 use crate::db::audit::{Channel, Origin};
 use crate::domain::{Mobile, NextPath, Username};
-use crate::web::error::{render, with_retry_after, AppError};
 use crate::limits::{self, Guard, Refused};
-use crate::web::session::TypedSession;
 use crate::state::AppState;
+use crate::web::auth;
+use crate::web::error::AppError;
+use crate::web::session::TypedSession;
+use crate::web::views::{render, with_retry_after};
 
 #[derive(Template)]
 #[template(path = "register.html")]
@@ -85,7 +86,7 @@ pub struct RegisterForm {
 
 /// Keeps what was typed (bounded) for the form shown again; passwords never.
 fn kept(value: &Option<String>) -> String {
-    super::typed_back(value.as_deref().unwrap_or_default(), 32)
+    crate::web::views::typed_back(value.as_deref().unwrap_or_default(), 32)
 }
 
 pub async fn register_submit(
@@ -106,7 +107,7 @@ pub async fn register_submit(
     };
 
     if form.action.as_deref() == Some("send_sms") {
-        let (status, field, message) = code_service::send_sms_for_form(
+        let (status, field, message) = send_sms_for_form(
             &state,
             &super::client(&state, &req).bucket(),
             form.mobile.as_deref().unwrap_or_default(),
@@ -116,16 +117,13 @@ pub async fn register_submit(
         .await?;
         let message = Some(message);
         match field {
-            _ if status == 200 => page.sms_notice = message,
+            _ if status == StatusCode::OK => page.sms_notice = message,
             SmsFormField::ImageCode => page.image_code_errmsg = message,
             SmsFormField::Mobile => page.errors.mobile = message,
             SmsFormField::Form => page.errors.form = message,
             SmsFormField::SmsCode => page.errors.sms_code = message,
         }
-        return render(
-            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-            &page,
-        );
+        return render(status, &page);
     }
 
     let input = RegisterInput {
@@ -166,7 +164,7 @@ pub async fn register_submit(
             page.errors = errors;
             render(StatusCode::BAD_REQUEST, &page)
         }
-        Err(RegisterError::App(e)) => Err(e),
+        Err(RegisterError::Unavailable(e)) => Err(e.into()),
     }
 }
 

@@ -1,0 +1,88 @@
+//! What every page shares: the header (`Nav`), rendering with a status, the
+//! confirmation page of every change, how times and typed-back values are shown, and
+//! the `Retry-After` of a refusal by a limit.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+
+use crate::web::error::AppError;
+
+/// What the page header shows: the `username` display cookie (seed 000).
+#[derive(Debug, Clone, Default)]
+pub struct Nav {
+    pub username: Option<String>,
+}
+
+impl Nav {
+    pub fn from_request(req: &HttpRequest) -> Self {
+        let username = req.cookie("username").and_then(|c| {
+            percent_encoding::percent_decode_str(c.value())
+                .decode_utf8()
+                .ok()
+                .map(|s| s.into_owned())
+                .filter(|s| !s.is_empty())
+        });
+        Self { username }
+    }
+}
+
+/// Renders `tpl` as an HTML answer with `status`.
+pub fn render<T: Template>(status: StatusCode, tpl: &T) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(tpl.render()?))
+}
+
+/// Adds `Retry-After` to an answer refused by an abuse limit.
+pub fn with_retry_after(mut resp: HttpResponse, limited: &crate::limits::Limited) -> HttpResponse {
+    if let Ok(v) = header::HeaderValue::from_str(&limited.retry_after_secs()) {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    resp
+}
+
+/// The second step of every change a user or an operator makes: the form posted again
+/// with `confirm=yes`. Works without JavaScript.
+#[derive(Template)]
+#[template(path = "confirm.html")]
+pub struct ConfirmPage<'a> {
+    pub nav: Nav,
+    pub csrf_token: String,
+    pub title: &'a str,
+    pub question: String,
+    pub action: String,
+    pub button: &'a str,
+    pub cancel: String,
+}
+
+impl ConfirmPage<'_> {
+    pub fn respond(&self) -> Result<HttpResponse, AppError> {
+        render(StatusCode::OK, self)
+    }
+}
+
+/// Whether a change's form carries the confirmation.
+pub fn confirmed(confirm: Option<&str>) -> bool {
+    confirm == Some("yes")
+}
+
+/// A UTC timestamp as people in China read it.
+pub fn beijing_time(at: chrono::NaiveDateTime) -> String {
+    (at + chrono::Duration::hours(8))
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+/// What a refused form shows back of a typed value: trimmed, at most `max` characters,
+/// without control characters (a NUL typed in would otherwise come back in the page).
+/// Only for showing: what is checked is what was sent.
+pub fn typed_back(value: &str, max: usize) -> String {
+    value
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(max)
+        .collect()
+}
