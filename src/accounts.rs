@@ -302,7 +302,7 @@ pub async fn unbind_qq(
 ) -> Result<Option<QqBinding>, db::DbError> {
     let actor = actor.id;
     let origin = origin.clone();
-    Ok(db::write(&state.db, move |c| {
+    db::write(&state.db, move |c| {
         Ok(db::transaction(c, |c| {
             let removed = qq_bindings::delete_by_user(c, target)?;
             if let Some(b) = &removed {
@@ -320,7 +320,7 @@ pub async fn unbind_qq(
             Ok::<_, DieselError>(removed)
         })?)
     })
-    .await?)
+    .await
 }
 
 /// Enables or disables `target`, recording `actor`. `false` when it already was so.
@@ -335,7 +335,7 @@ pub async fn set_active(
 ) -> Result<bool, db::DbError> {
     let actor = actor.id;
     let origin = origin.clone();
-    Ok(db::write(&state.db, move |c| {
+    db::write(&state.db, move |c| {
         Ok(db::transaction(c, |c| {
             let changed = users::set_active(c, target, active)?;
             if changed {
@@ -349,5 +349,5 @@ pub async fn set_active(
             Ok::<_, DieselError>(changed)
         })?)
     })
-    .await?)
+    .await
 }

@@ -26,12 +26,7 @@ pub struct BindInput {
     pub image_code_id: String,
 }
 
-/// The QQ profile to give a new account.
-#[derive(Clone, Default)]
-pub struct QqProfileHint {
-    pub nickname: String,
-    pub avatar_url: String,
-}
+pub use crate::login::qq::Profile;
 
 /// Where on the form a message shows (the seed's template variables).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,7 +159,7 @@ pub async fn bind(
     origin: &Origin,
     input: &BindInput,
     token_binding: &str,
-    profile: &QqProfileHint,
+    profile: &Profile,
 ) -> Result<Bound, BindError> {
     let mobile_raw = input.mobile.trim();
     let named = Mobile::parse(mobile_raw).map(|m| format!("mobile:{}", m.as_str()));
@@ -239,7 +234,7 @@ struct Binding {
     new_hash: Option<String>,
     existing_id: Option<i32>,
     openid: OpenId,
-    profile: QqProfileHint,
+    profile: Profile,
     origin: Origin,
 }
 
@@ -348,7 +343,7 @@ pub async fn bind_existing(
         new_hash: None,
         existing_id: Some(user.id),
         openid,
-        profile: QqProfileHint::default(),
+        profile: Profile::default(),
         origin: origin.clone(),
     };
     settle(state, guard, sms_code, binding).await
@@ -442,7 +437,7 @@ fn write_binding(
     new_hash: Option<&str>,
     existing_id: Option<i32>,
     openid: &OpenId,
-    profile: &QqProfileHint,
+    profile: &Profile,
     origin: &Origin,
 ) -> Result<Bound, TxError> {
     db::transaction(conn, |conn| {

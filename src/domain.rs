@@ -129,6 +129,23 @@ impl fmt::Display for OpenId {
     }
 }
 
+/// A nickname as an account keeps it (from QQ, or typed into the API): trimmed, without
+/// control characters, at most 32 characters.
+pub fn clean_nickname(raw: &str) -> String {
+    raw.trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(32)
+        .collect()
+}
+
+/// An avatar URL as an account keeps it: http(s) and at most 300 bytes, else none.
+pub fn clean_avatar_url(raw: Option<&str>) -> String {
+    raw.filter(|u| u.len() <= 300 && (u.starts_with("https://") || u.starts_with("http://")))
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// `4F65****3B11`; short values are masked whole.
 pub fn mask_middle(s: &str) -> String {
     if s.len() <= 8 || !s.is_ascii() {

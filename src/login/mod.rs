@@ -9,6 +9,7 @@
 //! stranger's guesses thus cost the owner a captcha, never his account.
 
 pub mod password;
+pub mod qq;
 
 use crate::codes::service::{CaptchaAnswer, CaptchaError};
 use crate::db::{self, users::User};

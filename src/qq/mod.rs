@@ -5,4 +5,4 @@ pub mod client;
 pub mod simulator;
 pub mod wire;
 
-pub use client::{QqClient, QqError, QqProfile};
+pub use client::{AccessToken, QqClient, QqError, QqProfile};

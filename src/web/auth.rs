@@ -67,7 +67,9 @@ pub async fn current_user(
         .reader
         .read(move |c| db::users::find_by_id(c, uid))
         .await?;
-    let Some(user) = user.filter(|u| u.is_active && u.session_epoch == facts.epoch) else {
+    let Some(user) =
+        user.filter(|u| crate::login::refuse_disabled(u).is_ok() && u.session_epoch == facts.epoch)
+    else {
         session.log_out();
         return Ok(None);
     };

@@ -291,6 +291,44 @@ impl From<crate::codes::service::SendSmsError> for ApiError {
     }
 }
 
+/// A password check or the disabled rule, as JSON: 4014, 4017 (403), 4001, 4290.
+impl From<crate::login::PasswordError> for ApiError {
+    fn from(e: crate::login::PasswordError) -> Self {
+        use crate::login::PasswordError as E;
+        match e {
+            E::Wrong => Self::bad_request("4014", e.to_string()),
+            E::Disabled => Self::new(StatusCode::FORBIDDEN, "4017", e.to_string()),
+            E::Captcha(_) => Self::bad_request("4001", e.to_string()),
+            E::Limited(l) => l.into(),
+            E::Unavailable(cause) => AppError::from(cause).into(),
+        }
+    }
+}
+
+/// A refused API `state`: forged, expired or used (4005); not its client's (4006).
+impl From<crate::login::qq::ApiStateError> for ApiError {
+    fn from(e: crate::login::qq::ApiStateError) -> Self {
+        use crate::login::qq::ApiStateError as E;
+        match e {
+            E::Invalid => Self::bad_request("4005", e.to_string()),
+            E::Verifier => Self::bad_request("4006", e.to_string()),
+            E::Unavailable(cause) => AppError::from(cause).into(),
+        }
+    }
+}
+
+/// A QQ login that came to nothing: the disabled rule (4017), QQ failing (5020).
+impl From<crate::login::qq::QqLoginError> for ApiError {
+    fn from(e: crate::login::qq::QqLoginError) -> Self {
+        use crate::login::qq::QqLoginError as E;
+        match e {
+            E::Disabled => Self::new(StatusCode::FORBIDDEN, "4017", e.to_string()),
+            E::Qq(cause) => AppError::from(cause).into(),
+            E::Unavailable(cause) => AppError::from(cause).into(),
+        }
+    }
+}
+
 impl From<crate::fault::Unavailable> for ApiError {
     fn from(e: crate::fault::Unavailable) -> Self {
         AppError::from(e).into()

@@ -1,27 +1,22 @@
 //! The QQ flow as JSON: the authorize URL, the callback's code exchange, and the binds.
 
-use std::time::Duration;
-
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::{jwt, ApiError};
-use crate::bind::{self, BindInput, ExistingInput, QqProfileHint};
-use crate::codes::keys;
-use crate::config::random_hex;
+use crate::bind::{self, BindInput, ExistingInput, Profile};
 use crate::db;
 use crate::db::audit::{Channel, Origin};
 use crate::domain::NextPath;
 use crate::limits::{self, Guard};
-use crate::login;
-use crate::signer::{self, ApiState};
+use crate::login::{self, qq::Outcome};
+use crate::signer::{self};
 use crate::state::{unix_now, AppState};
+use crate::web::routes::qq::CallbackQuery;
 
 /// API openid tokens are bound to this instead of a browser session.
 pub const TOKEN_BINDING: &str = "api";
-/// How long a `state` may take to come back (QQ's code lives 10 minutes).
-const STATE_TTL: Duration = Duration::from_secs(600);
 
 fn json(body: serde_json::Value) -> HttpResponse {
     HttpResponse::Ok()
@@ -69,29 +64,16 @@ pub async fn authorization(
         &bucket,
     )
     .await?;
-    let api_state = ApiState {
-        nonce: random_hex(16),
-        challenge: challenge.to_owned(),
-        next: NextPath::sanitise(q.next.as_deref()).as_str().to_owned(),
-    };
-    let token = state
-        .signer
-        .sign_state(&api_state, unix_now() + STATE_TTL.as_secs() as i64);
+    let next = NextPath::sanitise(q.next.as_deref());
+    let (token, api_state) = login::qq::issue_api_state(&state.signer, challenge, &next);
     Ok(json(serde_json::json!({
         "auth_url": state.qq.authorize_url(&token),
         "next": api_state.next,
     })))
 }
 
-#[derive(Deserialize)]
-pub struct CallbackQuery {
-    code: Option<String>,
-    state: Option<String>,
-    code_verifier: Option<String>,
-}
-
-/// `GET /api/oauth/qq/user/?code=&state=`: a bound QQ gets a JWT; a new one gets the
-/// signed openid token to bind with.
+/// `GET /api/oauth/qq/user/?code=&state=&code_verifier=`: a bound QQ gets a JWT; a new
+/// one gets the signed openid token to bind with.
 pub async fn qq_user(
     state: web::Data<AppState>,
     q: web::Query<CallbackQuery>,
@@ -101,58 +83,15 @@ pub async fn qq_user(
     if code.is_empty() || raw_state.is_empty() {
         return Err(ApiError::bad_request("4003", "缺少必传参数"));
     }
-    let refused = || ApiError::bad_request("4005", "state无效或已过期，请重新发起QQ登录");
-    let api_state = state
-        .signer
-        .verify_state(raw_state, unix_now())
-        .map_err(|_| refused())?;
-    // Tied to its client: the verifier of the challenge the state carries, checked before
-    // the state is counted or QQ is asked (a stolen code + state is worth nothing).
     let verifier = q
         .code_verifier
         .as_deref()
         .map(str::trim)
         .unwrap_or_default();
-    if !signer::verifier_matches(verifier, &api_state.challenge) {
-        tracing::info!("API state redeemed without its code_verifier");
-        return Err(ApiError::bad_request(
-            "4006",
-            "code_verifier与发起QQ登录时的code_challenge不符",
-        ));
-    }
-    // Single use: the first to come back with this state counts it.
-    let uses = state
-        .codes
-        .incr(&keys::api_state(&api_state.nonce), STATE_TTL)
-        .await
-        .map_err(crate::web::error::AppError::from)?;
-    if uses != 1 {
-        return Err(refused());
-    }
-
-    let token = state
-        .qq
-        .exchange_code(code)
-        .await
-        .map_err(crate::web::error::AppError::from)?;
-    let openid = state
-        .qq
-        .openid(&token)
-        .await
-        .map_err(crate::web::error::AppError::from)?;
-    let oid = openid.as_str().to_owned();
-    let bound_user = state
-        .reader
-        .read(move |c| db::qq_bindings::user_of(c, &oid))
-        .await?;
-    match bound_user {
-        Some(user) if login::refuse_disabled(&user).is_err() => Err(ApiError::new(
-            actix_web::http::StatusCode::FORBIDDEN,
-            "4017",
-            login::DISABLED_MESSAGE,
-        )),
-        Some(user) => {
-            tracing::info!(user_id = user.id, openid = %openid.masked(), "QQ login (API)");
+    let api_state =
+        login::qq::redeem_api_state(&state.signer, &state.codes, raw_state, verifier).await?;
+    match login::qq::complete(&state, code).await? {
+        Outcome::Bound(user) => {
             crate::web::auth::record_login(&state, &user).await?;
             Ok(json(serde_json::json!({
                 "token": jwt::issue(&state, &user)?,
@@ -161,10 +100,10 @@ pub async fn qq_user(
                 "next": api_state.next,
             })))
         }
-        None => {
+        Outcome::NotBound(unbound) => {
             let expires_at = unix_now() + state.settings.openid_token_ttl.as_secs() as i64;
             Ok(json(serde_json::json!({
-                "access_token": state.signer.sign_openid(&openid, expires_at, TOKEN_BINDING),
+                "access_token": state.signer.sign_openid(&unbound.openid, expires_at, TOKEN_BINDING),
                 "next": api_state.next,
             })))
         }
@@ -199,15 +138,8 @@ pub async fn bind_new(
         image_code: body.image_code.unwrap_or_default(),
         image_code_id: body.image_code_id.unwrap_or_default(),
     };
-    let profile = QqProfileHint {
-        nickname: body
-            .nickname
-            .unwrap_or_default()
-            .trim()
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(32)
-            .collect(),
+    let profile = Profile {
+        nickname: crate::domain::clean_nickname(body.nickname.as_deref().unwrap_or_default()),
         avatar_url: String::new(),
     };
     let (mut guard, origin) = guard(&state, &req);

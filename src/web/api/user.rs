@@ -6,7 +6,6 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::{jwt, ApiError};
 use crate::db;
 use crate::state::AppState;
-use crate::web::auth::DISABLED_MESSAGE;
 
 pub async fn me(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let claims = jwt::from_request(&state, &req)?;
@@ -21,7 +20,6 @@ pub async fn me(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
     .await?;
     // A disabled account is told so; an enabled one with a token from before (a disable,
     // a password change, a logout everywhere) is not logged in.
-    let found = found.filter(|(user, _)| !user.is_active || user.session_epoch == claims.epoch);
     let Some((user, binding)) = found else {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -29,11 +27,14 @@ pub async fn me(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
             "无效的登录凭证",
         ));
     };
-    if !user.is_active {
+    // A disabled account is told so; an enabled one with a token from before (a disable,
+    // a password change, a logout everywhere) is not logged in.
+    crate::login::refuse_disabled(&user)?;
+    if user.session_epoch != claims.epoch {
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "4017",
-            DISABLED_MESSAGE,
+            StatusCode::UNAUTHORIZED,
+            "4101",
+            "无效的登录凭证",
         ));
     }
     Ok(HttpResponse::Ok()

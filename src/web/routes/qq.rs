@@ -1,7 +1,5 @@
 //! The QQ login flow: start (`/qq/login/`, `/qq/authorize/`), callback, bind form.
 
-use std::time::Duration;
-
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -10,22 +8,16 @@ use serde::Deserialize;
 use super::codes::{send_sms_for_form, SmsFormField};
 use super::login::LoginPage;
 use super::{check_csrf, csrf_token, Nav, NextQuery};
-use crate::bind::{self, BindError, BindInput, QqProfileHint, Slot};
-use crate::codes::keys;
-use crate::config::random_hex;
-use crate::db;
+use crate::bind::{self, BindError, BindInput, Profile, Slot};
 use crate::db::audit::{Channel, Origin};
 use crate::domain::NextPath;
 use crate::limits::{self, Guard};
-use crate::login;
+use crate::login::{self, qq::Outcome, qq::QqLoginError};
 use crate::state::{unix_now, AppState};
 use crate::web::auth;
-use crate::web::error::AppError;
+use crate::web::error::{ApiError, AppError};
 use crate::web::session::{PendingBind, PendingLogin, TypedSession};
 use crate::web::views::{render, with_retry_after};
-
-/// How long a started QQ login may take (QQ's code lives 10 minutes).
-const STATE_TTL: Duration = Duration::from_secs(600);
 
 /// Remembers a fresh `state` (with `next`) in this session and in the code store, and
 /// returns QQ's authorize URL for it.
@@ -45,23 +37,19 @@ async fn start_login(
     )
     .await
     .map_err(AppError::Limited)?;
-    let nonce = random_hex(24);
     let sid = session.sid()?;
+    // The session copy alone could be replayed with an old cookie; the store copy is
+    // taken atomically, so each state works once.
+    let nonce = login::qq::issue_state(&state.codes, &sid).await?;
     let now = unix_now();
     session.push_pending_login(
         PendingLogin {
             state: nonce.clone(),
             next: NextPath::sanitise(next).as_str().to_owned(),
-            expires_at: now + STATE_TTL.as_secs() as i64,
+            expires_at: now + login::qq::STATE_TTL.as_secs() as i64,
         },
         now,
     )?;
-    // The session copy alone could be replayed with an old cookie; the store copy is
-    // consumed atomically, so each state works once.
-    state
-        .codes
-        .set_ex(&keys::qq_state(&nonce), &sid, STATE_TTL)
-        .await?;
     Ok(state.qq.authorize_url(&nonce))
 }
 
@@ -71,17 +59,9 @@ pub async fn qq_login_url(
     state: web::Data<AppState>,
     session: TypedSession,
     q: web::Query<NextQuery>,
-) -> Result<HttpResponse, AppError> {
-    let login_url = match start_login(&state, &req, &session, q.next.as_deref()).await {
-        Ok(url) => url,
-        // The seed's JSON answer, refused the same way.
-        Err(AppError::Limited(l)) => {
-            let resp = HttpResponse::TooManyRequests()
-                .json(serde_json::json!({ "code": "4290", "errmsg": l.to_string() }));
-            return Ok(with_retry_after(resp, &l));
-        }
-        Err(e) => return Err(e),
-    };
+) -> Result<HttpResponse, ApiError> {
+    // The seed's JSON answer: refusals are JSON too.
+    let login_url = start_login(&state, &req, &session, q.next.as_deref()).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(serde_json::json!({ "code": "0", "errmsg": "OK", "login_url": login_url })))
@@ -101,10 +81,12 @@ pub async fn qq_authorize(
         .finish())
 }
 
+/// `?code=&state=` as QQ sends the browser back (the API's also carries the verifier).
 #[derive(Deserialize)]
 pub struct CallbackQuery {
-    code: Option<String>,
-    state: Option<String>,
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub code_verifier: Option<String>,
 }
 
 /// `GET /oauth_callback/?code=&state=`: log in, or show the bind form.
@@ -120,54 +102,33 @@ pub async fn callback(
     }
     let pending = take_state(&state, &session, q.state.as_deref()).await?;
 
-    let token = state.qq.exchange_code(code).await?;
-    let openid = state.qq.openid(&token).await?;
-
-    let oid = openid.as_str().to_owned();
-    let bound_user = state
-        .reader
-        .read(move |c| db::qq_bindings::user_of(c, &oid))
-        .await?;
-
-    if let Some(user) = bound_user {
-        if !user.is_active {
+    let unbound = match login::qq::complete(&state, code).await {
+        Ok(Outcome::Bound(user)) => {
+            let cookie = auth::log_in(&state, &session, &user, false).await?;
+            return Ok(redirect(&pending.next).cookie(cookie).finish());
+        }
+        Ok(Outcome::NotBound(unbound)) => unbound,
+        Err(e @ QqLoginError::Disabled) => {
             // Told plainly, on the page they log in from.
             let next = NextPath::sanitise(Some(&pending.next));
-            let page =
-                LoginPage::refused(&req, &state, &session, &next, "", login::DISABLED_MESSAGE)?;
+            let page = LoginPage::refused(&req, &state, &session, &next, "", &e.to_string())?;
             return render(StatusCode::FORBIDDEN, &page);
         }
-        tracing::info!(user_id = user.id, openid = %openid.masked(), "QQ login");
-        let cookie = auth::log_in(&state, &session, &user, false).await?;
-        return Ok(redirect(&pending.next).cookie(cookie).finish());
-    }
-
-    // Not bound yet: the bind form. The profile is a nicety; QQ failing here is fine.
-    let profile = match state.qq.profile(&token, &openid).await {
-        Ok(p) => p,
-        Err(e) => {
-            tracing::info!(error = %e, "QQ user info unavailable");
-            Default::default()
-        }
+        Err(QqLoginError::Qq(e)) => return Err(e.into()),
+        Err(QqLoginError::Unavailable(e)) => return Err(e.into()),
     };
+
+    // Not bound yet: the bind form, greeted with the QQ profile.
+    let profile = unbound.profile(&state).await;
     let pending_bind = PendingBind {
         next: pending.next,
-        nickname: profile
-            .nickname
-            .unwrap_or_default()
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(32)
-            .collect(),
-        avatar_url: profile
-            .avatar_url
-            .filter(|u| u.len() <= 300 && (u.starts_with("https://") || u.starts_with("http://")))
-            .unwrap_or_default(),
+        nickname: profile.nickname,
+        avatar_url: profile.avatar_url,
     };
     session.set_pending_bind(&pending_bind)?;
     let sid = session.sid()?;
     let expires_at = unix_now() + state.settings.openid_token_ttl.as_secs() as i64;
-    let access_token = state.signer.sign_openid(&openid, expires_at, &sid);
+    let access_token = state.signer.sign_openid(&unbound.openid, expires_at, &sid);
     let page = BindPage::new(
         &req,
         &state,
@@ -198,9 +159,10 @@ async fn take_state(
         .take_pending_login(nonce, unix_now())?
         .ok_or_else(refused)?;
     let sid = session.existing_sid()?.ok_or_else(refused)?;
-    match state.codes.take(&keys::qq_state(nonce)).await? {
-        Some(owner) if owner == sid => Ok(pending),
-        _ => Err(refused()),
+    if login::qq::take_state(&state.codes, nonce, &sid).await? {
+        Ok(pending)
+    } else {
+        Err(refused())
     }
 }
 
@@ -322,7 +284,7 @@ pub async fn bind_submit(
         image_code_id: form.image_code_id.unwrap_or_default(),
     };
     let sid = session.existing_sid()?.unwrap_or_default();
-    let profile = QqProfileHint {
+    let profile = Profile {
         nickname: pending.nickname.clone(),
         avatar_url: pending.avatar_url.clone(),
     };

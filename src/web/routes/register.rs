@@ -14,7 +14,7 @@ use crate::domain::{Mobile, NextPath, Username};
 use crate::limits::{self, Guard, Refused};
 use crate::state::AppState;
 use crate::web::auth;
-use crate::web::error::AppError;
+use crate::web::error::{ApiError, AppError};
 use crate::web::session::TypedSession;
 use crate::web::views::{render, with_retry_after};
 
@@ -174,38 +174,23 @@ fn count_answer(count: i64) -> HttpResponse {
         .json(serde_json::json!({ "code": "0", "errmsg": "OK", "count": count }))
 }
 
-fn refused(code: &str, errmsg: &str) -> HttpResponse {
-    HttpResponse::BadRequest().json(serde_json::json!({ "code": code, "errmsg": errmsg }))
+/// Availability lookups tell whether an account exists: limited per client.
+async fn lookup_allowed(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
+    let bucket = super::client(state, req).bucket();
+    let enabled = state.settings.rate_limits;
+    Ok(limits::count(&state.codes, enabled, &limits::LOOKUPS_PER_IP, &bucket).await?)
 }
 
 /// `GET /usernames/<username>/count/`: whether a name is taken (the register page's
 /// live check, as Meiduo has it).
-/// Availability lookups tell whether an account exists: limited per client IP.
-async fn lookup_limited(state: &AppState, req: &HttpRequest) -> Option<HttpResponse> {
-    let bucket = super::client(state, req).bucket();
-    let enabled = state.settings.rate_limits;
-    if let Err(limited) =
-        limits::count(&state.codes, enabled, &limits::LOOKUPS_PER_IP, &bucket).await
-    {
-        let resp = HttpResponse::TooManyRequests()
-            .json(serde_json::json!({ "code": "4290", "errmsg": limited.to_string() }));
-        return Some(with_retry_after(resp, &limited));
-    }
-    None
-}
-
 pub async fn username_count(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    if let Some(refused) = lookup_limited(&state, &req).await {
-        return Ok(refused);
-    }
-    let username = match Username::parse(&path) {
-        Ok(u) => u,
-        Err(e) => return Ok(refused("4004", &e.to_string())),
-    };
+) -> Result<HttpResponse, ApiError> {
+    lookup_allowed(&state, &req).await?;
+    let username =
+        Username::parse(&path).map_err(|e| ApiError::bad_request("4004", e.to_string()))?;
     let taken = db::run(&state.db, move |c| {
         Ok(db::users::find_by_username(c, username.as_str())?.is_some())
     })
@@ -218,13 +203,10 @@ pub async fn mobile_count(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    if let Some(refused) = lookup_limited(&state, &req).await {
-        return Ok(refused);
-    }
-    let Some(mobile) = Mobile::parse(&path) else {
-        return Ok(refused("4007", "请输入正确的手机号码"));
-    };
+) -> Result<HttpResponse, ApiError> {
+    lookup_allowed(&state, &req).await?;
+    let mobile = Mobile::parse(&path)
+        .ok_or_else(|| ApiError::bad_request("4007", "请输入正确的手机号码"))?;
     let taken = db::run(&state.db, move |c| {
         Ok(db::users::find_by_mobile(c, mobile.as_str())?.is_some())
     })
