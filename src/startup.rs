@@ -9,7 +9,7 @@ use actix_session::storage::CookieSessionStore;
 use actix_session::SessionMiddleware;
 use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::{Server, Service, ServiceResponse};
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header;
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{web, App, HttpServer};
 use url::Url;
@@ -50,11 +50,6 @@ pub struct Application {
     server: Server,
     state: AppState,
 }
-
-/// Marks a response whose session asked to be remembered (set inside the session layer,
-/// read outside it, where the cookie has been written).
-#[derive(Clone, Copy)]
-struct RememberSession;
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
@@ -229,9 +224,7 @@ fn build_server(
             let fut = srv.call(req);
             async move {
                 let mut res: ServiceResponse = fut.await?;
-                if session::wants_remember(res.request()) {
-                    res.response_mut().extensions_mut().insert(RememberSession);
-                }
+                session::note_remember(&mut res);
                 Ok(res)
             }
         })
@@ -241,9 +234,7 @@ fn build_server(
             let fut = srv.call(req);
             async move {
                 let mut res: ServiceResponse = fut.await?;
-                if res.response().extensions().contains::<RememberSession>() {
-                    persist_session_cookie(&mut res, remembered_max_age);
-                }
+                session::persist_remembered(&mut res, remembered_max_age);
                 Ok(res)
             }
         })
@@ -293,22 +284,5 @@ fn form_error(e: &actix_web::error::UrlencodedError) -> actix_web::Error {
         )
         .into(),
         _ => AppError::BadRequest("表单数据格式错误".into()).into(),
-    }
-}
-
-fn persist_session_cookie(res: &mut ServiceResponse, max_age: u64) {
-    let prefix = format!("{SESSION_COOKIE}=");
-    let headers = res.response_mut().headers_mut();
-    let cookies: Vec<HeaderValue> = headers.get_all(header::SET_COOKIE).cloned().collect();
-    headers.remove(header::SET_COOKIE);
-    for value in cookies {
-        let rewritten = value.to_str().ok().and_then(|s| {
-            let is_live_session =
-                s.starts_with(&prefix) && !s.contains("Max-Age") && !s.contains("Expires");
-            is_live_session
-                .then(|| HeaderValue::from_str(&format!("{s}; Max-Age={max_age}")).ok())
-                .flatten()
-        });
-        headers.append(header::SET_COOKIE, rewritten.unwrap_or(value));
     }
 }

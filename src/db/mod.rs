@@ -5,6 +5,7 @@
 //! off the async executor via [`run`] (or [`write`]), inside its own pooled
 //! [`AnyConnection`]; transactions ([`transaction`]) live entirely inside the closure.
 
+pub mod admin;
 pub mod audit;
 pub mod qq_bindings;
 pub mod schema;

@@ -14,6 +14,8 @@ use std::future::{ready, Ready};
 
 use actix_session::{Session, SessionExt};
 use actix_web::dev::Payload;
+use actix_web::dev::ServiceResponse;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{FromRequest, HttpRequest};
 use serde::{Deserialize, Serialize};
 
@@ -240,4 +242,40 @@ impl TypedSession {
 /// Whether the request's session asked to be remembered (used by the cookie middleware).
 pub fn wants_remember(req: &HttpRequest) -> bool {
     matches!(req.get_session().get::<bool>(REMEMBER), Ok(Some(true)))
+}
+
+/// "记住登录", in two steps around the session middleware: inside it, a response whose
+/// session asked to be remembered is marked ([`note_remember`]); outside it, where the
+/// cookie has been written, that cookie gets a `Max-Age` so it outlives the browser
+/// ([`persist_remembered`]). Any other session cookie ends with the browser.
+#[derive(Clone, Copy)]
+struct RememberSession;
+
+pub fn note_remember(res: &mut ServiceResponse) {
+    if wants_remember(res.request()) {
+        res.response_mut().extensions_mut().insert(RememberSession);
+    }
+}
+
+pub fn persist_remembered(res: &mut ServiceResponse, max_age: u64) {
+    if res.response().extensions().contains::<RememberSession>() {
+        persist_session_cookie(res, max_age);
+    }
+}
+
+fn persist_session_cookie(res: &mut ServiceResponse, max_age: u64) {
+    let prefix = format!("{}=", crate::startup::SESSION_COOKIE);
+    let headers = res.response_mut().headers_mut();
+    let cookies: Vec<HeaderValue> = headers.get_all(header::SET_COOKIE).cloned().collect();
+    headers.remove(header::SET_COOKIE);
+    for value in cookies {
+        let rewritten = value.to_str().ok().and_then(|s| {
+            let is_live_session =
+                s.starts_with(&prefix) && !s.contains("Max-Age") && !s.contains("Expires");
+            is_live_session
+                .then(|| HeaderValue::from_str(&format!("{s}; Max-Age={max_age}")).ok())
+                .flatten()
+        });
+        headers.append(header::SET_COOKIE, rewritten.unwrap_or(value));
+    }
 }

@@ -18,6 +18,7 @@ mod faults;
 mod health;
 mod instances;
 mod json_api;
+mod layers;
 mod limits;
 mod login;
 mod qq_login;

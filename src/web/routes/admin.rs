@@ -2,8 +2,6 @@
 //! none can forget the check; every change is a CSRF-checked, confirmed POST that writes
 //! an audit entry.
 
-use std::collections::HashMap;
-
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -11,8 +9,9 @@ use serde::Deserialize;
 
 use super::{check_csrf, csrf_token};
 use crate::accounts;
+use crate::db::admin::{self, Page};
 use crate::db::audit::{Channel, Origin};
-use crate::db::{self, audit, audit::Action, qq_bindings::QqBinding, users::User};
+use crate::db::{self, audit::Action, qq_bindings::QqBinding, users::User};
 use crate::state::AppState;
 use crate::web::auth::Staff;
 use crate::web::error::AppError;
@@ -21,8 +20,6 @@ use crate::web::views::beijing_time;
 use crate::web::views::render;
 use crate::web::views::{confirmed, ConfirmPage, Nav};
 
-/// Rows on a list page.
-pub const PAGE_SIZE: i64 = 50;
 /// Longest search text accepted (longer is not a username, mobile or openid).
 const MAX_SEARCH: usize = 64;
 
@@ -72,19 +69,9 @@ pub struct Pager {
 }
 
 impl Pager {
-    /// `page` clamped into range; `filters` are the list's other query parameters;
-    /// `total` counts at most `cap` rows when one is given.
-    fn new(
-        path: &str,
-        filters: &[(&str, &str)],
-        page: Option<u32>,
-        total: i64,
-        cap: Option<i64>,
-    ) -> Self {
-        let capped = cap.is_some_and(|cap| total > cap);
-        let total = cap.map_or(total, |cap| total.min(cap));
-        let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
-        let page = i64::from(page.unwrap_or(1)).clamp(1, pages);
+    /// The links of `page` of the list at `path`; `filters` are its other query
+    /// parameters (empty ones are left out).
+    fn new(path: &str, filters: &[(&str, &str)], page: Page) -> Self {
         let link = |p: i64| {
             let mut q = url::form_urlencoded::Serializer::new(String::new());
             for (k, v) in filters.iter().filter(|(_, v)| !v.is_empty()) {
@@ -101,17 +88,13 @@ impl Pager {
             }
         };
         Self {
-            page,
-            pages,
-            total,
-            capped,
-            prev: (page > 1).then(|| link(page - 1)),
-            next: (page < pages).then(|| link(page + 1)),
+            page: page.number,
+            pages: page.pages,
+            total: page.total,
+            capped: page.capped,
+            prev: (page.number > 1).then(|| link(page.number - 1)),
+            next: (page.number < page.pages).then(|| link(page.number + 1)),
         }
-    }
-
-    fn offset(&self) -> i64 {
-        (self.page - 1) * PAGE_SIZE
     }
 }
 
@@ -171,15 +154,10 @@ pub async fn users(
 ) -> Result<HttpResponse, AppError> {
     let q = search_text(query.q.as_deref())?;
     let (search, page) = (q.clone(), query.page);
-    let (rows, pager) = db::run(&state.db, move |c| {
-        let total = db::users::search_count(c, &search)?;
-        let cap = (!search.is_empty()).then_some(db::users::SEARCH_COUNT_CAP);
-        let pager = Pager::new("/admin/users/", &[("q", &search)], page, total, cap);
-        let rows = db::users::search(c, &search, pager.capped, pager.offset(), PAGE_SIZE)?;
-        Ok((rows, pager))
-    })
-    .await?;
-    let rows = rows
+    let listed = db::run(&state.db, move |c| Ok(admin::users(c, &search, page)?)).await?;
+    let pager = Pager::new("/admin/users/", &[("q", &q)], listed.page);
+    let rows = listed
+        .rows
         .into_iter()
         .map(|(u, b)| UserListRow {
             id: u.id,
@@ -227,37 +205,21 @@ fn channel_label(channel: &str) -> &'static str {
     }
 }
 
-/// Names the actors and targets of `entries` (one query for all of them).
-fn audit_rows(
-    c: &mut crate::db::AnyConnection,
-    entries: Vec<audit::AuditEntry>,
-) -> Result<Vec<AuditRow>, db::DbError> {
-    let mut ids: Vec<i32> = entries
-        .iter()
-        .flat_map(|e| [e.actor_id, e.target_user_id])
-        .flatten()
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let names: HashMap<i32, String> = db::users::usernames(c, &ids)?;
-    let named = |id: Option<i32>| {
-        id.map(|id| {
-            let name = names.get(&id).cloned().unwrap_or_else(|| format!("#{id}"));
-            (id, name)
-        })
-    };
-    Ok(entries
+/// Lays out audit entries for a page.
+fn audit_rows(entries: Vec<admin::NamedEntry>) -> Vec<AuditRow> {
+    entries
         .into_iter()
-        .map(|e| AuditRow {
-            time: beijing_time(e.created_at),
-            actor: named(e.actor_id),
-            action: Action::parse(&e.action).map_or(e.action.clone(), |a| a.label().to_owned()),
-            target: named(e.target_user_id),
-            detail: e.detail,
-            channel: channel_label(&e.channel),
-            ip: e.ip,
+        .map(|n| AuditRow {
+            time: beijing_time(n.entry.created_at),
+            actor: n.actor,
+            action: Action::parse(&n.entry.action)
+                .map_or(n.entry.action.clone(), |a| a.label().to_owned()),
+            target: n.target,
+            detail: n.entry.detail,
+            channel: channel_label(&n.entry.channel),
+            ip: n.entry.ip,
         })
-        .collect())
+        .collect()
 }
 
 #[derive(Template)]
@@ -283,20 +245,9 @@ pub async fn user(
     path: web::Path<i32>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let found = db::run(&state.db, move |c| {
-        let Some(user) = db::users::find_by_id(c, id)? else {
-            return Ok(None);
-        };
-        let binding = db::qq_bindings::find_by_user(c, id)?;
-        let filter = audit::Filter {
-            user_id: Some(id),
-            action: None,
-        };
-        let entries = audit::list(c, &filter, 0, PAGE_SIZE)?;
-        Ok(Some((user, binding, audit_rows(c, entries)?)))
-    })
-    .await?;
-    let (user, binding, audit) = found.ok_or(AppError::NotFound)?;
+    let found = db::run(&state.db, move |c| Ok(admin::user_details(c, id)?)).await?;
+    let (user, binding, entries) = found.ok_or(AppError::NotFound)?;
+    let audit = audit_rows(entries);
     render(
         StatusCode::OK,
         &UserPage {
@@ -472,20 +423,10 @@ pub async fn bindings(
 ) -> Result<HttpResponse, AppError> {
     let openid = search_text(query.openid.as_deref())?;
     let (search, page) = (openid.clone(), query.page);
-    let (rows, pager) = db::run(&state.db, move |c| {
-        let total = db::qq_bindings::search_count(c, &search)?;
-        let pager = Pager::new(
-            "/admin/bindings/",
-            &[("openid", &search)],
-            page,
-            total,
-            None,
-        );
-        let rows = db::qq_bindings::search(c, &search, pager.offset(), PAGE_SIZE)?;
-        Ok((rows, pager))
-    })
-    .await?;
-    let rows = rows
+    let listed = db::run(&state.db, move |c| Ok(admin::bindings(c, &search, page)?)).await?;
+    let pager = Pager::new("/admin/bindings/", &[("openid", &openid)], listed.page);
+    let rows = listed
+        .rows
         .into_iter()
         .map(|(b, u)| BindingRow {
             user_id: u.id,
@@ -556,27 +497,24 @@ pub async fn audit_log(
         "" => None,
         a => Some(Action::parse(a).ok_or_else(|| AppError::BadRequest("未知的操作类型".into()))?),
     };
-    let (who, page, action_param) = (user.clone(), query.page, action_raw.clone());
-    let (audit, pager, unknown_user) = db::run(&state.db, move |c| {
-        let user_id = if who.is_empty() {
-            None
-        } else {
-            match db::users::find_by_login(c, &who)? {
-                Some(u) => Some(u.id),
-                None => {
-                    let pager = Pager::new("/admin/audit/", &[], None, 0, None);
-                    return Ok((Vec::new(), pager, true));
-                }
-            }
-        };
-        let filter = audit::Filter { user_id, action };
-        let total = audit::count(c, &filter)?;
-        let filters = [("user", who.as_str()), ("action", action_param.as_str())];
-        let pager = Pager::new("/admin/audit/", &filters, page, total, None);
-        let entries = audit::list(c, &filter, pager.offset(), PAGE_SIZE)?;
-        Ok((audit_rows(c, entries)?, pager, false))
+    let (who, page) = (user.clone(), query.page);
+    let listed = db::run(&state.db, move |c| {
+        Ok(admin::audit_log(c, &who, action, page)?)
     })
     .await?;
+    let filters = [("user", user.as_str()), ("action", action_raw.as_str())];
+    let (audit, pager, unknown_user) = match listed {
+        Some(l) => (
+            audit_rows(l.rows),
+            Pager::new("/admin/audit/", &filters, l.page),
+            false,
+        ),
+        None => (
+            Vec::new(),
+            Pager::new("/admin/audit/", &[], Page::new(None, 0, None)),
+            true,
+        ),
+    };
     render(
         StatusCode::OK,
         &AuditPage {
@@ -603,28 +541,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_pager_clamps_keeps_filters_and_says_when_it_stopped_counting() {
+    fn the_pager_keeps_the_filters_in_its_links() {
         let p = Pager::new(
             "/admin/users/",
             &[("q", "13 8"), ("x", "")],
-            Some(2),
-            120,
-            None,
+            Page::new(Some(2), 120, None),
         );
         assert_eq!((p.page, p.pages, p.total, p.capped), (2, 3, 120, false));
         assert_eq!(p.prev.as_deref(), Some("/admin/users/?q=13+8"));
         assert_eq!(p.next.as_deref(), Some("/admin/users/?q=13+8&page=3"));
-        assert_eq!(p.offset(), 50);
-
-        let p = Pager::new("/admin/audit/", &[], Some(99), 120, None);
+        let p = Pager::new("/admin/audit/", &[], Page::new(Some(99), 120, None));
         assert_eq!((p.page, p.next.as_deref()), (3, None));
-        let p = Pager::new("/admin/audit/", &[], Some(0), 0, None);
+        let p = Pager::new("/admin/audit/", &[], Page::new(Some(0), 0, None));
         assert_eq!((p.page, p.pages, p.prev.as_deref()), (1, 1, None));
-
-        let cap = db::users::SEARCH_COUNT_CAP;
-        let p = Pager::new("/admin/users/", &[("q", "1")], None, cap + 1, Some(cap));
-        assert_eq!((p.total, p.capped, p.pages), (cap, true, cap / PAGE_SIZE));
-        let p = Pager::new("/admin/users/", &[("q", "1")], None, cap, Some(cap));
-        assert!(!p.capped);
     }
 }
