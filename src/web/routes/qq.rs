@@ -172,6 +172,36 @@ fn redirect(to: &str) -> actix_web::HttpResponseBuilder {
     b
 }
 
+/// The bind form's messages, each in the seed's slot (its template variable).
+#[derive(Debug, Default)]
+pub struct BindErrors {
+    pub form: Option<String>,
+    pub mobile: Option<String>,
+    pub password: Option<String>,
+    pub sms_code: Option<String>,
+    pub openid: Option<String>,
+    pub account: Option<String>,
+    pub qq_login: Option<String>,
+    pub image_code: Option<String>,
+}
+
+impl BindErrors {
+    /// Puts `message` in the slot of `slot`.
+    fn put(&mut self, slot: Slot, message: String) {
+        let field = match slot {
+            Slot::Form => &mut self.form,
+            Slot::Mobile => &mut self.mobile,
+            Slot::Password => &mut self.password,
+            Slot::SmsCode => &mut self.sms_code,
+            Slot::OpenId => &mut self.openid,
+            Slot::Account => &mut self.account,
+            Slot::QqLogin => &mut self.qq_login,
+            Slot::ImageCode => &mut self.image_code,
+        };
+        *field = Some(message);
+    }
+}
+
 /// The seed's `oauth_callback.html` and its message slots.
 #[derive(Template)]
 #[template(path = "oauth_callback.html")]
@@ -183,14 +213,7 @@ pub struct BindPage {
     nickname: String,
     avatar_url: String,
     image_code_id: String,
-    errmsg: Option<String>,
-    mobile_errmsg: Option<String>,
-    password_errmsg: Option<String>,
-    sms_code_errmsg: Option<String>,
-    openid_errmsg: Option<String>,
-    account_errmsg: Option<String>,
-    qq_login_errmsg: Option<String>,
-    image_code_errmsg: Option<String>,
+    errors: BindErrors,
     sms_notice: Option<String>,
 }
 
@@ -211,14 +234,7 @@ impl BindPage {
             nickname: pending.nickname.clone(),
             avatar_url: pending.avatar_url.clone(),
             image_code_id: uuid::Uuid::new_v4().to_string(),
-            errmsg: None,
-            mobile_errmsg: None,
-            password_errmsg: None,
-            sms_code_errmsg: None,
-            openid_errmsg: None,
-            account_errmsg: None,
-            qq_login_errmsg: None,
-            image_code_errmsg: None,
+            errors: BindErrors::default(),
             sms_notice: None,
         })
     }
@@ -299,7 +315,7 @@ pub async fn bind_submit(
         }
         Err(BindError::Unavailable(e)) => Err(e.into()),
         Err(BindError::Limited(limited)) => {
-            page.errmsg = Some(limited.to_string());
+            page.errors.form = Some(limited.to_string());
             let resp = render(StatusCode::TOO_MANY_REQUESTS, &page)?;
             Ok(with_retry_after(resp, &limited))
         }
@@ -308,17 +324,7 @@ pub async fn bind_submit(
                 BindError::Disabled => StatusCode::FORBIDDEN,
                 _ => StatusCode::BAD_REQUEST,
             };
-            let message = Some(e.to_string());
-            match e.slot() {
-                Slot::Form => page.errmsg = message,
-                Slot::Mobile => page.mobile_errmsg = message,
-                Slot::Password => page.password_errmsg = message,
-                Slot::SmsCode => page.sms_code_errmsg = message,
-                Slot::OpenId => page.openid_errmsg = message,
-                Slot::Account => page.account_errmsg = message,
-                Slot::QqLogin => page.qq_login_errmsg = message,
-                Slot::ImageCode => page.image_code_errmsg = message,
-            }
+            page.errors.put(e.slot(), e.to_string());
             render(status, &page)
         }
     }
@@ -341,10 +347,10 @@ async fn send_sms_without_js(
     let message = Some(message);
     match field {
         _ if status == StatusCode::OK => page.sms_notice = message,
-        SmsFormField::ImageCode => page.image_code_errmsg = message,
-        SmsFormField::Form => page.errmsg = message,
-        SmsFormField::Mobile => page.mobile_errmsg = message,
-        SmsFormField::SmsCode => page.sms_code_errmsg = message,
+        SmsFormField::ImageCode => page.errors.image_code = message,
+        SmsFormField::Form => page.errors.form = message,
+        SmsFormField::Mobile => page.errors.mobile = message,
+        SmsFormField::SmsCode => page.errors.sms_code = message,
     }
     render(status, &page)
 }
