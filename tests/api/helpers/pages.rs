@@ -1,0 +1,67 @@
+//! Reading pages and answers: values, messages, redirects, cookies.
+
+use reqwest::redirect::Policy;
+
+pub fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+pub fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let from = s.find(start)? + start.len();
+    let len = s[from..].find(end)?;
+    Some(&s[from..from + len])
+}
+
+/// The `value` of the `<input name="…">` in `page`, whatever the attribute order.
+pub fn input_value(page: &str, name: &str) -> Option<String> {
+    let needle = format!("name=\"{name}\"");
+    page.split("<input").skip(1).find_map(|rest| {
+        let tag = &rest[..rest.find('>')?];
+        tag.contains(&needle)
+            .then(|| between(tag, "value=\"", "\"").unwrap_or("").to_owned())
+    })
+}
+
+/// The message shown in the slot with this id (e.g. `sms-code-error-server`).
+pub fn slot_message(page: &str, id: &str) -> Option<String> {
+    between(page, &format!("id=\"{id}\" role=\"alert\">"), "<").map(str::to_owned)
+}
+
+/// A 503 with the page's "service unavailable" message.
+pub async fn assert_unavailable(r: reqwest::Response) {
+    assert_eq!(r.status(), 503);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("服务暂时不可用，请稍后再试"), "{page}");
+}
+
+/// A copy of a session cookie, sent to `path` from a client of its own.
+pub async fn replay_cookie(base: &str, cookie: &str, path: &str) -> reqwest::StatusCode {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{base}{path}"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+pub fn assert_is_redirect_to(r: &reqwest::Response, location: &str) {
+    assert_eq!(r.status(), 302, "expected a redirect to {location}");
+    assert_eq!(r.headers()["location"].to_str().unwrap(), location);
+}
+
+/// The `Set-Cookie` header for `name`, if the response sets it.
+pub fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
+}
+
+pub const OPENID: &str = "4F65D2442D41B0D1639FD7FC14123B11";
+pub const OPENID_2: &str = "0A1B2C3D4E5F60718293A4B5C6D7E8F9";
