@@ -512,3 +512,128 @@ fn write_binding(
         Ok(Bound { user, created })
     })
 }
+
+/// The table of spec section 4, row by row, straight against the service: a temporary
+/// SQLite file, the in-process store, no HTTP.
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::codes::{keys, CodeStore, MemoryStore};
+    use crate::config::{Secret, Settings};
+    use crate::limits::Client;
+    use crate::signer::Signer;
+
+    const MOBILE: &str = "13800138000";
+    const PASSWORD: &str = "abcd1234";
+    const SID: &str = "session-1";
+
+    fn state(dir: &tempfile::TempDir) -> AppState {
+        let mut settings = Settings::from_lookup(|_| None).unwrap();
+        settings.bcrypt_cost = 4;
+        let url = dir.path().join("t.db").to_string_lossy().into_owned();
+        let pool = db::build_pool(&url).unwrap();
+        db::run_migrations(&pool).unwrap();
+        let qq = crate::qq::QqClient::new(
+            url::Url::parse("http://127.0.0.1:9/").unwrap(),
+            "1".into(),
+            Secret::new("s"),
+            url::Url::parse("http://127.0.0.1:9/cb").unwrap(),
+        )
+        .unwrap();
+        AppState {
+            signer: Signer::new(settings.secret_key.expose().as_bytes()),
+            sms: crate::codes::sms::SmsProvider::new(&settings.sms_provider),
+            reader: db::PointReader::new(pool.clone(), &url).unwrap(),
+            settings: Arc::new(settings),
+            db: pool,
+            codes: CodeStore::Memory(MemoryStore::new()),
+            qq,
+        }
+    }
+
+    fn input(state: &AppState, openid: &str) -> BindInput {
+        let openid = OpenId::parse(openid).unwrap();
+        BindInput {
+            mobile: MOBILE.into(),
+            password: PASSWORD.into(),
+            sms_code: "123456".into(),
+            access_token: state.signer.sign_openid(&openid, unix_now() + 600, SID),
+            ..BindInput::default()
+        }
+    }
+
+    async fn try_bind(state: &AppState, input: &BindInput) -> Result<Bound, BindError> {
+        let client = Client::new("203.0.113.7".parse().unwrap());
+        let mut guard = Guard::new(&state.codes, false, client);
+        let origin = Origin::new(client.address(), audit::Channel::Form);
+        bind(state, &mut guard, &origin, input, SID, &Profile::default()).await
+    }
+
+    async fn refused(state: &AppState, input: &BindInput) -> String {
+        try_bind(state, input).await.unwrap_err().to_string()
+    }
+
+    #[tokio::test]
+    async fn every_row_of_the_table_in_its_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(&dir);
+        let good = input(&state, "OPENID1");
+        let with = |f: &dyn Fn(&mut BindInput)| {
+            let mut i = good.clone();
+            f(&mut i);
+            i
+        };
+        // 1–3: the form.
+        assert_eq!(
+            refused(&state, &with(&|i| i.sms_code.clear())).await,
+            "缺少必传参数"
+        );
+        assert_eq!(
+            refused(&state, &with(&|i| i.mobile = "1380013800".into())).await,
+            "请输入正确的手机号码"
+        );
+        assert_eq!(
+            refused(&state, &with(&|i| i.password = "short".into())).await,
+            "请输入8-20位的密码"
+        );
+        // 4–5: the SMS code.
+        assert_eq!(refused(&state, &good).await, "无效的短信验证码");
+        state
+            .codes
+            .set_ex(&keys::sms(MOBILE), "123456", keys::SMS_CODE_TTL)
+            .await
+            .unwrap();
+        assert_eq!(
+            refused(&state, &with(&|i| i.sms_code = "654321".into())).await,
+            "输入短信验证码有误"
+        );
+        // 6: the openid token, bound to the session it was made for.
+        assert_eq!(
+            refused(&state, &with(&|i| i.access_token = "forged".into())).await,
+            "无效的openid"
+        );
+        // A new mobile: an account is made and bound; the code is used up.
+        let bound = try_bind(&state, &good).await.unwrap();
+        assert!(bound.created);
+        assert_eq!(state.codes.get(&keys::sms(MOBILE)).await.unwrap(), None);
+        // 7: now the mobile has an account, and its password must be right.
+        state
+            .codes
+            .set_ex(&keys::sms(MOBILE), "123456", keys::SMS_CODE_TTL)
+            .await
+            .unwrap();
+        let other = input(&state, "OPENID2");
+        let wrong = BindInput {
+            password: "wrongpass1".into(),
+            ..other.clone()
+        };
+        assert_eq!(refused(&state, &wrong).await, "用户名或密码错误");
+        // 8: it is bound to another QQ already.
+        assert_eq!(refused(&state, &other).await, "该账号已绑定其他QQ");
+        // The same openid again is a plain login, not a second binding.
+        let again = try_bind(&state, &good).await.unwrap();
+        assert_eq!((again.user.id, again.created), (bound.user.id, false));
+    }
+}
