@@ -25,7 +25,7 @@ use crate::state::AppState;
 use crate::web::error::AppError;
 use crate::web::{routes, session};
 
-pub const SESSION_COOKIE: &str = "qqbind_session";
+pub use crate::web::session::SESSION_COOKIE;
 /// Largest request body accepted (spec section 9).
 pub const MAX_BODY: usize = 16 * 1024;
 

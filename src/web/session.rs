@@ -22,6 +22,9 @@ use serde::{Deserialize, Serialize};
 use crate::config::random_hex;
 use crate::web::error::AppError;
 
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "qqbind_session";
+
 const SID: &str = "sid";
 const UID: &str = "uid";
 const IAT: &str = "iat";
@@ -264,7 +267,7 @@ pub fn persist_remembered(res: &mut ServiceResponse, max_age: u64) {
 }
 
 fn persist_session_cookie(res: &mut ServiceResponse, max_age: u64) {
-    let prefix = format!("{}=", crate::startup::SESSION_COOKIE);
+    let prefix = format!("{SESSION_COOKIE}=");
     let headers = res.response_mut().headers_mut();
     let cookies: Vec<HeaderValue> = headers.get_all(header::SET_COOKIE).cloned().collect();
     headers.remove(header::SET_COOKIE);
