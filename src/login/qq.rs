@@ -92,7 +92,7 @@ pub async fn redeem_api_state(
 // -------------------------------------------------------------- the completion
 
 /// The QQ profile a new account takes: nickname and avatar, cleaned.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Profile {
     pub nickname: String,
     pub avatar_url: String,

@@ -82,8 +82,26 @@ pub async fn current_user(
     Ok(Some(user))
 }
 
+/// The user of `req`'s session, checked as `check` asks (the extractors' common part).
+fn user_of_request(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    check: impl FnOnce(&HttpRequest) -> Check + 'static,
+) -> Pin<Box<dyn Future<Output = Result<Option<User>, AppError>>>> {
+    let req = req.clone();
+    let session = TypedSession::from_request(&req, payload).into_inner();
+    Box::pin(async move {
+        let session = session.map_err(AppError::internal)?;
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .ok_or_else(|| AppError::internal("AppState missing"))?;
+        current_user(state, &session, check(&req)).await
+    })
+}
+
 /// Extractor for pages that need a login: anonymous visitors are sent to
-/// `/login/?next=<this page>`.
+/// `/login/?next=<this page>`. A page that changes something (any method but GET)
+/// needs a session the code store vouches for.
 pub struct LoggedIn(pub User);
 
 impl FromRequest for LoggedIn {
@@ -91,24 +109,18 @@ impl FromRequest for LoggedIn {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        let session = TypedSession::from_request(&req, payload).into_inner();
-        Box::pin(async move {
-            let session = session.map_err(AppError::internal)?;
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .ok_or_else(|| AppError::internal("AppState missing"))?;
-            let check = if req.method() == actix_web::http::Method::GET {
+        let next = login_next(req, "/info/");
+        let user = user_of_request(req, payload, |req| {
+            if req.method() == actix_web::http::Method::GET {
                 Check::ReadOnly
             } else {
                 Check::Changes
-            };
-            match current_user(state, &session, check).await? {
-                Some(user) => Ok(Self(user)),
-                None => Err(AppError::LoginRequired {
-                    next: login_next(&req, "/info/"),
-                }),
             }
+        });
+        Box::pin(async move {
+            user.await?
+                .map(Self)
+                .ok_or(AppError::LoginRequired { next })
         })
     }
 }
@@ -127,7 +139,9 @@ fn login_next(req: &HttpRequest, form_page: &str) -> String {
 }
 
 /// Extractor for the operators' pages: anonymous visitors go to the login page, logged-in
-/// customers get 403. A handler that takes `Staff` cannot forget the check.
+/// customers get 403. A handler that takes `Staff` cannot forget the check. Operators'
+/// pages, even those that only show, never trust a session the code store cannot vouch
+/// for.
 pub struct Staff(pub User);
 
 impl FromRequest for Staff {
@@ -135,28 +149,13 @@ impl FromRequest for Staff {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        let session = TypedSession::from_request(&req, payload).into_inner();
+        let next = login_next(req, "/admin/");
+        let user = user_of_request(req, payload, |_| Check::Changes);
         Box::pin(async move {
-            let session = session.map_err(AppError::internal)?;
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .ok_or_else(|| AppError::internal("AppState missing"))?;
-            // Operators' pages, even those that only show, never trust a session the
-            // code store cannot vouch for.
-            let logged_in = match current_user(state, &session, Check::Changes).await? {
-                Some(user) => Ok(LoggedIn(user)),
-                None => Err(AppError::LoginRequired {
-                    next: String::new(),
-                }),
-            };
-            match logged_in {
-                Ok(LoggedIn(user)) if user.is_staff => Ok(Self(user)),
-                Ok(_) => Err(AppError::Forbidden("您没有权限访问此页面".into())),
-                Err(AppError::LoginRequired { .. }) => Err(AppError::LoginRequired {
-                    next: login_next(&req, "/admin/"),
-                }),
-                Err(e) => Err(e),
+            match user.await? {
+                Some(user) if user.is_staff => Ok(Self(user)),
+                Some(_) => Err(AppError::Forbidden("您没有权限访问此页面".into())),
+                None => Err(AppError::LoginRequired { next }),
             }
         })
     }

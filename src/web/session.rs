@@ -50,8 +50,9 @@ pub struct PendingLogin {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct PendingBind {
     pub next: String,
-    pub nickname: String,
-    pub avatar_url: String,
+    /// Kept flat in the cookie (`nickname`, `avatar_url`), as before.
+    #[serde(flatten)]
+    pub profile: crate::login::qq::Profile,
 }
 
 pub struct TypedSession(Session);

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::codes::{send_sms_for_form, SmsFormField};
 use super::login::LoginPage;
 use super::{check_csrf, csrf_token, Nav, NextQuery};
-use crate::bind::{self, BindError, BindInput, Profile, Slot};
+use crate::bind::{self, BindError, BindInput, Slot};
 use crate::db::audit::{Channel, Origin};
 use crate::domain::NextPath;
 use crate::limits::{self, Guard};
@@ -122,8 +122,7 @@ pub async fn callback(
     let profile = unbound.profile(&state).await;
     let pending_bind = PendingBind {
         next: pending.next,
-        nickname: profile.nickname,
-        avatar_url: profile.avatar_url,
+        profile,
     };
     session.set_pending_bind(&pending_bind)?;
     let sid = session.sid()?;
@@ -231,8 +230,8 @@ impl BindPage {
             csrf_token: csrf_token(state, session)?,
             access_token,
             mobile,
-            nickname: pending.nickname.clone(),
-            avatar_url: pending.avatar_url.clone(),
+            nickname: pending.profile.nickname.clone(),
+            avatar_url: pending.profile.avatar_url.clone(),
             image_code_id: uuid::Uuid::new_v4().to_string(),
             errors: BindErrors::default(),
             sms_notice: None,
@@ -300,10 +299,7 @@ pub async fn bind_submit(
         image_code_id: form.image_code_id.unwrap_or_default(),
     };
     let sid = session.existing_sid()?.unwrap_or_default();
-    let profile = Profile {
-        nickname: pending.nickname.clone(),
-        avatar_url: pending.avatar_url.clone(),
-    };
+    let profile = pending.profile.clone();
     let client = super::client(&state, &req);
     let mut guard = Guard::new(&state.codes, state.settings.rate_limits, client);
     let origin = Origin::new(client.address(), Channel::Form);
