@@ -103,13 +103,15 @@ pub async fn register(
     }
 
     let (u, m) = (username.as_str().to_owned(), mobile.as_str().to_owned());
-    let (name_taken, mobile_taken) = db::run(&state.db, move |c| {
-        Ok((
-            users::find_by_username(c, &u)?.is_some(),
-            users::find_by_mobile(c, &m)?.is_some(),
-        ))
-    })
-    .await?;
+    let (name_taken, mobile_taken) = state
+        .db
+        .read(move |c| {
+            Ok((
+                users::find_by_username(c, &u)?.is_some(),
+                users::find_by_mobile(c, &m)?.is_some(),
+            ))
+        })
+        .await?;
     if name_taken {
         errors.username = field(USERNAME_TAKEN);
     }
@@ -138,18 +140,20 @@ pub async fn register(
         .map_err(sms_refused)?;
 
     let origin = origin.clone();
-    let result = db::write(&state.db, move |c| {
-        Ok(insert_user(
-            c,
-            &username,
-            &mobile,
-            &hash,
-            false,
-            Action::UserRegistered,
-            &origin,
-        ))
-    })
-    .await?;
+    let result = state
+        .db
+        .write(move |c| {
+            Ok(insert_user(
+                c,
+                &username,
+                &mobile,
+                &hash,
+                false,
+                Action::UserRegistered,
+                &origin,
+            ))
+        })
+        .await?;
     result.map_err(|e| match e {
         InsertError::Taken { username, mobile } => RegisterError::Invalid(RegisterErrors {
             username: username.then(|| USERNAME_TAKEN.to_owned()),
@@ -302,25 +306,27 @@ pub async fn unbind_qq(
 ) -> Result<Option<QqBinding>, db::DbError> {
     let actor = actor.id;
     let origin = origin.clone();
-    db::write(&state.db, move |c| {
-        Ok(db::transaction(c, |c| {
-            let removed = qq_bindings::delete_by_user(c, target)?;
-            if let Some(b) = &removed {
-                let detail = format!("openid={}", b.openid);
-                audit::record(
-                    c,
-                    Some(actor),
-                    Action::QqUnbind,
-                    Some(target),
-                    &detail,
-                    db::now(),
-                    &origin,
-                )?;
-            }
-            Ok::<_, DieselError>(removed)
-        })?)
-    })
-    .await
+    state
+        .db
+        .write(move |c| {
+            Ok(db::transaction(c, |c| {
+                let removed = qq_bindings::delete_by_user(c, target)?;
+                if let Some(b) = &removed {
+                    let detail = format!("openid={}", b.openid);
+                    audit::record(
+                        c,
+                        Some(actor),
+                        Action::QqUnbind,
+                        Some(target),
+                        &detail,
+                        db::now(),
+                        &origin,
+                    )?;
+                }
+                Ok::<_, DieselError>(removed)
+            })?)
+        })
+        .await
 }
 
 /// Enables or disables `target`, recording `actor`. `false` when it already was so.
@@ -335,19 +341,21 @@ pub async fn set_active(
 ) -> Result<bool, db::DbError> {
     let actor = actor.id;
     let origin = origin.clone();
-    db::write(&state.db, move |c| {
-        Ok(db::transaction(c, |c| {
-            let changed = users::set_active(c, target, active)?;
-            if changed {
-                let action = if active {
-                    Action::UserEnabled
-                } else {
-                    Action::UserDisabled
-                };
-                audit::record(c, Some(actor), action, Some(target), "", db::now(), &origin)?;
-            }
-            Ok::<_, DieselError>(changed)
-        })?)
-    })
-    .await
+    state
+        .db
+        .write(move |c| {
+            Ok(db::transaction(c, |c| {
+                let changed = users::set_active(c, target, active)?;
+                if changed {
+                    let action = if active {
+                        Action::UserEnabled
+                    } else {
+                        Action::UserDisabled
+                    };
+                    audit::record(c, Some(actor), action, Some(target), "", db::now(), &origin)?;
+                }
+                Ok::<_, DieselError>(changed)
+            })?)
+        })
+        .await
 }

@@ -191,7 +191,9 @@ pub async fn bind(
 
     // 7–8: an existing account must prove its password and be free.
     let m = mobile.as_str().to_owned();
-    let existing = db::run(&state.db, move |c| Ok(users::find_by_mobile(c, &m)?))
+    let existing = state
+        .db
+        .read(move |c| Ok(users::find_by_mobile(c, &m)?))
         .await
         .map_err(unavailable)?;
     let new_hash = match &existing {
@@ -311,7 +313,9 @@ pub async fn bind_existing(
         captcha.verify(&state.codes).await?;
     }
     let l = login.to_owned();
-    let user = db::run(&state.db, move |c| Ok(users::find_by_login(c, &l)?))
+    let user = state
+        .db
+        .read(move |c| Ok(users::find_by_login(c, &l)?))
         .await
         .map_err(unavailable)?;
     let sms_code = input.sms_code.trim();
@@ -363,7 +367,9 @@ fn verify_token(state: &AppState, token: &str, binding: &str) -> Result<OpenId, 
 /// Row 8: no other QQ bound to the account.
 async fn check_free(state: &AppState, user: &User, openid: &OpenId) -> Result<(), BindError> {
     let (uid, oid) = (user.id, openid.as_str().to_owned());
-    let current = db::run(&state.db, move |c| Ok(qq_bindings::find_by_user(c, uid)?))
+    let current = state
+        .db
+        .read(move |c| Ok(qq_bindings::find_by_user(c, uid)?))
         .await
         .map_err(unavailable)?;
     match current {
@@ -374,19 +380,21 @@ async fn check_free(state: &AppState, user: &User, openid: &OpenId) -> Result<()
 
 /// Row 9: create (when `new_hash` is given) and bind, in one transaction.
 async fn write(state: &AppState, b: Binding) -> Result<Bound, BindError> {
-    let result = db::write(&state.db, move |c| {
-        Ok(write_binding(
-            c,
-            &b.mobile,
-            b.new_hash.as_deref(),
-            b.existing_id,
-            &b.openid,
-            &b.profile,
-            &b.origin,
-        ))
-    })
-    .await
-    .map_err(unavailable)?;
+    let result = state
+        .db
+        .write(move |c| {
+            Ok(write_binding(
+                c,
+                &b.mobile,
+                b.new_hash.as_deref(),
+                b.existing_id,
+                &b.openid,
+                &b.profile,
+                &b.origin,
+            ))
+        })
+        .await
+        .map_err(unavailable)?;
     match result {
         Ok(bound) => Ok(bound),
         Err(TxError::BoundElsewhere) => Err(BindError::AccountBoundElsewhere),
@@ -545,9 +553,9 @@ mod tests {
         AppState {
             signer: Signer::new(settings.secret_key.expose().as_bytes()),
             sms: crate::codes::sms::SmsProvider::new(&settings.sms_provider),
-            reader: db::PointReader::new(pool.clone(), &url).unwrap(),
+
             settings: Arc::new(settings),
-            db: pool,
+            db: db::Db::new(pool, &url).unwrap(),
             codes: CodeStore::Memory(MemoryStore::new()),
             qq,
         }

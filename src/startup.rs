@@ -75,8 +75,7 @@ impl Application {
         if applied > 0 {
             tracing::info!(applied, "database migrations applied");
         }
-        let reader =
-            db::PointReader::new(pool.clone(), &settings.database_url).map_err(cannot_open)?;
+        let database = db::Db::new(pool, &settings.database_url).map_err(cannot_open)?;
 
         let codes = match &settings.redis_url {
             Some(url) => {
@@ -143,8 +142,7 @@ impl Application {
             signer: Signer::new(settings.secret_key.expose().as_bytes()),
             sms: SmsProvider::new(&settings.sms_provider),
             settings: Arc::new(settings),
-            db: pool,
-            reader,
+            db: database,
             codes,
             qq,
         };

@@ -5,16 +5,15 @@ use std::sync::Arc;
 use crate::codes::sms::SmsProvider;
 use crate::codes::CodeStore;
 use crate::config::Settings;
-use crate::db::{DbPool, PointReader};
+use crate::db::Db;
 use crate::qq::QqClient;
 use crate::signer::Signer;
 
 #[derive(Clone)]
 pub struct AppState {
     pub settings: Arc<Settings>,
-    pub db: DbPool,
-    /// The hot one-row reads (see [`crate::db::PointReader`]).
-    pub reader: PointReader,
+    /// The database: `read_one`, `read`, `write`.
+    pub db: Db,
     pub codes: CodeStore,
     pub qq: QqClient,
     pub signer: Signer,

@@ -120,7 +120,7 @@ pub fn run_migrations(pool: &DbPool) -> Result<usize, DbError> {
 }
 
 /// Runs `f` with a pooled connection on the blocking thread pool.
-pub async fn run<T, F>(pool: &DbPool, f: F) -> Result<T, DbError>
+async fn run<T, F>(pool: &DbPool, f: F) -> Result<T, DbError>
 where
     F: FnOnce(&mut AnyConnection) -> Result<T, DbError> + Send + 'static,
     T: Send + 'static,
@@ -139,7 +139,10 @@ where
 ///
 /// On SQLite they run in place, on the request's own thread: such a read takes a few
 /// tens of microseconds, less than handing it to the blocking pool and back (two thread
-/// wake-ups), which was an eighth of a QQ login's CPU time. It does not stall the thread:
+/// wake-ups), which was an eighth of a QQ login's CPU time (measured with
+/// `cargo bench --bench login_flow`: the returning QQ login went from 0.58–0.72 of the
+/// floor server's flows/s to 0.71–0.74 with in-place reads alone; `docs/performance.md`).
+/// It does not stall the thread:
 /// its connection comes from a small pool of its own only when one is free at once, it
 /// never waits for a lock (in WAL mode readers do not wait for the writer, and these
 /// connections have `busy_timeout = 0`), and it cannot write (`query_only`). When no
@@ -148,7 +151,7 @@ where
 /// through [`run`] like any other and waits there, bounded by the busy timeout. On
 /// PostgreSQL (a network round trip) it always goes through [`run`].
 #[derive(Clone)]
-pub struct PointReader {
+struct PointReader {
     pool: DbPool,
     in_place: Option<DbPool>,
 }
@@ -165,7 +168,7 @@ impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for InPlaceSettings
 
 impl PointReader {
     /// Reads for the database `pool` serves, at `url`.
-    pub fn new(pool: DbPool, url: &str) -> Result<Self, DbError> {
+    fn new(pool: DbPool, url: &str) -> Result<Self, DbError> {
         let in_place = match Backend::of(url) {
             // One connection per thread that may read in place (actix runs a worker per
             // core), since an in-place read holds its connection only while it runs.
@@ -183,7 +186,7 @@ impl PointReader {
 
     /// Runs `f`, a read of one row by a unique key, in place when it can (see above),
     /// else on the blocking pool.
-    pub async fn read<T, F>(&self, f: F) -> Result<T, DbError>
+    async fn read<T, F>(&self, f: F) -> Result<T, DbError>
     where
         F: Fn(&mut AnyConnection) -> Result<T, DieselError> + Send + 'static,
         T: Send + 'static,
@@ -211,14 +214,97 @@ pub fn is_lock_timeout(e: &DieselError) -> bool {
         || matches!(e, DieselError::DatabaseError(_, info) if info.message().contains("lock timeout"))
 }
 
+/// The one database handle. How a query gets its connection says what it may do:
+/// [`Db::read_one`] (one row by a unique key, in place on SQLite: the one exception to
+/// "no diesel on the executor", see `PointReader`), [`Db::read`] (on the blocking pool,
+/// on a connection that cannot write while it runs) and [`Db::write`] (on the blocking
+/// pool, after this process's writer turn). A write cannot go around the writer lock: a
+/// read's connection refuses it (SQLite `query_only`, a PostgreSQL `READ ONLY`
+/// transaction).
+#[derive(Clone)]
+pub struct Db {
+    pool: DbPool,
+    point: PointReader,
+}
+
+impl Db {
+    /// The handle over `pool`, the database at `url`.
+    pub fn new(pool: DbPool, url: &str) -> Result<Self, DbError> {
+        let point = PointReader::new(pool.clone(), url)?;
+        Ok(Self { pool, point })
+    }
+
+    /// The pool itself: for migrations and the command line (which run on their own
+    /// thread, one at a time).
+    pub fn pool(&self) -> &DbPool {
+        &self.pool
+    }
+
+    /// A read of one row by a unique key (see `PointReader`).
+    pub async fn read_one<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        F: Fn(&mut AnyConnection) -> Result<T, DieselError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.point.read(f).await
+    }
+
+    /// Reads, on the blocking pool; an attempt to write in `f` fails.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, DbError> + Send + 'static,
+        T: Send + 'static,
+    {
+        run(&self.pool, move |c| read_only(c, f)).await
+    }
+
+    /// Work that writes, on the blocking pool, after this process's writer turn.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, DbError> + Send + 'static,
+        T: Send + 'static,
+    {
+        write(&self.pool, f).await
+    }
+}
+
+/// Runs `f` on `c` with writes refused: SQLite's `query_only` for the duration, or a
+/// PostgreSQL `READ ONLY` transaction.
+fn read_only<T>(
+    c: &mut AnyConnection,
+    f: impl FnOnce(&mut AnyConnection) -> Result<T, DbError>,
+) -> Result<T, DbError> {
+    let (begin, end_ok, end_err) = match c {
+        AnyConnection::Sqlite(_) => (
+            "PRAGMA query_only = 1",
+            "PRAGMA query_only = 0",
+            "PRAGMA query_only = 0",
+        ),
+        AnyConnection::Postgresql(_) => ("BEGIN READ ONLY", "COMMIT", "ROLLBACK"),
+    };
+    c.batch_execute(begin)?;
+    match f(c) {
+        Ok(value) => {
+            c.batch_execute(end_ok)?;
+            Ok(value)
+        }
+        Err(e) => {
+            if let Err(end) = c.batch_execute(end_err) {
+                tracing::warn!(error = %end, "could not end a read-only spell");
+            }
+            Err(e)
+        }
+    }
+}
+
 /// SQLite writers of this process take turns here before they ask SQLite for its write
 /// lock: SQLite's own busy handler makes a waiting writer sleep (1 ms, 2 ms, 5 ms … up to
 /// 100 ms a try), which under load costs far more than the write itself. Another process
 /// on the same file still meets the busy timeout. PostgreSQL writers need no such turn.
 static WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// [`run`] for work that writes.
-pub async fn write<T, F>(pool: &DbPool, f: F) -> Result<T, DbError>
+/// [`run`] for work that writes: after this process's writer turn.
+async fn write<T, F>(pool: &DbPool, f: F) -> Result<T, DbError>
 where
     F: FnOnce(&mut AnyConnection) -> Result<T, DbError> + Send + 'static,
     T: Send + 'static,
@@ -289,6 +375,44 @@ pub fn now() -> chrono::NaiveDateTime {
 mod tests {
     use super::*;
     use diesel::{Connection, RunQueryDsl};
+
+    /// `Db::read` cannot write, and gives its connection back able to: every write after
+    /// it, on whichever pooled connection, goes through.
+    #[tokio::test]
+    async fn a_read_cannot_write_and_every_connection_stays_writable() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = dir.path().join("w.db").to_string_lossy().into_owned();
+        let pool = build_pool(&url).unwrap();
+        pool.get()
+            .unwrap()
+            .batch_execute("CREATE TABLE t (x INTEGER NOT NULL)")
+            .unwrap();
+        let db = Db::new(pool, &url).unwrap();
+        for _ in 0..10 {
+            let refused = db
+                .read(|c| Ok(c.batch_execute("INSERT INTO t VALUES (1)")?))
+                .await
+                .unwrap_err();
+            assert!(refused.to_string().contains("readonly"), "{refused}");
+        }
+        for i in 0..20 {
+            db.write(move |c| Ok(c.batch_execute(&format!("INSERT INTO t VALUES ({i})"))?))
+                .await
+                .unwrap();
+        }
+        let n = db
+            .read(|c| {
+                Ok(
+                    diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                        "(SELECT COUNT(*) FROM t)",
+                    ))
+                    .get_result::<i64>(c)?,
+                )
+            })
+            .await
+            .unwrap();
+        assert_eq!(n, 20);
+    }
 
     /// A pool like the app's, without WAL: readers wait while a writer holds the file.
     #[derive(Debug)]

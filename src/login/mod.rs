@@ -130,7 +130,9 @@ pub async fn password_login(
     let bucket = guard.client().bucket();
     guard.admit(&limits::LOGIN_FAILS_PER_IP, &bucket).await?;
     let l = login.to_owned();
-    let user = db::run(&state.db, move |c| Ok(db::users::find_by_login(c, &l)?))
+    let user = state
+        .db
+        .read(move |c| Ok(db::users::find_by_login(c, &l)?))
         .await
         .map_err(|e| PasswordError::Unavailable(e.into()))?;
     check_password(state, guard, user.as_ref(), login, password_typed, captcha).await?;

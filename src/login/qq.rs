@@ -153,8 +153,8 @@ pub async fn complete(state: &AppState, code: &str) -> Result<Outcome, QqLoginEr
     let openid = state.qq.openid(&token).await.map_err(QqLoginError::Qq)?;
     let oid = openid.as_str().to_owned();
     let bound = state
-        .reader
-        .read(move |c| db::qq_bindings::user_of(c, &oid))
+        .db
+        .read_one(move |c| db::qq_bindings::user_of(c, &oid))
         .await
         .map_err(|e| QqLoginError::Unavailable(e.into()))?;
     match bound {

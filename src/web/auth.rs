@@ -64,8 +64,8 @@ pub async fn current_user(
     }
     let uid = facts.user_id;
     let user = state
-        .reader
-        .read(move |c| db::users::find_by_id(c, uid))
+        .db
+        .read_one(move |c| db::users::find_by_id(c, uid))
         .await?;
     let Some(user) =
         user.filter(|u| crate::login::refuse_disabled(u).is_ok() && u.session_epoch == facts.epoch)
@@ -190,10 +190,10 @@ pub async fn log_out(state: &AppState, session: &TypedSession) -> Result<(), App
         if let Err(e) = state.codes.delete(&keys::live_session(&facts.sid)).await {
             tracing::warn!(error = %e, user_id = facts.user_id, "code store down: logout ends every session of the account");
             let uid = facts.user_id;
-            db::write(&state.db, move |c| {
-                Ok(db::users::raise_session_epoch(c, uid)?)
-            })
-            .await?;
+            state
+                .db
+                .write(move |c| Ok(db::users::raise_session_epoch(c, uid)?))
+                .await?;
         }
     }
     session.log_out();
@@ -205,10 +205,10 @@ pub async fn log_out(state: &AppState, session: &TypedSession) -> Result<(), App
 pub async fn record_login(state: &AppState, user: &User) -> Result<(), AppError> {
     let (id, now) = (user.id, db::now());
     if db::users::login_is_news(user.last_login, now) {
-        db::write(&state.db, move |c| {
-            Ok(db::users::touch_last_login(c, id, now)?)
-        })
-        .await?;
+        state
+            .db
+            .write(move |c| Ok(db::users::touch_last_login(c, id, now)?))
+            .await?;
     }
     Ok(())
 }

@@ -177,7 +177,7 @@ async fn db_run<T: Send + 'static>(
     app: &TestApp,
     f: impl FnOnce(&mut qqbind::db::AnyConnection) -> Result<T, qqbind::db::DbError> + Send + 'static,
 ) -> T {
-    qqbind::db::run(&app.state.db, f).await.unwrap()
+    app.state.db.write(f).await.unwrap()
 }
 
 async fn a_search_matching_over_10000_accounts_still_pages_newest_first(kind: Setup) {

@@ -219,14 +219,16 @@ async fn age_last_login(app: &TestApp, user_id: i32, seconds: i64) -> chrono::Na
     use diesel::prelude::*;
     use qqbind::db::schema::tb_users;
     let at = qqbind::db::now() - chrono::Duration::seconds(seconds);
-    qqbind::db::run(&app.state.db, move |c| {
-        diesel::update(tb_users::table.find(user_id))
-            .set(tb_users::last_login.eq(Some(at)))
-            .execute(c)?;
-        Ok(())
-    })
-    .await
-    .unwrap();
+    app.state
+        .db
+        .write(move |c| {
+            diesel::update(tb_users::table.find(user_id))
+                .set(tb_users::last_login.eq(Some(at)))
+                .execute(c)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
     app.user(user_id).await.last_login.unwrap()
 }
 

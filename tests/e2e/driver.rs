@@ -127,23 +127,25 @@ impl App {
             mobile.to_owned(),
             bcrypt::hash(password, 4).unwrap(),
         );
-        qqbind::db::run(&self.state.db, move |c| {
-            Ok(qqbind::db::users::insert(
-                c,
-                &qqbind::db::users::NewUser {
-                    username: &u,
-                    mobile: &m,
-                    password: &hash,
-                    nickname: "",
-                    avatar_url: "",
-                    is_staff: false,
-                    is_active: true,
-                    date_joined: qqbind::db::now(),
-                },
-            )?)
-        })
-        .await
-        .unwrap();
+        self.state
+            .db
+            .write(move |c| {
+                Ok(qqbind::db::users::insert(
+                    c,
+                    &qqbind::db::users::NewUser {
+                        username: &u,
+                        mobile: &m,
+                        password: &hash,
+                        nickname: "",
+                        avatar_url: "",
+                        is_staff: false,
+                        is_active: true,
+                        date_joined: qqbind::db::now(),
+                    },
+                )?)
+            })
+            .await
+            .unwrap();
     }
 }
 

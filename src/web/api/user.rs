@@ -10,14 +10,16 @@ use crate::state::AppState;
 pub async fn me(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let claims = jwt::from_request(&state, &req)?;
     let uid = claims.user_id;
-    let found = db::run(&state.db, move |c| {
-        let Some(user) = db::users::find_by_id(c, uid)? else {
-            return Ok(None);
-        };
-        let binding = db::qq_bindings::find_by_user(c, uid)?;
-        Ok(Some((user, binding)))
-    })
-    .await?;
+    let found = state
+        .db
+        .read(move |c| {
+            let Some(user) = db::users::find_by_id(c, uid)? else {
+                return Ok(None);
+            };
+            let binding = db::qq_bindings::find_by_user(c, uid)?;
+            Ok(Some((user, binding)))
+        })
+        .await?;
     // A disabled account is told so; an enabled one with a token from before (a disable,
     // a password change, a logout everywhere) is not logged in.
     let Some((user, binding)) = found else {

@@ -154,7 +154,10 @@ pub async fn users(
 ) -> Result<HttpResponse, AppError> {
     let q = search_text(query.q.as_deref())?;
     let (search, page) = (q.clone(), query.page);
-    let listed = db::run(&state.db, move |c| Ok(admin::users(c, &search, page)?)).await?;
+    let listed = state
+        .db
+        .read(move |c| Ok(admin::users(c, &search, page)?))
+        .await?;
     let pager = Pager::new("/admin/users/", &[("q", &q)], listed.page);
     let rows = listed
         .rows
@@ -245,7 +248,10 @@ pub async fn user(
     path: web::Path<i32>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let found = db::run(&state.db, move |c| Ok(admin::user_details(c, id)?)).await?;
+    let found = state
+        .db
+        .read(move |c| Ok(admin::user_details(c, id)?))
+        .await?;
     let (user, binding, entries) = found.ok_or(AppError::NotFound)?;
     let audit = audit_rows(entries);
     render(
@@ -327,7 +333,9 @@ pub async fn change(
         .find(|c| c.slug() == slug)
         .ok_or(AppError::NotFound)?;
     check_csrf(&state, &session, form.csrf_token.as_deref())?;
-    let target = db::run(&state.db, move |c| Ok(db::users::find_by_id(c, id)?))
+    let target = state
+        .db
+        .read(move |c| Ok(db::users::find_by_id(c, id)?))
         .await?
         .ok_or(AppError::NotFound)?;
     if what == Change::Disable && target.id == operator.id {
@@ -423,7 +431,10 @@ pub async fn bindings(
 ) -> Result<HttpResponse, AppError> {
     let openid = search_text(query.openid.as_deref())?;
     let (search, page) = (openid.clone(), query.page);
-    let listed = db::run(&state.db, move |c| Ok(admin::bindings(c, &search, page)?)).await?;
+    let listed = state
+        .db
+        .read(move |c| Ok(admin::bindings(c, &search, page)?))
+        .await?;
     let pager = Pager::new("/admin/bindings/", &[("openid", &openid)], listed.page);
     let rows = listed
         .rows
@@ -498,10 +509,10 @@ pub async fn audit_log(
         a => Some(Action::parse(a).ok_or_else(|| AppError::BadRequest("未知的操作类型".into()))?),
     };
     let (who, page) = (user.clone(), query.page);
-    let listed = db::run(&state.db, move |c| {
-        Ok(admin::audit_log(c, &who, action, page)?)
-    })
-    .await?;
+    let listed = state
+        .db
+        .read(move |c| Ok(admin::audit_log(c, &who, action, page)?))
+        .await?;
     let filters = [("user", user.as_str()), ("action", action_raw.as_str())];
     let (audit, pager, unknown_user) = match listed {
         Some(l) => (

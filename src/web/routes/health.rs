@@ -3,11 +3,10 @@
 use actix_web::{web, HttpResponse};
 use diesel::connection::SimpleConnection;
 
-use crate::db;
 use crate::state::AppState;
 
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
-    let database = db::run(&state.db, |c| Ok(c.batch_execute("SELECT 1")?)).await;
+    let database = state.db.read(|c| Ok(c.batch_execute("SELECT 1")?)).await;
     let store = state.codes.ping().await;
     let word = |ok: bool| if ok { "ok" } else { "down" };
     let all_ok = database.is_ok() && store.is_ok();

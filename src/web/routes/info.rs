@@ -43,10 +43,10 @@ pub async fn info_page(
     LoggedIn(user): LoggedIn,
 ) -> Result<HttpResponse, AppError> {
     let uid = user.id;
-    let binding = db::run(&state.db, move |c| {
-        Ok(db::qq_bindings::find_by_user(c, uid)?)
-    })
-    .await?;
+    let binding = state
+        .db
+        .read(move |c| Ok(db::qq_bindings::find_by_user(c, uid)?))
+        .await?;
     render(
         StatusCode::OK,
         &InfoPage {

@@ -191,10 +191,10 @@ pub async fn username_count(
     lookup_allowed(&state, &req).await?;
     let username =
         Username::parse(&path).map_err(|e| ApiError::bad_request("4004", e.to_string()))?;
-    let taken = db::run(&state.db, move |c| {
-        Ok(db::users::find_by_username(c, username.as_str())?.is_some())
-    })
-    .await?;
+    let taken = state
+        .db
+        .read(move |c| Ok(db::users::find_by_username(c, username.as_str())?.is_some()))
+        .await?;
     Ok(count_answer(i64::from(taken)))
 }
 
@@ -207,9 +207,9 @@ pub async fn mobile_count(
     lookup_allowed(&state, &req).await?;
     let mobile = Mobile::parse(&path)
         .ok_or_else(|| ApiError::bad_request("4007", "请输入正确的手机号码"))?;
-    let taken = db::run(&state.db, move |c| {
-        Ok(db::users::find_by_mobile(c, mobile.as_str())?.is_some())
-    })
-    .await?;
+    let taken = state
+        .db
+        .read(move |c| Ok(db::users::find_by_mobile(c, mobile.as_str())?.is_some()))
+        .await?;
     Ok(count_answer(i64::from(taken)))
 }

@@ -121,66 +121,72 @@ impl TestApp {
     }
 
     pub async fn user_count(&self) -> i64 {
-        db::run(&self.state.db, |c| Ok(db::users::count(c)?))
+        self.state
+            .db
+            .write(|c| Ok(db::users::count(c)?))
             .await
             .unwrap()
     }
 
     pub async fn binding_count(&self) -> i64 {
-        db::run(&self.state.db, |c| Ok(db::qq_bindings::count(c)?))
+        self.state
+            .db
+            .write(|c| Ok(db::qq_bindings::count(c)?))
             .await
             .unwrap()
     }
 
     pub async fn user_by_mobile(&self, mobile: &str) -> Option<db::users::User> {
         let m = mobile.to_owned();
-        db::run(&self.state.db, move |c| {
-            Ok(db::users::find_by_mobile(c, &m)?)
-        })
-        .await
-        .unwrap()
+        self.state
+            .db
+            .write(move |c| Ok(db::users::find_by_mobile(c, &m)?))
+            .await
+            .unwrap()
     }
 
     pub async fn binding_of(&self, openid: &str) -> Option<db::qq_bindings::QqBinding> {
         let o = openid.to_owned();
-        db::run(&self.state.db, move |c| {
-            Ok(db::qq_bindings::find_by_openid(c, &o)?)
-        })
-        .await
-        .unwrap()
+        self.state
+            .db
+            .write(move |c| Ok(db::qq_bindings::find_by_openid(c, &o)?))
+            .await
+            .unwrap()
     }
 
     pub async fn audit_actions(&self, user_id: i32) -> Vec<String> {
-        db::run(&self.state.db, move |c| {
-            Ok(db::audit::for_user(c, user_id)?)
-        })
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.action)
-        .collect()
+        self.state
+            .db
+            .write(move |c| Ok(db::audit::for_user(c, user_id)?))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.action)
+            .collect()
     }
 
     /// An account made directly in the database (as registration would).
     pub async fn create_user(&self, mobile: &str, password: &str) -> db::users::User {
         let (m, hash) = (mobile.to_owned(), bcrypt::hash(password, 4).unwrap());
-        db::run(&self.state.db, move |c| {
-            Ok(db::users::insert(
-                c,
-                &db::users::NewUser {
-                    username: &format!("user{}", &m[7..]),
-                    mobile: &m,
-                    password: &hash,
-                    nickname: "",
-                    avatar_url: "",
-                    is_staff: false,
-                    is_active: true,
-                    date_joined: db::now(),
-                },
-            )?)
-        })
-        .await
-        .unwrap()
+        self.state
+            .db
+            .write(move |c| {
+                Ok(db::users::insert(
+                    c,
+                    &db::users::NewUser {
+                        username: &format!("user{}", &m[7..]),
+                        mobile: &m,
+                        password: &hash,
+                        nickname: "",
+                        avatar_url: "",
+                        is_staff: false,
+                        is_active: true,
+                        date_joined: db::now(),
+                    },
+                )?)
+            })
+            .await
+            .unwrap()
     }
 
     /// An operator account, as `qqbind createsuperuser` makes it.
@@ -189,18 +195,22 @@ impl TestApp {
             qqbind::accounts::superuser_names(username, mobile).unwrap(),
             self.state.settings.bcrypt_cost,
         );
-        db::run(&self.state.db, move |c| {
-            Ok(
-                qqbind::accounts::create_superuser(c, &names.0, &names.1, STAFF_PASSWORD, cost)
-                    .unwrap(),
-            )
-        })
-        .await
-        .unwrap()
+        self.state
+            .db
+            .write(move |c| {
+                Ok(
+                    qqbind::accounts::create_superuser(c, &names.0, &names.1, STAFF_PASSWORD, cost)
+                        .unwrap(),
+                )
+            })
+            .await
+            .unwrap()
     }
 
     pub async fn user(&self, id: i32) -> db::users::User {
-        db::run(&self.state.db, move |c| Ok(db::users::find_by_id(c, id)?))
+        self.state
+            .db
+            .write(move |c| Ok(db::users::find_by_id(c, id)?))
             .await
             .unwrap()
             .expect("user exists")
@@ -208,20 +218,20 @@ impl TestApp {
 
     /// Sets `is_active` straight in the database (the admin page is tested on its own).
     pub async fn set_active(&self, id: i32, active: bool) {
-        db::run(&self.state.db, move |c| {
-            Ok(db::users::set_active(c, id, active)?)
-        })
-        .await
-        .unwrap();
+        self.state
+            .db
+            .write(move |c| Ok(db::users::set_active(c, id, active)?))
+            .await
+            .unwrap();
     }
 
     /// A user's audit entries, newest first.
     pub async fn audit_of(&self, user_id: i32) -> Vec<db::audit::AuditEntry> {
-        db::run(&self.state.db, move |c| {
-            Ok(db::audit::for_user(c, user_id)?)
-        })
-        .await
-        .unwrap()
+        self.state
+            .db
+            .write(move |c| Ok(db::audit::for_user(c, user_id)?))
+            .await
+            .unwrap()
     }
 
     /// A browser logged in through the login form.
