@@ -12,7 +12,7 @@ use crate::fault::Unavailable;
 use crate::limits::{self, Guard, Limited, Refused};
 use crate::login::password;
 use crate::login::{self, PasswordError};
-use crate::state::{unix_now, AppState};
+use crate::state::AppState;
 
 /// What the user typed into the bind form.
 #[derive(Clone, Default)]
@@ -357,7 +357,7 @@ pub async fn bind_existing(
 fn verify_token(state: &AppState, token: &str, binding: &str) -> Result<OpenId, BindError> {
     state
         .signer
-        .verify_openid(token.trim(), binding, unix_now())
+        .verify_openid(token.trim(), binding, state.clock.now())
         .map_err(|e| {
             tracing::info!(reason = %e, "openid token refused");
             BindError::BadOpenId
@@ -532,6 +532,7 @@ mod tests {
     use crate::config::{Secret, Settings};
     use crate::limits::Client;
     use crate::signer::Signer;
+    use crate::state::unix_now;
 
     const MOBILE: &str = "13800138000";
     const PASSWORD: &str = "abcd1234";
@@ -558,6 +559,7 @@ mod tests {
             db: db::Db::new(pool, &url).unwrap(),
             codes: CodeStore::Memory(MemoryStore::new()),
             qq,
+            clock: crate::state::Clock::system(),
         }
     }
 

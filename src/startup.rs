@@ -21,7 +21,7 @@ use crate::db;
 use crate::qq::simulator::Simulator;
 use crate::qq::QqClient;
 use crate::signer::Signer;
-use crate::state::AppState;
+use crate::state::{AppState, Clock};
 use crate::web::error::AppError;
 use crate::web::{routes, session};
 
@@ -53,6 +53,11 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        Self::build_with_clock(settings, Clock::system()).await
+    }
+
+    /// [`Self::build`] on another clock (tests of timeouts).
+    pub async fn build_with_clock(settings: Settings, clock: Clock) -> Result<Self, StartupError> {
         let listener = TcpListener::bind(settings.listen).map_err(|e| {
             config_err(
                 "QQBIND_LISTEN",
@@ -145,6 +150,7 @@ impl Application {
             db: database,
             codes,
             qq,
+            clock,
         };
         let server = build_server(listener, state.clone(), simulator)?;
         tracing::info!(%addr, store = state.codes.kind(), "qqbind listening on http://{addr}/login/");

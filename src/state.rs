@@ -1,5 +1,6 @@
 //! What every handler shares.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use crate::codes::sms::SmsProvider;
@@ -18,6 +19,38 @@ pub struct AppState {
     pub qq: QqClient,
     pub signer: Signer,
     pub sms: SmsProvider,
+    /// What time it is for sessions, openid tokens and `state`s.
+    pub clock: Clock,
+}
+
+/// What time it is, in Unix seconds: the system's, or one that only moves when told to
+/// (tests of timeouts, which then need no sleeping).
+#[derive(Clone, Default)]
+pub struct Clock(Option<Arc<AtomicI64>>);
+
+impl Clock {
+    pub fn system() -> Self {
+        Self(None)
+    }
+
+    /// A clock standing at `start` until [`Clock::advance`] moves it.
+    pub fn manual(start: i64) -> Self {
+        Self(Some(Arc::new(AtomicI64::new(start))))
+    }
+
+    pub fn now(&self) -> i64 {
+        match &self.0 {
+            None => unix_now(),
+            Some(t) => t.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Moves a manual clock on by `secs` (the system clock moves by itself).
+    pub fn advance(&self, secs: i64) {
+        if let Some(t) = &self.0 {
+            t.fetch_add(secs, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Seconds since the Unix epoch.

@@ -12,7 +12,7 @@ use crate::domain::{NextPath, OpenId};
 use crate::fault::Unavailable;
 use crate::qq::{AccessToken, QqError};
 use crate::signer::{self, ApiState, Signer};
-use crate::state::{unix_now, AppState};
+use crate::state::AppState;
 
 /// How long a started QQ login may take (QQ's code lives 10 minutes).
 pub const STATE_TTL: Duration = Duration::from_secs(600);
@@ -53,13 +53,18 @@ pub enum ApiStateError {
 
 /// A signed `state` for the JSON API (no cookie): a nonce, the client's PKCE
 /// `code_challenge` (S256, already checked) and `next`, valid [`STATE_TTL`].
-pub fn issue_api_state(signer: &Signer, challenge: &str, next: &NextPath) -> (String, ApiState) {
+pub fn issue_api_state(
+    signer: &Signer,
+    challenge: &str,
+    next: &NextPath,
+    now: i64,
+) -> (String, ApiState) {
     let api_state = ApiState {
         nonce: random_hex(16),
         challenge: challenge.to_owned(),
         next: next.as_str().to_owned(),
     };
-    let token = signer.sign_state(&api_state, unix_now() + STATE_TTL.as_secs() as i64);
+    let token = signer.sign_state(&api_state, now + STATE_TTL.as_secs() as i64);
     (token, api_state)
 }
 
@@ -71,9 +76,10 @@ pub async fn redeem_api_state(
     codes: &CodeStore,
     raw: &str,
     verifier: &str,
+    now: i64,
 ) -> Result<ApiState, ApiStateError> {
     let api_state = signer
-        .verify_state(raw, unix_now())
+        .verify_state(raw, now)
         .map_err(|_| ApiStateError::Invalid)?;
     if !signer::verifier_matches(verifier, &api_state.challenge) {
         tracing::info!("API state redeemed without its code_verifier");

@@ -9,7 +9,7 @@ use actix_web::{web, FromRequest, HttpRequest};
 
 use crate::codes::keys;
 use crate::db::{self, users::User};
-use crate::state::{unix_now, AppState};
+use crate::state::AppState;
 use crate::web::error::AppError;
 use crate::web::session::TypedSession;
 
@@ -39,7 +39,7 @@ pub async fn current_user(
     let Some(facts) = session.login()? else {
         return Ok(None);
     };
-    let now = unix_now();
+    let now = state.clock.now();
     let settings = &state.settings;
     if facts.expired(
         now,
@@ -170,7 +170,7 @@ pub async fn log_in(
     remember: bool,
 ) -> Result<Cookie<'static>, AppError> {
     record_login(state, user).await?;
-    let sid = session.log_in(user.id, user.session_epoch, remember, unix_now())?;
+    let sid = session.log_in(user.id, user.session_epoch, remember, state.clock.now())?;
     state
         .codes
         .set_ex(

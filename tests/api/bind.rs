@@ -341,13 +341,13 @@ async fn row_6_a_forged_altered_or_foreign_openid_token(kind: Setup) {
 }
 
 async fn row_6_an_expired_openid_token(kind: Setup) {
-    let app = spawn_app_with(kind, |s| {
+    let app = spawn_app_with_manual_clock(kind, |s| {
         s.openid_token_ttl = std::time::Duration::from_secs(1)
     })
     .await;
     let f = AtBindForm::new(app).await;
     f.app.give_sms_code(MOBILE, "123456").await;
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    f.app.state.clock.advance(2);
     let r = f.post(MOBILE, PASSWORD, "123456").await;
     f.assert_refused(r, "openid-error", "无效的openid", MOBILE)
         .await;

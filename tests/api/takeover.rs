@@ -474,28 +474,66 @@ async fn with_the_store_down_password_checks_and_binds_answer_503(kind: Setup) {
 }
 
 async fn an_idle_session_ends_and_activity_keeps_it(kind: Setup) {
-    let app = spawn_app_with(kind, |s| s.session_idle_timeout = Duration::from_secs(2)).await;
+    let app = spawn_app_with_manual_clock(kind, |s| {
+        s.session_idle_timeout = Duration::from_secs(7_200)
+    })
+    .await;
     app.create_user(MOBILE, PASSWORD).await;
     let b = app.logged_in(MOBILE, PASSWORD).await;
-    // Used every 1.2 s: alive past the 2 s idle timeout.
-    for _ in 0..3 {
-        tokio::time::sleep(Duration::from_millis(1_200)).await;
+    // Used every hour: alive for five hours, past the 2 h idle timeout.
+    for _ in 0..5 {
+        app.state.clock.advance(3_600);
         assert!(b.is_logged_in().await);
     }
-    tokio::time::sleep(Duration::from_millis(3_100)).await;
-    assert!(!b.is_logged_in().await, "idle for 3 s: over");
+    app.state.clock.advance(7_201);
+    assert!(!b.is_logged_in().await, "idle for 2 h and a second: over");
+    // And over for good: the cookie was ended, not just refused once.
+    app.state.clock.advance(-7_201);
+    assert!(!b.is_logged_in().await);
+}
+
+async fn a_remembered_session_may_sit_idle_for_14_days(kind: Setup) {
+    let app = spawn_app_with_manual_clock(kind, |_| {}).await;
+    app.create_user(MOBILE, PASSWORD).await;
+    let b = app.browser();
+    let csrf = b.csrf_from("/login/").await;
+    let r = b
+        .post_form(
+            "/login/",
+            &[
+                ("username", MOBILE),
+                ("password", PASSWORD),
+                ("remembered", "1"),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_is_redirect_to(&r, "/");
+    app.state.clock.advance(13 * 86_400);
+    assert!(b.is_logged_in().await, "13 idle days: still in");
+    app.state.clock.advance(14 * 86_400 + 1);
+    assert!(!b.is_logged_in().await, "14 idle days and a second: over");
 }
 
 async fn a_session_ends_at_its_maximum_age_whatever_its_activity(kind: Setup) {
-    let app = spawn_app_with(kind, |s| s.session_max_age = Duration::from_secs(3)).await;
+    let app = spawn_app_with_manual_clock(kind, |_| {}).await;
     app.create_user(MOBILE, PASSWORD).await;
     let b = app.logged_in(MOBILE, PASSWORD).await;
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
-    assert!(b.is_logged_in().await);
-    tokio::time::sleep(Duration::from_millis(2_600)).await;
-    assert!(!b.is_logged_in().await, "4 s after the login: over");
+    // Used every hour for 14 days (never idle), then a second past them.
+    for _ in 0..(14 * 24) {
+        app.state.clock.advance(3_600);
+        if !b.is_logged_in().await {
+            panic!("ended early");
+        }
+    }
+    app.state.clock.advance(1);
+    assert!(
+        !b.is_logged_in().await,
+        "14 days and a second after the login: over"
+    );
 }
 
+/// A copy of a cookie, sent from anywhere.
 async fn replay(app: &TestApp, cookie: &str, path: &str) -> StatusCode {
     replay_cookie(&app.base, cookie, path).await
 }
@@ -717,6 +755,7 @@ crate::all_setups!(
     the_api_bind_is_no_second_password_oracle,
     junk_binds_naming_a_mobile_lock_only_their_network,
     an_idle_session_ends_and_activity_keeps_it,
+    a_remembered_session_may_sit_idle_for_14_days,
     a_session_ends_at_its_maximum_age_whatever_its_activity,
     disable_then_enable_leaves_old_cookies_and_jwts_refused,
     an_api_state_is_redeemed_only_with_its_verifier,

@@ -12,7 +12,7 @@ use crate::domain::NextPath;
 use crate::limits::{self, Guard};
 use crate::login::{self, qq::Outcome};
 use crate::signer::{self};
-use crate::state::{unix_now, AppState};
+use crate::state::AppState;
 use crate::web::routes::qq::CallbackQuery;
 
 /// API openid tokens are bound to this instead of a browser session.
@@ -65,7 +65,8 @@ pub async fn authorization(
     )
     .await?;
     let next = NextPath::sanitise(q.next.as_deref());
-    let (token, api_state) = login::qq::issue_api_state(&state.signer, challenge, &next);
+    let (token, api_state) =
+        login::qq::issue_api_state(&state.signer, challenge, &next, state.clock.now());
     Ok(json(serde_json::json!({
         "auth_url": state.qq.authorize_url(&token),
         "next": api_state.next,
@@ -88,8 +89,14 @@ pub async fn qq_user(
         .as_deref()
         .map(str::trim)
         .unwrap_or_default();
-    let api_state =
-        login::qq::redeem_api_state(&state.signer, &state.codes, raw_state, verifier).await?;
+    let api_state = login::qq::redeem_api_state(
+        &state.signer,
+        &state.codes,
+        raw_state,
+        verifier,
+        state.clock.now(),
+    )
+    .await?;
     match login::qq::complete(&state, code).await? {
         Outcome::Bound(user) => {
             crate::web::auth::record_login(&state, &user).await?;
@@ -101,7 +108,7 @@ pub async fn qq_user(
             })))
         }
         Outcome::NotBound(unbound) => {
-            let expires_at = unix_now() + state.settings.openid_token_ttl.as_secs() as i64;
+            let expires_at = state.clock.now() + state.settings.openid_token_ttl.as_secs() as i64;
             Ok(json(serde_json::json!({
                 "access_token": state.signer.sign_openid(&unbound.openid, expires_at, TOKEN_BINDING),
                 "next": api_state.next,

@@ -13,7 +13,7 @@ use crate::db::audit::{Channel, Origin};
 use crate::domain::NextPath;
 use crate::limits::{self, Guard};
 use crate::login::{self, qq::Outcome, qq::QqLoginError};
-use crate::state::{unix_now, AppState};
+use crate::state::AppState;
 use crate::web::auth;
 use crate::web::error::{ApiError, AppError};
 use crate::web::session::{PendingBind, PendingLogin, TypedSession};
@@ -41,7 +41,7 @@ async fn start_login(
     // The session copy alone could be replayed with an old cookie; the store copy is
     // taken atomically, so each state works once.
     let nonce = login::qq::issue_state(&state.codes, &sid).await?;
-    let now = unix_now();
+    let now = state.clock.now();
     session.push_pending_login(
         PendingLogin {
             state: nonce.clone(),
@@ -126,7 +126,7 @@ pub async fn callback(
     };
     session.set_pending_bind(&pending_bind)?;
     let sid = session.sid()?;
-    let expires_at = unix_now() + state.settings.openid_token_ttl.as_secs() as i64;
+    let expires_at = state.clock.now() + state.settings.openid_token_ttl.as_secs() as i64;
     let access_token = state.signer.sign_openid(&unbound.openid, expires_at, &sid);
     let page = BindPage::new(
         &req,
@@ -155,7 +155,7 @@ async fn take_state(
     }
     // Removed from the session before anything else looks at it: single use.
     let pending = session
-        .take_pending_login(nonce, unix_now())?
+        .take_pending_login(nonce, state.clock.now())?
         .ok_or_else(refused)?;
     let sid = session.existing_sid()?.ok_or_else(refused)?;
     if login::qq::take_state(&state.codes, nonce, &sid).await? {

@@ -59,6 +59,24 @@ pub fn test_settings(database_url: &str, redis_url: Option<String>, qq_url: &str
 }
 
 pub async fn spawn_app_with(kind: Setup, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_on(kind, tweak, qqbind::state::Clock::system()).await
+}
+
+/// An app whose clock (sessions, openid tokens, `state`s) stands still until the test
+/// moves it (`app.state.clock.advance(secs)`): timeouts tested without sleeping.
+pub async fn spawn_app_with_manual_clock(
+    kind: Setup,
+    tweak: impl FnOnce(&mut Settings),
+) -> TestApp {
+    let now = chrono::Utc::now().timestamp();
+    spawn_app_on(kind, tweak, qqbind::state::Clock::manual(now)).await
+}
+
+async fn spawn_app_on(
+    kind: Setup,
+    tweak: impl FnOnce(&mut Settings),
+    clock: qqbind::state::Clock,
+) -> TestApp {
     // Quiet by default; `TEST_LOG=1 cargo test` shows the app's log.
     if std::env::var_os("TEST_LOG").is_some() {
         qqbind::telemetry::init();
@@ -69,7 +87,9 @@ pub async fn spawn_app_with(kind: Setup, tweak: impl FnOnce(&mut Settings)) -> T
     let qq = FakeQq::start().await;
     let mut settings = test_settings(&database_url, redis.as_ref().map(RedisServer::url), &qq.url);
     tweak(&mut settings);
-    let app = Application::build(settings).await.expect("app builds");
+    let app = Application::build_with_clock(settings, clock)
+        .await
+        .expect("app builds");
     let base = format!("http://127.0.0.1:{}", app.port());
     let state = app.state();
     tokio::spawn(app.run_until_stopped());
