@@ -78,8 +78,27 @@ pub async fn current_user(
     let idle = settings.session_idle_timeout.as_secs() as i64;
     if now - facts.seen_at >= crate::web::session::TOUCH_EVERY_SECS.min(idle / 2).max(1) {
         session.touch(now)?;
+        // The store keeps a session only as long as it may sit idle: abandoned ones go.
+        let ttl = live_for(state, facts.remembered, facts.issued_at, now);
+        let key = keys::live_session(&facts.sid);
+        if let Err(e) = state.codes.set_ex(&key, &uid.to_string(), ttl).await {
+            tracing::warn!(error = %e, "code store down: session not kept alive");
+        }
     }
     Ok(Some(user))
+}
+
+/// How long the code store keeps a session live from `now`: until it would time out
+/// idle (a remembered one: 14 days), and never past its maximum age.
+fn live_for(state: &AppState, remembered: bool, issued_at: i64, now: i64) -> std::time::Duration {
+    let settings = &state.settings;
+    let idle = if remembered {
+        crate::web::session::REMEMBERED_IDLE_SECS
+    } else {
+        settings.session_idle_timeout.as_secs() as i64
+    };
+    let left = settings.session_max_age.as_secs() as i64 - (now - issued_at);
+    std::time::Duration::from_secs(idle.min(left).max(1) as u64)
 }
 
 /// The user of `req`'s session, checked as `check` asks (the extractors' common part).
@@ -170,13 +189,18 @@ pub async fn log_in(
     remember: bool,
 ) -> Result<Cookie<'static>, AppError> {
     record_login(state, user).await?;
-    let sid = session.log_in(user.id, user.session_epoch, remember, state.clock.now())?;
+    // A browser logging in again leaves no live copy of its last login behind.
+    if let Some(before) = session.login()? {
+        state.codes.delete(&keys::live_session(&before.sid)).await?;
+    }
+    let now = state.clock.now();
+    let sid = session.log_in(user.id, user.session_epoch, remember, now)?;
     state
         .codes
         .set_ex(
             &keys::live_session(&sid),
             &user.id.to_string(),
-            state.settings.session_max_age,
+            live_for(state, remember, now, now),
         )
         .await?;
     Ok(username_cookie(state, &user.username))

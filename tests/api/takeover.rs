@@ -533,6 +533,19 @@ async fn a_session_ends_at_its_maximum_age_whatever_its_activity(kind: Setup) {
     );
 }
 
+/// Logging in again from the same browser ends its last login: a copy of the old cookie
+/// is refused, and the store keeps one live session for the browser, not one per login.
+async fn a_browser_logging_in_again_leaves_no_live_copy_of_its_last_login(kind: Setup) {
+    let app = spawn_app(kind).await;
+    app.create_user(MOBILE, PASSWORD).await;
+    let b = app.logged_in(MOBILE, PASSWORD).await;
+    let copy = b.cookie_header();
+    assert_eq!(replay(&app, &copy, "/info/").await, 200, "the control");
+    assert_is_redirect_to(&b.post_login(MOBILE, PASSWORD).await, "/");
+    assert!(b.is_logged_in().await);
+    assert_eq!(replay(&app, &copy, "/info/").await, 302);
+}
+
 /// A copy of a cookie, sent from anywhere.
 async fn replay(app: &TestApp, cookie: &str, path: &str) -> StatusCode {
     replay_cookie(&app.base, cookie, path).await
@@ -758,6 +771,7 @@ crate::all_setups!(
     a_remembered_session_may_sit_idle_for_14_days,
     a_session_ends_at_its_maximum_age_whatever_its_activity,
     disable_then_enable_leaves_old_cookies_and_jwts_refused,
+    a_browser_logging_in_again_leaves_no_live_copy_of_its_last_login,
     an_api_state_is_redeemed_only_with_its_verifier,
     a_database_lock_during_a_bind_is_a_503_that_leaves_the_sms_code_usable,
     qq_login_starts_are_limited_per_client,
