@@ -75,20 +75,28 @@ pub enum SmsFormField {
     SmsCode,
 }
 
-/// The no-JavaScript "获取短信验证码": the message to show, its field, and the status.
+/// A page with the "获取短信验证码" button: where each outcome of it shows.
+pub trait SmsSlots {
+    /// The message slot of `field`.
+    fn slot(&mut self, field: SmsFormField) -> &mut Option<String>;
+    /// Where "sent" shows.
+    fn sms_notice(&mut self) -> &mut Option<String>;
+}
+
+/// The no-JavaScript "获取短信验证码": sends the code and puts the outcome in its slot
+/// of `page`; returns the status to answer with.
 pub async fn send_sms_for_form(
     state: &AppState,
     ip: &str,
-    mobile: &str,
-    image_code: &str,
-    image_code_id: &str,
-) -> Result<(StatusCode, SmsFormField, String), AppError> {
+    fields: [&str; 3],
+    page: &mut impl SmsSlots,
+) -> Result<StatusCode, AppError> {
+    let [mobile, image_code, image_code_id] = fields;
     match service::send_sms_code(state, ip, mobile, image_code, image_code_id).await {
-        Ok(()) => Ok((
-            StatusCode::OK,
-            SmsFormField::SmsCode,
-            service::SMS_SENT_NOTICE.to_owned(),
-        )),
+        Ok(()) => {
+            *page.sms_notice() = Some(service::SMS_SENT_NOTICE.to_owned());
+            Ok(StatusCode::OK)
+        }
         Err(SendSmsError::Unavailable(e)) => Err(AppError::unavailable(e)),
         Err(e) => {
             let field = match e {
@@ -97,8 +105,8 @@ pub async fn send_sms_for_form(
                 SendSmsError::BadMobile => SmsFormField::Mobile,
                 _ => SmsFormField::SmsCode,
             };
-            let message = e.to_string();
-            Ok((ApiError::from(e).status, field, message))
+            *page.slot(field) = Some(e.to_string());
+            Ok(ApiError::from(e).status)
         }
     }
 }

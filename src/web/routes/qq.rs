@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::codes::{send_sms_for_form, SmsFormField};
+use super::codes::{send_sms_for_form, SmsFormField, SmsSlots};
 use super::login::LoginPage;
 use super::{check_csrf, csrf_token, Nav, NextQuery};
 use crate::bind::{self, BindError, BindInput, Slot};
@@ -326,27 +326,29 @@ pub async fn bind_submit(
     }
 }
 
+impl SmsSlots for BindPage {
+    fn slot(&mut self, field: SmsFormField) -> &mut Option<String> {
+        match field {
+            SmsFormField::ImageCode => &mut self.errors.image_code,
+            SmsFormField::Form => &mut self.errors.form,
+            SmsFormField::Mobile => &mut self.errors.mobile,
+            SmsFormField::SmsCode => &mut self.errors.sms_code,
+        }
+    }
+
+    fn sms_notice(&mut self) -> &mut Option<String> {
+        &mut self.sms_notice
+    }
+}
+
 async fn send_sms_without_js(
     state: &AppState,
     ip: &str,
     form: &BindFormData,
     mut page: BindPage,
 ) -> Result<HttpResponse, AppError> {
-    let (status, field, message) = send_sms_for_form(
-        state,
-        ip,
-        form.mobile.as_deref().unwrap_or_default(),
-        form.image_code.as_deref().unwrap_or_default(),
-        form.image_code_id.as_deref().unwrap_or_default(),
-    )
-    .await?;
-    let message = Some(message);
-    match field {
-        _ if status == StatusCode::OK => page.sms_notice = message,
-        SmsFormField::ImageCode => page.errors.image_code = message,
-        SmsFormField::Form => page.errors.form = message,
-        SmsFormField::Mobile => page.errors.mobile = message,
-        SmsFormField::SmsCode => page.errors.sms_code = message,
-    }
+    let fields = [&form.mobile, &form.image_code, &form.image_code_id]
+        .map(|f| f.as_deref().unwrap_or_default());
+    let status = send_sms_for_form(state, ip, fields, &mut page).await?;
     render(status, &page)
 }

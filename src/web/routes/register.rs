@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::codes::{send_sms_for_form, SmsFormField};
+use super::codes::{send_sms_for_form, SmsFormField, SmsSlots};
 use super::{check_csrf, csrf_token, Nav, NextQuery};
 use crate::accounts::{self, RegisterError, RegisterErrors, RegisterInput};
 use crate::db;
@@ -31,6 +31,21 @@ struct RegisterPage {
     errors: RegisterErrors,
     image_code_errmsg: Option<String>,
     sms_notice: Option<String>,
+}
+
+impl SmsSlots for RegisterPage {
+    fn slot(&mut self, field: SmsFormField) -> &mut Option<String> {
+        match field {
+            SmsFormField::ImageCode => &mut self.image_code_errmsg,
+            SmsFormField::Mobile => &mut self.errors.mobile,
+            SmsFormField::Form => &mut self.errors.form,
+            SmsFormField::SmsCode => &mut self.errors.sms_code,
+        }
+    }
+
+    fn sms_notice(&mut self) -> &mut Option<String> {
+        &mut self.sms_notice
+    }
 }
 
 impl RegisterPage {
@@ -107,22 +122,10 @@ pub async fn register_submit(
     };
 
     if form.action.as_deref() == Some("send_sms") {
-        let (status, field, message) = send_sms_for_form(
-            &state,
-            &super::client(&state, &req).bucket(),
-            form.mobile.as_deref().unwrap_or_default(),
-            form.image_code.as_deref().unwrap_or_default(),
-            form.image_code_id.as_deref().unwrap_or_default(),
-        )
-        .await?;
-        let message = Some(message);
-        match field {
-            _ if status == StatusCode::OK => page.sms_notice = message,
-            SmsFormField::ImageCode => page.image_code_errmsg = message,
-            SmsFormField::Mobile => page.errors.mobile = message,
-            SmsFormField::Form => page.errors.form = message,
-            SmsFormField::SmsCode => page.errors.sms_code = message,
-        }
+        let fields = [&form.mobile, &form.image_code, &form.image_code_id]
+            .map(|f| f.as_deref().unwrap_or_default());
+        let bucket = super::client(&state, &req).bucket();
+        let status = send_sms_for_form(&state, &bucket, fields, &mut page).await?;
         return render(status, &page);
     }
 
