@@ -6,12 +6,12 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use crate::codes::service::{self as code_service, SmsCodeError};
 use crate::db::{
     self, audit, audit::Action, audit::Origin, qq_bindings, qq_bindings::QqBinding, users,
-    users::User, AnyConnection,
+    users::User, AnyConnection, Db,
 };
 use crate::domain::{Mobile, Password, Username};
 use crate::fault::Unavailable;
 use crate::login::password;
-use crate::state::AppState;
+use crate::state::Deps;
 
 /// What the register form holds (spec section 6).
 #[derive(Clone, Default)]
@@ -69,7 +69,7 @@ fn field(msg: &str) -> Option<String> {
 /// all at once; then whether the name and the mobile are free; then the SMS code), and
 /// makes the account. The SMS code is used up only by a registration that succeeds.
 pub async fn register(
-    state: &AppState,
+    deps: &Deps<'_>,
     input: &RegisterInput,
     origin: &Origin,
 ) -> Result<User, RegisterError> {
@@ -103,7 +103,7 @@ pub async fn register(
     }
 
     let (u, m) = (username.as_str().to_owned(), mobile.as_str().to_owned());
-    let (name_taken, mobile_taken) = state
+    let (name_taken, mobile_taken) = deps
         .db
         .read(move |c| {
             Ok((
@@ -129,18 +129,18 @@ pub async fn register(
             ..Default::default()
         }),
     };
-    code_service::check_sms_code(state, &mobile, sms_code)
+    code_service::check_sms_code(deps.codes, &mobile, sms_code)
         .await
         .map_err(sms_refused)?;
-    let hash = password::hash(&pw, state.settings.bcrypt_cost)
+    let hash = password::hash(&pw, deps.bcrypt_cost)
         .await
         .map_err(Unavailable::from)?;
-    code_service::consume_sms_code(state, &mobile, sms_code)
+    code_service::consume_sms_code(deps.codes, &mobile, sms_code)
         .await
         .map_err(sms_refused)?;
 
     let origin = origin.clone();
-    let result = state
+    let result = deps
         .db
         .write(move |c| {
             Ok(insert_user(
@@ -299,41 +299,39 @@ pub fn create_superuser(
 /// Removes `target`'s QQ binding, recording `actor` (the owner or an operator).
 /// `None` when there was none.
 pub async fn unbind_qq(
-    state: &AppState,
+    db: &Db,
     actor: &User,
     target: i32,
     origin: &Origin,
 ) -> Result<Option<QqBinding>, db::DbError> {
     let actor = actor.id;
     let origin = origin.clone();
-    state
-        .db
-        .write(move |c| {
-            Ok(db::transaction(c, |c| {
-                let removed = qq_bindings::delete_by_user(c, target)?;
-                if let Some(b) = &removed {
-                    let detail = format!("openid={}", b.openid);
-                    audit::record(
-                        c,
-                        Some(actor),
-                        Action::QqUnbind,
-                        Some(target),
-                        &detail,
-                        db::now(),
-                        &origin,
-                    )?;
-                }
-                Ok::<_, DieselError>(removed)
-            })?)
-        })
-        .await
+    db.write(move |c| {
+        Ok(db::transaction(c, |c| {
+            let removed = qq_bindings::delete_by_user(c, target)?;
+            if let Some(b) = &removed {
+                let detail = format!("openid={}", b.openid);
+                audit::record(
+                    c,
+                    Some(actor),
+                    Action::QqUnbind,
+                    Some(target),
+                    &detail,
+                    db::now(),
+                    &origin,
+                )?;
+            }
+            Ok::<_, DieselError>(removed)
+        })?)
+    })
+    .await
 }
 
 /// Enables or disables `target`, recording `actor`. `false` when it already was so.
 /// A disabled account's sessions and API tokens end at their next request, and stay
 /// ended when it is enabled again (its `session_epoch` is raised).
 pub async fn set_active(
-    state: &AppState,
+    db: &Db,
     actor: &User,
     target: i32,
     active: bool,
@@ -341,21 +339,19 @@ pub async fn set_active(
 ) -> Result<bool, db::DbError> {
     let actor = actor.id;
     let origin = origin.clone();
-    state
-        .db
-        .write(move |c| {
-            Ok(db::transaction(c, |c| {
-                let changed = users::set_active(c, target, active)?;
-                if changed {
-                    let action = if active {
-                        Action::UserEnabled
-                    } else {
-                        Action::UserDisabled
-                    };
-                    audit::record(c, Some(actor), action, Some(target), "", db::now(), &origin)?;
-                }
-                Ok::<_, DieselError>(changed)
-            })?)
-        })
-        .await
+    db.write(move |c| {
+        Ok(db::transaction(c, |c| {
+            let changed = users::set_active(c, target, active)?;
+            if changed {
+                let action = if active {
+                    Action::UserEnabled
+                } else {
+                    Action::UserDisabled
+                };
+                audit::record(c, Some(actor), action, Some(target), "", db::now(), &origin)?;
+            }
+            Ok::<_, DieselError>(changed)
+        })?)
+    })
+    .await
 }

@@ -12,7 +12,7 @@ use crate::fault::Unavailable;
 use crate::limits::{self, Guard, Limited, Refused};
 use crate::login::password;
 use crate::login::{self, PasswordError};
-use crate::state::AppState;
+use crate::state::Deps;
 
 /// What the user typed into the bind form.
 #[derive(Clone, Default)]
@@ -154,7 +154,7 @@ async fn admit(guard: &mut Guard, subject: Option<&str>) -> Result<bool, BindErr
 /// what the openid token was bound to when signed (the browser session's id). Every
 /// attempt is counted by `guard` first; a success clears the counts.
 pub async fn bind(
-    state: &AppState,
+    deps: &Deps<'_>,
     guard: &mut Guard,
     origin: &Origin,
     input: &BindInput,
@@ -177,21 +177,21 @@ pub async fn bind(
     let mobile = Mobile::parse(mobile_raw).ok_or(BindError::BadMobile)?;
     let pw = Password::parse(&input.password).ok_or(BindError::BadPassword)?;
     if captcha_needed {
-        captcha.verify(&state.codes).await?;
+        captcha.verify(deps.codes).await?;
     }
 
     // 4–5: the SMS code (checked here, consumed only once everything else holds).
     let sms_code = input.sms_code.trim();
-    code_service::check_sms_code(state, &mobile, sms_code)
+    code_service::check_sms_code(deps.codes, &mobile, sms_code)
         .await
         .map_err(sms_error)?;
 
     // 6: the openid token.
-    let openid = verify_token(state, &input.access_token, token_binding)?;
+    let openid = verify_token(deps, &input.access_token, token_binding)?;
 
     // 7–8: an existing account must prove its password and be free.
     let m = mobile.as_str().to_owned();
-    let existing = state
+    let existing = deps
         .db
         .read(move |c| Ok(users::find_by_mobile(c, &m)?))
         .await
@@ -199,7 +199,8 @@ pub async fn bind(
     let new_hash = match &existing {
         Some(user) => {
             login::check_password(
-                state,
+                deps.codes,
+                deps.bcrypt_cost,
                 guard,
                 Some(user),
                 mobile_raw,
@@ -207,11 +208,11 @@ pub async fn bind(
                 &mut captcha,
             )
             .await?;
-            check_free(state, user, &openid).await?;
+            check_free(deps, user, &openid).await?;
             None
         }
         None => Some(
-            password::hash(&pw, state.settings.bcrypt_cost)
+            password::hash(&pw, deps.bcrypt_cost)
                 .await
                 .map_err(unavailable)?,
         ),
@@ -226,7 +227,7 @@ pub async fn bind(
         profile: profile.clone(),
         origin: origin.clone(),
     };
-    settle(state, guard, sms_code, binding).await
+    settle(deps, guard, sms_code, binding).await
 }
 
 /// What row 9 writes.
@@ -244,19 +245,19 @@ struct Binding {
 /// writes the binding. A write that could not happen (the database busy or down) puts
 /// the code back, so the same code works on the next try; a success clears the counts.
 async fn settle(
-    state: &AppState,
+    deps: &Deps<'_>,
     guard: &mut Guard,
     sms_code: &str,
     binding: Binding,
 ) -> Result<Bound, BindError> {
     let mobile = binding.mobile.clone();
-    let left = sms_code_left(state, &mobile).await;
-    code_service::consume_sms_code(state, &mobile, sms_code)
+    let left = sms_code_left(deps, &mobile).await;
+    code_service::consume_sms_code(deps.codes, &mobile, sms_code)
         .await
         .map_err(sms_error)?;
-    let written = write(state, binding).await;
+    let written = write(deps, binding).await;
     if let Err(BindError::Unavailable(_)) = &written {
-        code_service::restore_sms_code(state, &mobile, sms_code, left).await;
+        code_service::restore_sms_code(deps.codes, &mobile, sms_code, left).await;
     }
     let bound = written?;
     guard.succeeded().await;
@@ -264,9 +265,9 @@ async fn settle(
 }
 
 /// How long the SMS code of `mobile` has left (for putting it back if the write fails).
-async fn sms_code_left(state: &AppState, mobile: &Mobile) -> std::time::Duration {
+async fn sms_code_left(deps: &Deps<'_>, mobile: &Mobile) -> std::time::Duration {
     let key = crate::codes::keys::sms(mobile.as_str());
-    match state.codes.ttl(&key).await {
+    match deps.codes.ttl(&key).await {
         Ok(Some(left)) => left,
         _ => crate::codes::keys::SMS_CODE_TTL,
     }
@@ -288,7 +289,7 @@ pub struct ExistingInput {
 /// Binds the openid in `input.access_token` to the account that `input.login`, its
 /// password and the SMS code sent to its mobile prove.
 pub async fn bind_existing(
-    state: &AppState,
+    deps: &Deps<'_>,
     guard: &mut Guard,
     origin: &Origin,
     input: &ExistingInput,
@@ -305,15 +306,15 @@ pub async fn bind_existing(
     {
         return Err(BindError::Missing);
     }
-    let openid = verify_token(state, &input.access_token, token_binding)?;
+    let openid = verify_token(deps, &input.access_token, token_binding)?;
     if login.len() > 64 || input.password.len() > 64 {
         return Err(BindError::WrongPassword);
     }
     if captcha_needed {
-        captcha.verify(&state.codes).await?;
+        captcha.verify(deps.codes).await?;
     }
     let l = login.to_owned();
-    let user = state
+    let user = deps
         .db
         .read(move |c| Ok(users::find_by_login(c, &l)?))
         .await
@@ -322,7 +323,7 @@ pub async fn bind_existing(
     let mobile = match &user {
         Some(u) => {
             let mobile = Mobile::parse(&u.mobile).ok_or(BindError::Failed)?;
-            code_service::check_sms_code(state, &mobile, sms_code)
+            code_service::check_sms_code(deps.codes, &mobile, sms_code)
                 .await
                 .map_err(sms_error)?;
             Some(mobile)
@@ -330,7 +331,8 @@ pub async fn bind_existing(
         None => None,
     };
     login::check_password(
-        state,
+        deps.codes,
+        deps.bcrypt_cost,
         guard,
         user.as_ref(),
         login,
@@ -341,7 +343,7 @@ pub async fn bind_existing(
     let (Some(user), Some(mobile)) = (user, mobile) else {
         return Err(BindError::WrongPassword);
     };
-    check_free(state, &user, &openid).await?;
+    check_free(deps, &user, &openid).await?;
     let binding = Binding {
         mobile,
         new_hash: None,
@@ -350,14 +352,13 @@ pub async fn bind_existing(
         profile: Profile::default(),
         origin: origin.clone(),
     };
-    settle(state, guard, sms_code, binding).await
+    settle(deps, guard, sms_code, binding).await
 }
 
 /// Row 6: the signed openid token.
-fn verify_token(state: &AppState, token: &str, binding: &str) -> Result<OpenId, BindError> {
-    state
-        .signer
-        .verify_openid(token.trim(), binding, state.clock.now())
+fn verify_token(deps: &Deps<'_>, token: &str, binding: &str) -> Result<OpenId, BindError> {
+    deps.signer
+        .verify_openid(token.trim(), binding, deps.clock.now())
         .map_err(|e| {
             tracing::info!(reason = %e, "openid token refused");
             BindError::BadOpenId
@@ -365,9 +366,9 @@ fn verify_token(state: &AppState, token: &str, binding: &str) -> Result<OpenId, 
 }
 
 /// Row 8: no other QQ bound to the account.
-async fn check_free(state: &AppState, user: &User, openid: &OpenId) -> Result<(), BindError> {
+async fn check_free(deps: &Deps<'_>, user: &User, openid: &OpenId) -> Result<(), BindError> {
     let (uid, oid) = (user.id, openid.as_str().to_owned());
-    let current = state
+    let current = deps
         .db
         .read(move |c| Ok(qq_bindings::find_by_user(c, uid)?))
         .await
@@ -379,8 +380,8 @@ async fn check_free(state: &AppState, user: &User, openid: &OpenId) -> Result<()
 }
 
 /// Row 9: create (when `new_hash` is given) and bind, in one transaction.
-async fn write(state: &AppState, b: Binding) -> Result<Bound, BindError> {
-    let result = state
+async fn write(deps: &Deps<'_>, b: Binding) -> Result<Bound, BindError> {
+    let result = deps
         .db
         .write(move |c| {
             Ok(write_binding(
@@ -521,49 +522,58 @@ fn write_binding(
     })
 }
 
-/// The table of spec section 4, row by row, straight against the service: a temporary
-/// SQLite file, the in-process store, no HTTP.
+/// The table of spec section 4, row by row, straight against the service and only the
+/// parts it uses: a temporary SQLite file, the in-process store, no HTTP, no settings.
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
     use crate::codes::{keys, CodeStore, MemoryStore};
-    use crate::config::{Secret, Settings};
+    use crate::db::Db;
     use crate::limits::Client;
     use crate::signer::Signer;
-    use crate::state::unix_now;
+    use crate::state::{unix_now, Clock};
 
     const MOBILE: &str = "13800138000";
     const PASSWORD: &str = "abcd1234";
     const SID: &str = "session-1";
 
-    fn state(dir: &tempfile::TempDir) -> AppState {
-        let mut settings = Settings::from_lookup(|_| None).unwrap();
-        settings.bcrypt_cost = 4;
-        let url = dir.path().join("t.db").to_string_lossy().into_owned();
-        let pool = db::build_pool(&url).unwrap();
-        db::run_migrations(&pool).unwrap();
-        let qq = crate::qq::QqClient::new(
-            url::Url::parse("http://127.0.0.1:9/").unwrap(),
-            "1".into(),
-            Secret::new("s"),
-            url::Url::parse("http://127.0.0.1:9/cb").unwrap(),
-        )
-        .unwrap();
-        AppState {
-            signer: Signer::new(settings.secret_key.expose().as_bytes()),
-            sms: crate::codes::sms::SmsProvider::new(&settings.sms_provider),
+    /// Just what the service uses: a temporary SQLite file, an in-process store, a
+    /// signer and a clock.
+    struct Parts {
+        db: Db,
+        codes: CodeStore,
+        signer: Signer,
+        clock: Clock,
+        _dir: tempfile::TempDir,
+    }
 
-            settings: Arc::new(settings),
-            db: db::Db::new(pool, &url).unwrap(),
-            codes: CodeStore::Memory(MemoryStore::new()),
-            qq,
-            clock: crate::state::Clock::system(),
+    impl Parts {
+        fn new() -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            let url = dir.path().join("t.db").to_string_lossy().into_owned();
+            let pool = db::build_pool(&url).unwrap();
+            db::run_migrations(&pool).unwrap();
+            Self {
+                db: Db::new(pool, &url).unwrap(),
+                codes: CodeStore::Memory(MemoryStore::new()),
+                signer: Signer::new(b"a test key, a test key, a test key"),
+                clock: Clock::system(),
+                _dir: dir,
+            }
+        }
+
+        fn deps(&self) -> Deps<'_> {
+            Deps {
+                db: &self.db,
+                codes: &self.codes,
+                signer: &self.signer,
+                clock: &self.clock,
+                bcrypt_cost: 4,
+            }
         }
     }
 
-    fn input(state: &AppState, openid: &str) -> BindInput {
+    fn input(state: &Parts, openid: &str) -> BindInput {
         let openid = OpenId::parse(openid).unwrap();
         BindInput {
             mobile: MOBILE.into(),
@@ -574,21 +584,28 @@ mod tests {
         }
     }
 
-    async fn try_bind(state: &AppState, input: &BindInput) -> Result<Bound, BindError> {
+    async fn try_bind(state: &Parts, input: &BindInput) -> Result<Bound, BindError> {
         let client = Client::new("203.0.113.7".parse().unwrap());
         let mut guard = Guard::new(&state.codes, false, client);
         let origin = Origin::new(client.address(), audit::Channel::Form);
-        bind(state, &mut guard, &origin, input, SID, &Profile::default()).await
+        bind(
+            &state.deps(),
+            &mut guard,
+            &origin,
+            input,
+            SID,
+            &Profile::default(),
+        )
+        .await
     }
 
-    async fn refused(state: &AppState, input: &BindInput) -> String {
+    async fn refused(state: &Parts, input: &BindInput) -> String {
         try_bind(state, input).await.unwrap_err().to_string()
     }
 
     #[tokio::test]
     async fn every_row_of_the_table_in_its_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = state(&dir);
+        let state = Parts::new();
         let good = input(&state, "OPENID1");
         let with = |f: &dyn Fn(&mut BindInput)| {
             let mut i = good.clone();

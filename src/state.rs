@@ -23,6 +23,31 @@ pub struct AppState {
     pub clock: Clock,
 }
 
+impl AppState {
+    /// The parts the account services read (see [`Deps`]).
+    pub fn deps(&self) -> Deps<'_> {
+        Deps {
+            db: &self.db,
+            codes: &self.codes,
+            signer: &self.signer,
+            clock: &self.clock,
+            bcrypt_cost: self.settings.bcrypt_cost,
+        }
+    }
+}
+
+/// What the account services (binds, registrations) use: the database, the code store,
+/// the signer, the clock and the bcrypt cost, and nothing else of [`AppState`]. Tests
+/// build one from a temporary SQLite file and an in-process store, with no HTTP.
+#[derive(Clone, Copy)]
+pub struct Deps<'a> {
+    pub db: &'a Db,
+    pub codes: &'a CodeStore,
+    pub signer: &'a Signer,
+    pub clock: &'a Clock,
+    pub bcrypt_cost: u32,
+}
+
 /// What time it is, in Unix seconds: the system's, or one that only moves when told to
 /// (tests of timeouts, which then need no sleeping).
 #[derive(Clone, Default)]

@@ -3,10 +3,10 @@
 use rand::Rng;
 use uuid::Uuid;
 
+use super::sms::SmsProvider;
 use super::{captcha, keys, CodeStore, StoreError};
 use crate::domain::Mobile;
 use crate::limits;
-use crate::state::AppState;
 
 /// A refused SMS request: each maps to the exact status, code and errmsg of the table.
 #[derive(Debug, thiserror::Error)]
@@ -44,7 +44,7 @@ pub enum ImageCodeError {
 
 /// Makes a captcha for `image_code_id`, stores its text, returns the PNG.
 pub async fn new_image_code(
-    state: &AppState,
+    codes: &CodeStore,
     image_code_id: &str,
 ) -> Result<Vec<u8>, ImageCodeError> {
     let id = Uuid::parse_str(image_code_id).map_err(|_| ImageCodeError::BadId)?;
@@ -52,8 +52,7 @@ pub async fn new_image_code(
         .await
         .map_err(|e| ImageCodeError::Unavailable(e.into()))?
         .ok_or(ImageCodeError::Drawing)?;
-    state
-        .codes
+    codes
         .set_ex(&keys::image(&id.to_string()), &text, keys::IMAGE_CODE_TTL)
         .await
         .map_err(|e| ImageCodeError::Unavailable(e.into()))?;
@@ -63,7 +62,9 @@ pub async fn new_image_code(
 /// Checks the image code (one use) and sends a fresh 6-digit code to `mobile`, for the
 /// client at `ip` (at most `limits::SMS_PER_IP` codes a window).
 pub async fn send_sms_code(
-    state: &AppState,
+    codes: &CodeStore,
+    sms: &SmsProvider,
+    limits_on: bool,
     ip: &str,
     mobile: &str,
     image_code: &str,
@@ -76,27 +77,28 @@ pub async fn send_sms_code(
     }
     let mobile = Mobile::parse(mobile).ok_or(SendSmsError::BadMobile)?;
     // Counted first (so a burst cannot pass the limit), given back when nothing is sent.
-    let enabled = state.settings.rate_limits;
-    limits::count_strict(&state.codes, enabled, &limits::SMS_PER_IP, ip)
+    let enabled = limits_on;
+    limits::count_strict(codes, enabled, &limits::SMS_PER_IP, ip)
         .await
         .map_err(|e| match e {
             limits::Refused::Limited(l) => SendSmsError::Limited(l),
             limits::Refused::Unavailable(e) => SendSmsError::Unavailable(e),
         })?;
-    let sent = send_checked(state, &mobile, image_code, image_code_id).await;
+    let sent = send_checked(codes, sms, &mobile, image_code, image_code_id).await;
     if sent.is_err() {
-        limits::refund(&state.codes, enabled, &limits::SMS_PER_IP, ip).await;
+        limits::refund(codes, enabled, &limits::SMS_PER_IP, ip).await;
     }
     sent
 }
 
 async fn send_checked(
-    state: &AppState,
+    codes: &CodeStore,
+    sms: &SmsProvider,
     mobile: &Mobile,
     image_code: &str,
     image_code_id: &str,
 ) -> Result<(), SendSmsError> {
-    check_image_code(&state.codes, image_code, image_code_id)
+    check_image_code(codes, image_code, image_code_id)
         .await
         .map_err(|e| match e {
             CaptchaError::Missing | CaptchaError::Expired => SendSmsError::ImageExpired,
@@ -105,14 +107,14 @@ async fn send_checked(
         })?;
 
     let code = format!("{:06}", rand::thread_rng().gen_range(0..1_000_000));
-    if !state.codes.put_sms_code(mobile.as_str(), &code).await? {
+    if !codes.put_sms_code(mobile.as_str(), &code).await? {
         return Err(SendSmsError::TooFrequent);
     }
-    if let Err(e) = state.sms.send_code(mobile.as_str(), &code).await {
+    if let Err(e) = sms.send_code(mobile.as_str(), &code).await {
         tracing::error!(error = %e, mobile = %mobile.masked(), "SMS send failed");
         // Leave nothing behind: the user may ask again at once.
-        let _ = state.codes.delete(&keys::sms(mobile.as_str())).await;
-        let _ = state.codes.delete(&keys::send_flag(mobile.as_str())).await;
+        let _ = codes.delete(&keys::sms(mobile.as_str())).await;
+        let _ = codes.delete(&keys::send_flag(mobile.as_str())).await;
         return Err(SendSmsError::Gateway);
     }
     Ok(())
@@ -198,53 +200,51 @@ pub enum SmsCodeError {
 /// Checks `code` against the one sent to `mobile` without using it up. Wrong guesses
 /// are counted: the fifth kills the code, so six digits cannot be walked.
 pub async fn check_sms_code(
-    state: &AppState,
+    codes: &CodeStore,
     mobile: &Mobile,
     code: &str,
 ) -> Result<(), SmsCodeError> {
     let key = keys::sms(mobile.as_str());
-    let stored = state.codes.get(&key).await?.ok_or(SmsCodeError::Missing)?;
+    let stored = codes.get(&key).await?.ok_or(SmsCodeError::Missing)?;
     if stored == code.trim() {
         return Ok(());
     }
-    let tries = state
-        .codes
+    let tries = codes
         .incr(&keys::sms_tries(mobile.as_str()), keys::SMS_CODE_TTL)
         .await?;
     if tries >= keys::SMS_MAX_TRIES {
-        state.codes.delete(&key).await?;
+        codes.delete(&key).await?;
     }
     Err(SmsCodeError::Wrong)
 }
 
 /// Uses the code up, atomically: of two racing requests only one gets `Ok`.
 pub async fn consume_sms_code(
-    state: &AppState,
+    codes: &CodeStore,
     mobile: &Mobile,
     code: &str,
 ) -> Result<(), SmsCodeError> {
-    if !state
-        .codes
+    if !codes
         .take_if_equals(&keys::sms(mobile.as_str()), code.trim())
         .await?
     {
         return Err(SmsCodeError::Missing);
     }
     // Best effort: the counter expires by itself anyway.
-    let _ = state.codes.delete(&keys::sms_tries(mobile.as_str())).await;
+    let _ = codes.delete(&keys::sms_tries(mobile.as_str())).await;
     Ok(())
 }
 
 /// Puts back a code used up by a bind whose write then failed (a lock, the database
 /// down): nothing was bound, so the customer may submit the same code again.
 pub async fn restore_sms_code(
-    state: &AppState,
+    codes: &CodeStore,
     mobile: &Mobile,
     code: &str,
     left: std::time::Duration,
 ) {
     let key = keys::sms(mobile.as_str());
-    if let Err(e) = state.codes.set_ex(&key, code.trim(), left).await {
+    if let Err(e) = codes.set_ex(&key, code.trim(), left).await {
         tracing::warn!(error = %e, mobile = %mobile.masked(), "SMS code could not be put back");
     }
 }

@@ -12,10 +12,10 @@ pub mod password;
 pub mod qq;
 
 use crate::codes::service::{CaptchaAnswer, CaptchaError};
-use crate::db::{self, users::User};
+use crate::codes::CodeStore;
+use crate::db::{users, users::User, Db};
 use crate::fault::Unavailable;
 use crate::limits::{self, Guard, Limited, Refused};
-use crate::state::AppState;
 
 /// What a disabled account is told, on every way in (whatever the password).
 pub const DISABLED_MESSAGE: &str = "该账号已被禁用，请联系客服";
@@ -77,7 +77,8 @@ fn subject(user: Option<&User>, typed: &str) -> String {
 /// Checks `password_typed` for `user` (None: no such account, checked all the same),
 /// counted by `guard`. `typed` names the account as the client did.
 pub async fn check_password(
-    state: &AppState,
+    codes: &CodeStore,
+    bcrypt_cost: u32,
     guard: &mut Guard,
     user: Option<&User>,
     typed: &str,
@@ -96,12 +97,12 @@ pub async fn check_password(
         .strained(&limits::LOGIN_FAILS_PER_ACCOUNT, &subject)
         .await?
     {
-        captcha.verify(&state.codes).await?;
+        captcha.verify(codes).await?;
     }
     let ok = password::verify(
         password_typed,
         user.map(|u| u.password.as_str()),
-        state.settings.bcrypt_cost,
+        bcrypt_cost,
     )
     .await
     .map_err(|e| PasswordError::Unavailable(e.into()))?;
@@ -121,7 +122,9 @@ pub async fn check_password(
 /// A password login (the login form): the client's limit, the account behind `login`
 /// (a username or a mobile), its password. On success the guard's counts are cleared.
 pub async fn password_login(
-    state: &AppState,
+    db: &Db,
+    codes: &CodeStore,
+    bcrypt_cost: u32,
     guard: &mut Guard,
     login: &str,
     password_typed: &str,
@@ -130,12 +133,20 @@ pub async fn password_login(
     let bucket = guard.client().bucket();
     guard.admit(&limits::LOGIN_FAILS_PER_IP, &bucket).await?;
     let l = login.to_owned();
-    let user = state
-        .db
-        .read(move |c| Ok(db::users::find_by_login(c, &l)?))
+    let user = db
+        .read(move |c| Ok(users::find_by_login(c, &l)?))
         .await
         .map_err(|e| PasswordError::Unavailable(e.into()))?;
-    check_password(state, guard, user.as_ref(), login, password_typed, captcha).await?;
+    check_password(
+        codes,
+        bcrypt_cost,
+        guard,
+        user.as_ref(),
+        login,
+        password_typed,
+        captcha,
+    )
+    .await?;
     let user = user.ok_or(PasswordError::Wrong)?;
     guard.succeeded().await;
     tracing::info!(user_id = user.id, ip = %guard.client().address(), "password login");

@@ -7,12 +7,11 @@ use std::time::Duration;
 
 use crate::codes::{keys, CodeStore, StoreError};
 use crate::config::random_hex;
-use crate::db::{self, users::User};
+use crate::db::{qq_bindings, users::User, Db};
 use crate::domain::{NextPath, OpenId};
 use crate::fault::Unavailable;
-use crate::qq::{AccessToken, QqError};
+use crate::qq::{AccessToken, QqClient, QqError};
 use crate::signer::{self, ApiState, Signer};
-use crate::state::AppState;
 
 /// How long a started QQ login may take (QQ's code lives 10 minutes).
 pub const STATE_TTL: Duration = Duration::from_secs(600);
@@ -121,8 +120,8 @@ pub struct Unbound {
 impl Unbound {
     /// The QQ profile, for the bind form's greeting. A nicety: QQ failing here is no
     /// failure of the login.
-    pub async fn profile(&self, state: &AppState) -> Profile {
-        match state.qq.profile(&self.token, &self.openid).await {
+    pub async fn profile(&self, qq: &QqClient) -> Profile {
+        match qq.profile(&self.token, &self.openid).await {
             Ok(p) => Profile {
                 nickname: crate::domain::clean_nickname(p.nickname.as_deref().unwrap_or_default()),
                 avatar_url: crate::domain::clean_avatar_url(p.avatar_url.as_deref()),
@@ -150,17 +149,12 @@ pub enum QqLoginError {
 
 /// Completes a QQ login whose `state` has been taken: trades `code` for an openid and
 /// finds the account bound to it, applying the disabled rule.
-pub async fn complete(state: &AppState, code: &str) -> Result<Outcome, QqLoginError> {
-    let token = state
-        .qq
-        .exchange_code(code)
-        .await
-        .map_err(QqLoginError::Qq)?;
-    let openid = state.qq.openid(&token).await.map_err(QqLoginError::Qq)?;
+pub async fn complete(qq: &QqClient, db: &Db, code: &str) -> Result<Outcome, QqLoginError> {
+    let token = qq.exchange_code(code).await.map_err(QqLoginError::Qq)?;
+    let openid = qq.openid(&token).await.map_err(QqLoginError::Qq)?;
     let oid = openid.as_str().to_owned();
-    let bound = state
-        .db
-        .read_one(move |c| db::qq_bindings::user_of(c, &oid))
+    let bound = db
+        .read_one(move |c| qq_bindings::user_of(c, &oid))
         .await
         .map_err(|e| QqLoginError::Unavailable(e.into()))?;
     match bound {

@@ -97,7 +97,7 @@ pub async fn qq_user(
         state.clock.now(),
     )
     .await?;
-    match login::qq::complete(&state, code).await? {
+    match login::qq::complete(&state.qq, &state.db, code).await? {
         Outcome::Bound(user) => {
             crate::web::auth::record_login(&state, &user).await?;
             Ok(json(serde_json::json!({
@@ -150,7 +150,15 @@ pub async fn bind_new(
         avatar_url: String::new(),
     };
     let (mut guard, origin) = guard(&state, &req);
-    let bound = bind::bind(&state, &mut guard, &origin, &input, TOKEN_BINDING, &profile).await?;
+    let bound = bind::bind(
+        &state.deps(),
+        &mut guard,
+        &origin,
+        &input,
+        TOKEN_BINDING,
+        &profile,
+    )
+    .await?;
     tracing::info!(
         user_id = bound.user.id,
         created = bound.created,
@@ -186,7 +194,8 @@ pub async fn bind_existing(
         image_code_id: body.image_code_id.unwrap_or_default(),
     };
     let (mut guard, origin) = guard(&state, &req);
-    let bound = bind::bind_existing(&state, &mut guard, &origin, &input, TOKEN_BINDING).await?;
+    let bound =
+        bind::bind_existing(&state.deps(), &mut guard, &origin, &input, TOKEN_BINDING).await?;
     tracing::info!(
         user_id = bound.user.id,
         "QQ bound to an existing account (API)"

@@ -358,7 +358,7 @@ pub async fn change(
     let notice = match what {
         Change::Disable | Change::Enable => {
             let active = what == Change::Enable;
-            if accounts::set_active(&state, &operator, id, active, &origin).await? {
+            if accounts::set_active(&state.db, &operator, id, active, &origin).await? {
                 tracing::info!(
                     operator = operator.id,
                     user_id = id,
@@ -376,7 +376,7 @@ pub async fn change(
                 "该账号本来就是禁用状态"
             }
         }
-        Change::Unbind => match accounts::unbind_qq(&state, &operator, id, &origin).await? {
+        Change::Unbind => match accounts::unbind_qq(&state.db, &operator, id, &origin).await? {
             Some(_) => {
                 tracing::info!(
                     operator = operator.id,

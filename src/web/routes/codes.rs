@@ -28,7 +28,7 @@ pub async fn image_code(
             .body(limited.to_string());
         return Ok(with_retry_after(resp, &limited));
     }
-    let png = service::new_image_code(&state, &path)
+    let png = service::new_image_code(&state.codes, &path)
         .await
         .map_err(|e| match e {
             service::ImageCodeError::BadId => AppError::BadRequest(e.to_string()),
@@ -54,7 +54,9 @@ pub async fn sms_code(
     q: web::Query<SmsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     service::send_sms_code(
-        &state,
+        &state.codes,
+        &state.sms,
+        state.settings.rate_limits,
         &super::client(&state, &req).bucket(),
         &path,
         q.image_code.as_deref().unwrap_or_default(),
@@ -92,7 +94,17 @@ pub async fn send_sms_for_form(
     page: &mut impl SmsSlots,
 ) -> Result<StatusCode, AppError> {
     let [mobile, image_code, image_code_id] = fields;
-    match service::send_sms_code(state, ip, mobile, image_code, image_code_id).await {
+    match service::send_sms_code(
+        &state.codes,
+        &state.sms,
+        state.settings.rate_limits,
+        ip,
+        mobile,
+        image_code,
+        image_code_id,
+    )
+    .await
+    {
         Ok(()) => {
             *page.sms_notice() = Some(service::SMS_SENT_NOTICE.to_owned());
             Ok(StatusCode::OK)

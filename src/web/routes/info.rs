@@ -97,7 +97,7 @@ pub async fn unbind(
         .respond();
     }
     let origin = Origin::new(super::client(&state, &req).address(), Channel::Form);
-    let removed = accounts::unbind_qq(&state, &user, user.id, &origin).await?;
+    let removed = accounts::unbind_qq(&state.db, &user, user.id, &origin).await?;
     if let Some(b) = &removed {
         tracing::info!(user_id = user.id, openid = %mask_middle(&b.openid), "QQ unbound by its owner");
     }

@@ -134,7 +134,17 @@ pub async fn login_submit(
         form.image_code.as_deref().unwrap_or_default(),
         form.image_code_id.as_deref().unwrap_or_default(),
     );
-    match login::password_login(&state, &mut guard, &login, &pw, &mut captcha).await {
+    match login::password_login(
+        &state.db,
+        &state.codes,
+        state.settings.bcrypt_cost,
+        &mut guard,
+        &login,
+        &pw,
+        &mut captcha,
+    )
+    .await
+    {
         Ok(user) => {
             let cookie = auth::log_in(&state, &session, &user, remembered).await?;
             Ok(HttpResponse::Found()

@@ -102,7 +102,7 @@ pub async fn callback(
     }
     let pending = take_state(&state, &session, q.state.as_deref()).await?;
 
-    let unbound = match login::qq::complete(&state, code).await {
+    let unbound = match login::qq::complete(&state.qq, &state.db, code).await {
         Ok(Outcome::Bound(user)) => {
             let cookie = auth::log_in(&state, &session, &user, false).await?;
             return Ok(redirect(&pending.next).cookie(cookie).finish());
@@ -119,7 +119,7 @@ pub async fn callback(
     };
 
     // Not bound yet: the bind form, greeted with the QQ profile.
-    let profile = unbound.profile(&state).await;
+    let profile = unbound.profile(&state.qq).await;
     let pending_bind = PendingBind {
         next: pending.next,
         profile,
@@ -303,7 +303,7 @@ pub async fn bind_submit(
     let client = super::client(&state, &req);
     let mut guard = Guard::new(&state.codes, state.settings.rate_limits, client);
     let origin = Origin::new(client.address(), Channel::Form);
-    match bind::bind(&state, &mut guard, &origin, &input, &sid, &profile).await {
+    match bind::bind(&state.deps(), &mut guard, &origin, &input, &sid, &profile).await {
         Ok(bound) => {
             tracing::info!(user_id = bound.user.id, created = bound.created, "QQ bound");
             let cookie = auth::log_in(&state, &session, &bound.user, false).await?;

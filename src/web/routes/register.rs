@@ -153,7 +153,7 @@ pub async fn register_submit(
         Err(Refused::Unavailable(e)) => return Err(e.into()),
     }
     let origin = Origin::new(client.address(), Channel::Form);
-    match accounts::register(&state, &input, &origin).await {
+    match accounts::register(&state.deps(), &input, &origin).await {
         Ok(user) => {
             guard.succeeded().await;
             tracing::info!(user_id = user.id, "registered");
