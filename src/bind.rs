@@ -91,12 +91,10 @@ impl BindError {
     }
 }
 
+/// A limit's refusal or the captcha's, as the password check maps them.
 impl From<Refused> for BindError {
     fn from(r: Refused) -> Self {
-        match r {
-            Refused::Limited(l) => Self::Limited(l),
-            Refused::Unavailable(e) => Self::Unavailable(e.into()),
-        }
+        PasswordError::from(r).into()
     }
 }
 
@@ -114,10 +112,7 @@ impl From<PasswordError> for BindError {
 
 impl From<CaptchaError> for BindError {
     fn from(e: CaptchaError) -> Self {
-        match e {
-            CaptchaError::Store(e) => Self::Unavailable(e.into()),
-            e => Self::Captcha(e),
-        }
+        PasswordError::from(e).into()
     }
 }
 
