@@ -645,6 +645,19 @@ async fn an_api_state_is_redeemed_only_with_its_verifier(kind: Setup) {
         let (status, body) = get(format!("/api/oauth/qq/authorization/{q}")).await;
         assert_eq!(status, 400, "{q}: {body}");
         assert!(body.get("auth_url").is_none());
+        let expected = if q.is_empty() {
+            ("4003", "缺少必传参数 code_challenge")
+        } else {
+            (
+                "4006",
+                "code_challenge须为S256（base64url编码的SHA-256，43个字符），code_challenge_method=S256",
+            )
+        };
+        let got = (
+            body["code"].as_str().unwrap(),
+            body["errmsg"].as_str().unwrap(),
+        );
+        assert_eq!(got, expected);
     }
     let (_, body) = get(format!(
         "/api/oauth/qq/authorization/?code_challenge={}&code_challenge_method=S256",
@@ -675,6 +688,10 @@ async fn an_api_state_is_redeemed_only_with_its_verifier(kind: Setup) {
             (status, body["code"].as_str()),
             (400, Some("4006")),
             "{verifier}"
+        );
+        assert_eq!(
+            body["errmsg"],
+            "code_verifier与发起QQ登录时的code_challenge不符"
         );
     }
     assert_eq!(app.qq.token_calls(), 0, "QQ was not asked");
@@ -730,8 +747,47 @@ async fn qq_login_starts_are_limited_per_client(kind: Setup) {
     assert!(statuses.iter().all(|s| matches!(s, 200 | 302 | 429)));
     let r = b.get("/qq/login/?next=/").await;
     assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["code"], "4290");
+    assert_eq!(body["errmsg"], "操作过于频繁，请1分钟后再试");
+}
+
+/// SMS codes per client are counted before anything is sent: a burst of requests, each
+/// with a right captcha for its own mobile, sends exactly the limit.
+async fn a_burst_of_sms_requests_sends_at_most_the_limit(kind: Setup) {
+    let app = spawn_app(kind).await;
+    let b = app.browser();
+    let mut asks = Vec::new();
+    for i in 0..limits::SMS_PER_IP.limit + 10 {
+        let id = uuid::Uuid::new_v4().to_string();
+        let text = app.captcha(&b, &id).await;
+        asks.push(format!(
+            "/sms_codes/1390000{i:04}/?image_code={text}&image_code_id={id}"
+        ));
+    }
+    let answers = join_all(asks.iter().map(|path| {
+        let b = &b;
+        async move {
+            let r = b.get(path).await;
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap())
+        }
+    }))
+    .await;
+    let sent = answers.iter().filter(|(s, _)| *s == 200).count();
+    assert_eq!(sent as i64, limits::SMS_PER_IP.limit);
+    for (status, body) in answers.iter().filter(|(s, _)| *s != 200) {
+        assert_eq!(*status, 429);
+        assert_eq!(body["code"], "4290");
+        assert_eq!(body["errmsg"], "操作过于频繁，请60分钟后再试");
+    }
+    let outbox = app.state.sms.outbox().unwrap().entries();
+    assert_eq!(
+        outbox.len() as i64,
+        limits::SMS_PER_IP.limit,
+        "only those were sent"
+    );
 }
 
 /// An IPv6 client is counted per /64: hopping addresses inside it does not help.
@@ -776,6 +832,7 @@ crate::all_setups!(
     a_database_lock_during_a_bind_is_a_503_that_leaves_the_sms_code_usable,
     qq_login_starts_are_limited_per_client,
     ipv6_clients_are_counted_per_64,
+    a_burst_of_sms_requests_sends_at_most_the_limit,
 );
 
 mod redis_down {

@@ -30,7 +30,9 @@ impl Need {
                 .is_ok_and(|s| s.success())
         };
         match self {
-            Self::Postgres => std::env::var_os("QQBIND_TEST_POSTGRES").is_some(),
+            Self::Postgres => {
+                std::env::var("QQBIND_TEST_POSTGRES").is_ok_and(|v| !v.trim().is_empty())
+            }
             Self::Redis => runs("redis-server"),
             Self::Browser => {
                 std::path::Path::new("/usr/bin/chromium").exists() && runs("chromedriver")
