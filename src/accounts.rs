@@ -4,6 +4,7 @@
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use crate::codes::service::{self as code_service, SmsCodeError};
+use crate::codes::Purpose;
 use crate::db::{
     self, audit, audit::Action, audit::Origin, qq_bindings, qq_bindings::QqBinding, users,
     users::User, AnyConnection, Db,
@@ -129,13 +130,13 @@ pub async fn register(
             ..Default::default()
         }),
     };
-    code_service::check_sms_code(deps.codes, &mobile, sms_code)
+    code_service::check_sms_code(deps.codes, Purpose::Bind, &mobile, sms_code)
         .await
         .map_err(sms_refused)?;
     let hash = password::hash(&pw, deps.bcrypt_cost)
         .await
         .map_err(Unavailable::from)?;
-    code_service::consume_sms_code(deps.codes, &mobile, sms_code)
+    code_service::consume_sms_code(deps.codes, Purpose::Bind, &mobile, sms_code)
         .await
         .map_err(sms_refused)?;
 

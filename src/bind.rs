@@ -6,6 +6,7 @@
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use crate::codes::service::{self as code_service, CaptchaAnswer, CaptchaError, SmsCodeError};
+use crate::codes::Purpose;
 use crate::db::{self, audit, audit::Origin, qq_bindings, users, users::User, AnyConnection};
 use crate::domain::{Mobile, OpenId, Password};
 use crate::fault::Unavailable;
@@ -177,7 +178,7 @@ pub async fn bind(
 
     // 4–5: the SMS code (checked here, consumed only once everything else holds).
     let sms_code = input.sms_code.trim();
-    code_service::check_sms_code(deps.codes, &mobile, sms_code)
+    code_service::check_sms_code(deps.codes, Purpose::Bind, &mobile, sms_code)
         .await
         .map_err(sms_error)?;
 
@@ -247,12 +248,12 @@ async fn settle(
 ) -> Result<Bound, BindError> {
     let mobile = binding.mobile.clone();
     let left = sms_code_left(deps, &mobile).await;
-    code_service::consume_sms_code(deps.codes, &mobile, sms_code)
+    code_service::consume_sms_code(deps.codes, Purpose::Bind, &mobile, sms_code)
         .await
         .map_err(sms_error)?;
     let written = write(deps, binding).await;
     if let Err(BindError::Unavailable(_)) = &written {
-        code_service::restore_sms_code(deps.codes, &mobile, sms_code, left).await;
+        code_service::restore_sms_code(deps.codes, Purpose::Bind, &mobile, sms_code, left).await;
     }
     let bound = written?;
     guard.succeeded().await;
@@ -318,7 +319,7 @@ pub async fn bind_existing(
     let mobile = match &user {
         Some(u) => {
             let mobile = Mobile::parse(&u.mobile).ok_or(BindError::Failed)?;
-            code_service::check_sms_code(deps.codes, &mobile, sms_code)
+            code_service::check_sms_code(deps.codes, Purpose::Bind, &mobile, sms_code)
                 .await
                 .map_err(sms_error)?;
             Some(mobile)
@@ -348,6 +349,103 @@ pub async fn bind_existing(
         origin: origin.clone(),
     };
     settle(deps, guard, sms_code, binding).await
+}
+
+/// Why binding a QQ to the account one is logged in to was refused. Nothing changed.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error("无效的openid")]
+    BadOpenId,
+    /// The QQ is bound to another account: named only masked (`138****5678`).
+    #[error("该QQ已绑定账号 {owner}")]
+    OwnedElsewhere { owner: String },
+    #[error("该账号已绑定其他QQ")]
+    AccountBoundElsewhere,
+    #[error("{}", crate::login::DISABLED_MESSAGE)]
+    Disabled,
+    #[error("QQ登录失败")]
+    Failed,
+    #[error("服务暂时不可用，请稍后再试")]
+    Unavailable(#[source] Unavailable),
+}
+
+/// How an account is named to someone who is not logged in to it: its mobile masked.
+pub fn masked_owner(user: &User) -> String {
+    Mobile::parse(&user.mobile)
+        .map(|m| m.masked())
+        .unwrap_or_else(|| crate::domain::mask_middle(&user.mobile))
+}
+
+/// Whether the openid could be bound to `user` now (the confirmation page asks only
+/// then): `Ok(false)` when it already is bound to `user`.
+pub async fn link_check(deps: &Deps<'_>, user: &User, openid: &OpenId) -> Result<bool, LinkError> {
+    let (uid, oid) = (user.id, openid.as_str().to_owned());
+    let (owner, current) = deps
+        .db
+        .read(move |c| {
+            Ok((
+                qq_bindings::user_of(c, &oid)?,
+                qq_bindings::find_by_user(c, uid)?,
+            ))
+        })
+        .await
+        .map_err(|e| LinkError::Unavailable(e.into()))?;
+    match owner {
+        Some(o) if o.id == user.id => return Ok(false),
+        Some(o) => {
+            return Err(LinkError::OwnedElsewhere {
+                owner: masked_owner(&o),
+            })
+        }
+        None => {}
+    }
+    if current.is_some() {
+        return Err(LinkError::AccountBoundElsewhere);
+    }
+    Ok(true)
+}
+
+/// Binds the openid in `access_token` to `user`, who is logged in and so proves the
+/// account (no password, no SMS code): the openid must be free and the account have
+/// no QQ yet. The same openid bound to `user` already is a success.
+pub async fn link(
+    deps: &Deps<'_>,
+    user: &User,
+    access_token: &str,
+    token_binding: &str,
+    profile: &Profile,
+    origin: &Origin,
+) -> Result<Bound, LinkError> {
+    let openid =
+        verify_token(deps, access_token, token_binding).map_err(|_| LinkError::BadOpenId)?;
+    if !user.is_active {
+        return Err(LinkError::Disabled);
+    }
+    if !link_check(deps, user, &openid).await? {
+        return Ok(Bound {
+            user: user.clone(),
+            created: false,
+        });
+    }
+    let mobile = Mobile::parse(&user.mobile).ok_or(LinkError::Failed)?;
+    let binding = Binding {
+        mobile,
+        new_hash: None,
+        existing_id: Some(user.id),
+        openid: openid.clone(),
+        profile: profile.clone(),
+        origin: origin.clone(),
+    };
+    match write(deps, binding).await {
+        Ok(bound) => Ok(bound),
+        Err(BindError::AccountBoundElsewhere) => Err(LinkError::AccountBoundElsewhere),
+        Err(BindError::Unavailable(e)) => Err(LinkError::Unavailable(e)),
+        // Lost a race for the openid: say to whom.
+        Err(_) => match link_check(deps, user, &openid).await {
+            Err(e) => Err(e),
+            Ok(_) => Err(LinkError::Failed),
+        },
+    }
 }
 
 /// Row 6: the signed openid token.

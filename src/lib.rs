@@ -10,6 +10,7 @@ pub mod fault;
 pub mod limits;
 pub mod login;
 pub mod qq;
+pub mod recovery;
 pub mod signer;
 pub mod startup;
 pub mod state;

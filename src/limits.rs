@@ -109,6 +109,14 @@ pub const FORM_FAILS_PER_IP: Rule = Rule {
     window: QUARTER_HOUR,
     on_success: OnSuccess::Refund,
 };
+/// Password-recovery attempts naming one mobile, from anywhere: past this, 429 (a code
+/// allows five wrong tries anyway; this stops walking many codes of one mobile).
+pub const RESET_FAILS_PER_MOBILE: Rule = Rule {
+    name: "reset_mobile",
+    limit: 20,
+    window: QUARTER_HOUR,
+    on_success: OnSuccess::Clear,
+};
 /// "Is this username / mobile taken?" lookups from one client.
 pub const LOOKUPS_PER_IP: Rule = Rule {
     name: "lookup_ip",

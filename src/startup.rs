@@ -223,6 +223,14 @@ fn build_server(
             routes::configure(cfg, dev_mode, dev_outbox);
         })
         .default_service(web::to(routes::pages::not_found))
+        // Every error outside the API is a branded page with the visitor's header.
+        .wrap_fn(|req, srv| {
+            let fut = srv.call(req);
+            async move {
+                let res: ServiceResponse = fut.await?;
+                Ok(crate::web::error::brand_error_page(res))
+            }
+        })
         // Inside the session layer: note whether the session wants to be remembered.
         .wrap_fn(|req, srv| {
             let fut = srv.call(req);

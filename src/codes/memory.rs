@@ -112,17 +112,17 @@ impl MemoryStore {
         }
     }
 
-    pub fn put_sms_code(&self, mobile: &str, code: &str) -> bool {
+    pub fn put_code(&self, purpose: super::Purpose, mobile: &str, code: &str) -> bool {
         let now = Instant::now();
         let mut inner = self.lock();
-        let flag = keys::send_flag(mobile);
+        let flag = purpose.flag_key(mobile);
         if Self::live(&mut inner, &flag, now).is_some() {
             return false;
         }
-        let sms = keys::sms(mobile);
+        let sms = purpose.code_key(mobile);
         Self::insert(&mut inner, &sms, code.to_owned(), keys::SMS_CODE_TTL, now);
         Self::insert(&mut inner, &flag, "1".to_owned(), keys::SEND_FLAG_TTL, now);
-        inner.map.remove(&keys::sms_tries(mobile));
+        inner.map.remove(&purpose.tries_key(mobile));
         true
     }
 

@@ -39,6 +39,17 @@ pub mod keys {
     pub fn sms_tries(mobile: &str) -> String {
         format!("qqbind:sms_tries:{mobile}")
     }
+    /// A password-recovery code: apart from the bind and register code of the same
+    /// mobile, so that neither can stand in for the other.
+    pub fn sms_reset(mobile: &str) -> String {
+        format!("sms_reset_{mobile}")
+    }
+    pub fn send_flag_reset(mobile: &str) -> String {
+        format!("send_flag_reset_{mobile}")
+    }
+    pub fn sms_reset_tries(mobile: &str) -> String {
+        format!("qqbind:sms_tries:reset:{mobile}")
+    }
     pub fn qq_state(state: &str) -> String {
         format!("qqbind:qq_state:{state}")
     }
@@ -50,6 +61,52 @@ pub mod keys {
     /// session without it is over, whatever its cookie says.
     pub fn live_session(sid: &str) -> String {
         format!("qqbind:session:{sid}")
+    }
+}
+
+/// What an SMS code is for. Each purpose has its own code, send flag and wrong-try
+/// counter, so a code sent for one never works for another.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Purpose {
+    /// Binding a QQ and registering (the Meiduo keys `sms_<mobile>`).
+    #[default]
+    Bind,
+    /// Password recovery (`sms_reset_<mobile>`).
+    Reset,
+}
+
+impl Purpose {
+    /// `?purpose=`: absent or empty is the bind and register code; `reset`; nothing else.
+    pub fn parse(s: Option<&str>) -> Option<Self> {
+        match s.map(str::trim).unwrap_or_default() {
+            "" | "bind" | "register" => Some(Self::Bind),
+            "reset" => Some(Self::Reset),
+            _ => None,
+        }
+    }
+
+    /// Where the code of `mobile` for this purpose is kept.
+    pub fn code_key(self, mobile: &str) -> String {
+        match self {
+            Self::Bind => keys::sms(mobile),
+            Self::Reset => keys::sms_reset(mobile),
+        }
+    }
+
+    /// Its 60 s send flag.
+    pub fn flag_key(self, mobile: &str) -> String {
+        match self {
+            Self::Bind => keys::send_flag(mobile),
+            Self::Reset => keys::send_flag_reset(mobile),
+        }
+    }
+
+    /// Its wrong-try counter.
+    pub fn tries_key(self, mobile: &str) -> String {
+        match self {
+            Self::Bind => keys::sms_tries(mobile),
+            Self::Reset => keys::sms_reset_tries(mobile),
+        }
     }
 }
 
@@ -137,9 +194,19 @@ impl CodeStore {
     /// resetting the wrong-try counter. False (and nothing stored) while the flag is
     /// still set.
     pub async fn put_sms_code(&self, mobile: &str, code: &str) -> Result<bool, StoreError> {
+        self.put_code(Purpose::Bind, mobile, code).await
+    }
+
+    /// [`CodeStore::put_sms_code`] for the code of `purpose`.
+    pub async fn put_code(
+        &self,
+        purpose: Purpose,
+        mobile: &str,
+        code: &str,
+    ) -> Result<bool, StoreError> {
         match self {
-            Self::Memory(s) => Ok(s.put_sms_code(mobile, code)),
-            Self::Redis(s) => s.put_sms_code(mobile, code).await,
+            Self::Memory(s) => Ok(s.put_code(purpose, mobile, code)),
+            Self::Redis(s) => s.put_code(purpose, mobile, code).await,
         }
     }
 

@@ -203,13 +203,18 @@ impl RedisStore {
         .await
     }
 
-    pub async fn put_sms_code(&self, mobile: &str, code: &str) -> Result<bool, StoreError> {
+    pub async fn put_code(
+        &self,
+        purpose: super::Purpose,
+        mobile: &str,
+        code: &str,
+    ) -> Result<bool, StoreError> {
         let n: i64 = self
             .with_conn(|mut c| async move {
                 Script::new(PUT_SMS_CODE)
-                    .key(keys::sms(mobile))
-                    .key(keys::send_flag(mobile))
-                    .key(keys::sms_tries(mobile))
+                    .key(purpose.code_key(mobile))
+                    .key(purpose.flag_key(mobile))
+                    .key(purpose.tries_key(mobile))
                     .arg(code)
                     .arg(keys::SMS_CODE_TTL.as_secs())
                     .arg(keys::SEND_FLAG_TTL.as_secs())

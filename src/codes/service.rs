@@ -4,8 +4,9 @@ use rand::Rng;
 use uuid::Uuid;
 
 use super::sms::SmsProvider;
-use super::{captcha, keys, CodeStore, StoreError};
+use super::{captcha, keys, CodeStore, Purpose, StoreError};
 use crate::domain::Mobile;
+use crate::fault::Unavailable;
 use crate::limits;
 
 /// A refused SMS request: each maps to the exact status, code and errmsg of the table.
@@ -27,7 +28,19 @@ pub enum SendSmsError {
     #[error("{0}")]
     Limited(crate::limits::Limited),
     #[error("服务暂时不可用，请稍后再试")]
-    Unavailable(#[from] StoreError),
+    Unavailable(#[source] Unavailable),
+}
+
+impl From<StoreError> for SendSmsError {
+    fn from(e: StoreError) -> Self {
+        Self::Unavailable(e.into())
+    }
+}
+
+impl From<Unavailable> for SendSmsError {
+    fn from(e: Unavailable) -> Self {
+        Self::Unavailable(e)
+    }
 }
 
 /// A captcha that could not be made.
@@ -59,8 +72,34 @@ pub async fn new_image_code(
     Ok(png)
 }
 
+/// What a "获取短信验证码" request names: the mobile, the captcha answer, the purpose.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SmsRequest<'a> {
+    pub mobile: &'a str,
+    pub image_code: &'a str,
+    pub image_code_id: &'a str,
+    pub purpose: Purpose,
+}
+
+/// Whether a code is really sent to the mobile of an accepted request. The answer is
+/// the same either way, so it tells nothing about who has an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recipient {
+    /// Store the code and send it.
+    Send,
+    /// Nobody to send to (password recovery for a mobile with no account): set the send
+    /// flag and keep a marker that no typed code can match, send nothing.
+    Nobody,
+}
+
+/// What a bind or register code is sent after: nothing to look up.
+pub async fn anyone(_: Mobile) -> Result<Recipient, Unavailable> {
+    Ok(Recipient::Send)
+}
+
 /// Checks the image code (one use) and sends a fresh 6-digit code to `mobile`, for the
-/// client at `ip` (at most `limits::SMS_PER_IP` codes a window).
+/// client at `ip` (at most `limits::SMS_PER_IP` codes a window), as a bind or register
+/// code.
 pub async fn send_sms_code(
     codes: &CodeStore,
     sms: &SmsProvider,
@@ -70,8 +109,34 @@ pub async fn send_sms_code(
     image_code: &str,
     image_code_id: &str,
 ) -> Result<(), SendSmsError> {
-    let (mobile, image_code, image_code_id) =
-        (mobile.trim(), image_code.trim(), image_code_id.trim());
+    let request = SmsRequest {
+        mobile,
+        image_code,
+        image_code_id,
+        purpose: Purpose::Bind,
+    };
+    send_code(codes, sms, limits_on, ip, request, anyone).await
+}
+
+/// [`send_sms_code`] for any purpose: `recipient` decides, once the captcha is right,
+/// whether the code is really sent (see [`Recipient`]).
+pub async fn send_code<F, Fut>(
+    codes: &CodeStore,
+    sms: &SmsProvider,
+    limits_on: bool,
+    ip: &str,
+    request: SmsRequest<'_>,
+    recipient: F,
+) -> Result<(), SendSmsError>
+where
+    F: FnOnce(Mobile) -> Fut,
+    Fut: std::future::Future<Output = Result<Recipient, Unavailable>>,
+{
+    let (mobile, image_code, image_code_id) = (
+        request.mobile.trim(),
+        request.image_code.trim(),
+        request.image_code_id.trim(),
+    );
     if mobile.is_empty() || image_code.is_empty() || image_code_id.is_empty() {
         return Err(SendSmsError::Missing);
     }
@@ -82,42 +147,64 @@ pub async fn send_sms_code(
         .await
         .map_err(|e| match e {
             limits::Refused::Limited(l) => SendSmsError::Limited(l),
-            limits::Refused::Unavailable(e) => SendSmsError::Unavailable(e),
+            limits::Refused::Unavailable(e) => SendSmsError::Unavailable(e.into()),
         })?;
-    let sent = send_checked(codes, sms, &mobile, image_code, image_code_id).await;
+    let sent = async {
+        check_image_code(codes, image_code, image_code_id)
+            .await
+            .map_err(|e| match e {
+                CaptchaError::Missing | CaptchaError::Expired => SendSmsError::ImageExpired,
+                CaptchaError::Wrong => SendSmsError::ImageWrong,
+                CaptchaError::Store(e) => SendSmsError::Unavailable(e.into()),
+            })?;
+        let to = recipient(mobile.clone()).await?;
+        put_and_send(codes, sms, request.purpose, &mobile, to).await
+    }
+    .await;
     if sent.is_err() {
         limits::refund(codes, enabled, &limits::SMS_PER_IP, ip).await;
     }
     sent
 }
 
-async fn send_checked(
+/// What is kept for a request with nobody to send to: not six digits, so no typed code
+/// matches it (a typed code is trimmed; this one has no digits at all).
+pub const NOBODY_MARKER: &str = "-nobody-";
+
+async fn put_and_send(
     codes: &CodeStore,
     sms: &SmsProvider,
+    purpose: Purpose,
     mobile: &Mobile,
-    image_code: &str,
-    image_code_id: &str,
+    to: Recipient,
 ) -> Result<(), SendSmsError> {
-    check_image_code(codes, image_code, image_code_id)
-        .await
-        .map_err(|e| match e {
-            CaptchaError::Missing | CaptchaError::Expired => SendSmsError::ImageExpired,
-            CaptchaError::Wrong => SendSmsError::ImageWrong,
-            CaptchaError::Store(e) => SendSmsError::Unavailable(e),
-        })?;
-
-    let code = format!("{:06}", rand::thread_rng().gen_range(0..1_000_000));
-    if !codes.put_sms_code(mobile.as_str(), &code).await? {
+    let code = match to {
+        Recipient::Send => format!("{:06}", rand::thread_rng().gen_range(0..1_000_000)),
+        Recipient::Nobody => NOBODY_MARKER.to_owned(),
+    };
+    if !codes.put_code(purpose, mobile.as_str(), &code).await? {
         return Err(SendSmsError::TooFrequent);
+    }
+    if to == Recipient::Nobody {
+        return Ok(());
     }
     if let Err(e) = sms.send_code(mobile.as_str(), &code).await {
         tracing::error!(error = %e, mobile = %mobile.masked(), "SMS send failed");
         // Leave nothing behind: the user may ask again at once.
-        let _ = codes.delete(&keys::sms(mobile.as_str())).await;
-        let _ = codes.delete(&keys::send_flag(mobile.as_str())).await;
+        let _ = codes.delete(&purpose.code_key(mobile.as_str())).await;
+        let _ = codes.delete(&purpose.flag_key(mobile.as_str())).await;
         return Err(SendSmsError::Gateway);
     }
     Ok(())
+}
+
+/// Seconds until `mobile` may be sent another code for `purpose` (0: now). Read from the
+/// store's send flag, so a page rendered after a reload counts down from the truth.
+pub async fn resend_wait(codes: &CodeStore, purpose: Purpose, mobile: &Mobile) -> u64 {
+    match codes.ttl(&purpose.flag_key(mobile.as_str())).await {
+        Ok(Some(left)) => left.as_secs() + u64::from(left.subsec_millis() > 0),
+        _ => 0,
+    }
 }
 
 /// A refused image captcha answer.
@@ -201,16 +288,17 @@ pub enum SmsCodeError {
 /// are counted: the fifth kills the code, so six digits cannot be walked.
 pub async fn check_sms_code(
     codes: &CodeStore,
+    purpose: Purpose,
     mobile: &Mobile,
     code: &str,
 ) -> Result<(), SmsCodeError> {
-    let key = keys::sms(mobile.as_str());
+    let key = purpose.code_key(mobile.as_str());
     let stored = codes.get(&key).await?.ok_or(SmsCodeError::Missing)?;
-    if stored == code.trim() {
+    if stored == code.trim() && stored != NOBODY_MARKER {
         return Ok(());
     }
     let tries = codes
-        .incr(&keys::sms_tries(mobile.as_str()), keys::SMS_CODE_TTL)
+        .incr(&purpose.tries_key(mobile.as_str()), keys::SMS_CODE_TTL)
         .await?;
     if tries >= keys::SMS_MAX_TRIES {
         codes.delete(&key).await?;
@@ -221,17 +309,19 @@ pub async fn check_sms_code(
 /// Uses the code up, atomically: of two racing requests only one gets `Ok`.
 pub async fn consume_sms_code(
     codes: &CodeStore,
+    purpose: Purpose,
     mobile: &Mobile,
     code: &str,
 ) -> Result<(), SmsCodeError> {
-    if !codes
-        .take_if_equals(&keys::sms(mobile.as_str()), code.trim())
-        .await?
+    if code.trim() == NOBODY_MARKER
+        || !codes
+            .take_if_equals(&purpose.code_key(mobile.as_str()), code.trim())
+            .await?
     {
         return Err(SmsCodeError::Missing);
     }
     // Best effort: the counter expires by itself anyway.
-    let _ = codes.delete(&keys::sms_tries(mobile.as_str())).await;
+    let _ = codes.delete(&purpose.tries_key(mobile.as_str())).await;
     Ok(())
 }
 
@@ -239,11 +329,12 @@ pub async fn consume_sms_code(
 /// down): nothing was bound, so the customer may submit the same code again.
 pub async fn restore_sms_code(
     codes: &CodeStore,
+    purpose: Purpose,
     mobile: &Mobile,
     code: &str,
     left: std::time::Duration,
 ) {
-    let key = keys::sms(mobile.as_str());
+    let key = purpose.code_key(mobile.as_str());
     if let Err(e) = codes.set_ex(&key, code.trim(), left).await {
         tracing::warn!(error = %e, mobile = %mobile.masked(), "SMS code could not be put back");
     }

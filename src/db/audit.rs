@@ -19,10 +19,12 @@ pub enum Action {
     UserEnabled,
     /// `qqbind createsuperuser` (no actor).
     SuperuserCreated,
+    /// A new password set by a code sent to the account's mobile (找回密码).
+    PasswordReset,
 }
 
 impl Action {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::UserCreatedByQq,
         Self::QqBind,
         Self::QqUnbind,
@@ -30,6 +32,7 @@ impl Action {
         Self::UserDisabled,
         Self::UserEnabled,
         Self::SuperuserCreated,
+        Self::PasswordReset,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,6 +44,7 @@ impl Action {
             Self::UserDisabled => "user_disabled",
             Self::UserEnabled => "user_enabled",
             Self::SuperuserCreated => "superuser_created",
+            Self::PasswordReset => "password_reset",
         }
     }
 
@@ -58,6 +62,7 @@ impl Action {
             Self::UserDisabled => "禁用账号",
             Self::UserEnabled => "启用账号",
             Self::SuperuserCreated => "创建管理员",
+            Self::PasswordReset => "找回密码",
         }
     }
 }

@@ -148,6 +148,14 @@ pub fn set_active(conn: &mut AnyConnection, id: i32, active: bool) -> QueryResul
     Ok(n == 1)
 }
 
+/// Sets the account's bcrypt hash.
+pub fn set_password(conn: &mut AnyConnection, id: i32, hash: &str) -> QueryResult<()> {
+    diesel::update(tb_users::table.find(id))
+        .set(tb_users::password.eq(hash))
+        .execute(conn)
+        .map(|_| ())
+}
+
 /// Ends every session and API token of the account (those minted before now).
 pub fn raise_session_epoch(conn: &mut AnyConnection, id: i32) -> QueryResult<()> {
     diesel::update(tb_users::table.find(id))

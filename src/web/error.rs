@@ -271,6 +271,44 @@ impl From<BindError> for ApiError {
     }
 }
 
+/// A refused password recovery: the bind table's codes where the rows are the same.
+impl From<crate::recovery::ResetError> for ApiError {
+    fn from(e: crate::recovery::ResetError) -> Self {
+        use crate::recovery::ResetError as E;
+        let code = match &e {
+            E::Missing => "4003",
+            E::BadMobile => "4007",
+            E::BadPassword => "4008",
+            E::Mismatch => "4009",
+            E::SmsMissing => "4011",
+            E::SmsWrong => "4012",
+            E::Disabled => "4017",
+            E::Limited(_) | E::Unavailable(_) => "",
+        };
+        match e {
+            E::Unavailable(cause) => AppError::from(cause).into(),
+            E::Limited(l) => l.into(),
+            E::Disabled => Self::new(StatusCode::FORBIDDEN, code, e.to_string()),
+            e => Self::bad_request(code, e.to_string()),
+        }
+    }
+}
+
+/// Binding a QQ to the account one is logged in to, as JSON.
+impl From<crate::bind::LinkError> for ApiError {
+    fn from(e: crate::bind::LinkError) -> Self {
+        use crate::bind::LinkError as E;
+        match e {
+            E::BadOpenId => Self::bad_request("4013", e.to_string()),
+            E::OwnedElsewhere { .. } => Self::new(StatusCode::CONFLICT, "4090", e.to_string()),
+            E::AccountBoundElsewhere => Self::new(StatusCode::CONFLICT, "4015", e.to_string()),
+            E::Disabled => Self::new(StatusCode::FORBIDDEN, "4017", e.to_string()),
+            E::Failed => Self::bad_request("4016", e.to_string()),
+            E::Unavailable(cause) => AppError::from(cause).into(),
+        }
+    }
+}
+
 /// The SMS table of spec section 5: each refusal with its status and code.
 impl From<crate::codes::service::SendSmsError> for ApiError {
     fn from(e: crate::codes::service::SendSmsError) -> Self {
@@ -283,7 +321,7 @@ impl From<crate::codes::service::SendSmsError> for ApiError {
             E::Gateway => (StatusCode::BAD_GATEWAY, "5001"),
             E::Limited(l) => return (*l).into(),
             E::Unavailable(cause) => {
-                tracing::error!(cause = %chain(cause), "code store unavailable");
+                tracing::error!(cause = %chain(cause), "dependency unavailable");
                 (StatusCode::SERVICE_UNAVAILABLE, "5000")
             }
         };
@@ -366,6 +404,81 @@ struct ErrorPage<'a> {
     retry_qq: bool,
 }
 
+/// What an error page says, kept on the response so that [`brand_error_page`] can draw
+/// it again with the request's header (who is logged in).
+#[derive(Debug, Clone)]
+struct ErrorPageInfo {
+    message: String,
+    retry_qq: bool,
+}
+
+fn error_page_html(nav: Nav, status: StatusCode, info: &ErrorPageInfo) -> Option<String> {
+    ErrorPage {
+        nav,
+        status: status.as_u16(),
+        message: &info.message,
+        retry_qq: info.retry_qq,
+    }
+    .render()
+    .ok()
+}
+
+/// What a page says for a status that came with no page (a wrong method, say).
+fn default_message(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "请求有误，请返回重试",
+        401 | 403 => "您没有权限访问这个页面",
+        404 => "您访问的页面不存在",
+        405 => "不支持这种访问方式，请从页面上的按钮或链接进入",
+        408 => "请求超时，请重试",
+        409 => "操作冲突，请刷新页面后重试",
+        413 => "提交的数据过大",
+        429 => "操作过于频繁，请稍后再试",
+        500..=599 => "服务暂时不可用，请稍后再试",
+        _ => "请求未能完成",
+    }
+}
+
+/// Every error answer outside `/api/` is a branded page that knows who is logged in:
+/// the pages of [`AppError`] are drawn again with the request's header, and an answer
+/// with an error status and no body (a 405 from the router) gets one.
+pub fn brand_error_page(res: actix_web::dev::ServiceResponse) -> actix_web::dev::ServiceResponse {
+    use actix_web::body::{BodySize, MessageBody};
+    let status = res.status();
+    if status.as_u16() < 400 || res.request().path().starts_with("/api/") {
+        return res;
+    }
+    let known = res.response().extensions().get::<ErrorPageInfo>().cloned();
+    let info = match known {
+        Some(info) => info,
+        None if matches!(
+            res.response().body().size(),
+            BodySize::None | BodySize::Sized(0)
+        ) =>
+        {
+            ErrorPageInfo {
+                message: default_message(status).to_owned(),
+                retry_qq: false,
+            }
+        }
+        None => return res,
+    };
+    let Some(html) = error_page_html(Nav::from_request(res.request()), status, &info) else {
+        return res;
+    };
+    let (req, resp) = res.into_parts();
+    let mut resp = resp.set_body(html).map_into_boxed_body();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    actix_web::dev::ServiceResponse::new(req, resp)
+}
+
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
@@ -392,21 +505,19 @@ impl ResponseError for AppError {
                 .finish();
         }
         let status = self.status_code();
-        let message = self.to_string();
-        let page = ErrorPage {
-            nav: Nav::default(),
-            status: status.as_u16(),
-            message: &message,
+        let info = ErrorPageInfo {
+            message: self.to_string(),
             retry_qq: matches!(self, Self::QqFailed(_) | Self::BadRequest(_)),
         };
-        let resp = match page.render() {
-            Ok(html) => HttpResponse::build(status)
+        let mut resp = match error_page_html(Nav::default(), status, &info) {
+            Some(html) => HttpResponse::build(status)
                 .content_type("text/html; charset=utf-8")
                 .body(html),
-            Err(_) => HttpResponse::build(status)
+            None => HttpResponse::build(status)
                 .content_type("text/plain; charset=utf-8")
-                .body(message),
+                .body(info.message.clone()),
         };
+        resp.extensions_mut().insert(info);
         match self {
             Self::Limited(l) => with_retry_after(resp, l),
             _ => resp,

@@ -34,6 +34,7 @@ const CSRF: &str = "csrf";
 const QQ_PENDING: &str = "qq_pending";
 const QQ_BIND: &str = "qq_bind";
 const FLASH: &str = "flash";
+const FIRST_VISIT: &str = "first_visit";
 pub const REMEMBER: &str = "remember";
 
 /// At most this many QQ logins may be pending in one browser (several tabs).
@@ -46,13 +47,45 @@ pub struct PendingLogin {
     pub expires_at: i64,
 }
 
-/// Set by the callback when the openid is not bound yet; read by the bind POST.
+/// Set by the callback when the openid is not bound yet; read by the bind POST, and by
+/// a reload of the callback (or `GET /oauth_callback/` with no query: Back, a reopened
+/// tab), which shows the same form again until it is used or expires.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct PendingBind {
     pub next: String,
     /// Kept flat in the cookie (`nickname`, `avatar_url`), as before.
     #[serde(flatten)]
     pub profile: crate::login::qq::Profile,
+    /// The callback's `state` and a digest of its `code`: the URL a reload repeats.
+    #[serde(default)]
+    pub state: String,
+    #[serde(default)]
+    pub code_digest: String,
+    /// The signed openid token the form carries (bound to this session).
+    #[serde(default)]
+    pub access_token: String,
+    /// Unix seconds: when the token, and so this pending bind, expires.
+    #[serde(default)]
+    pub expires_at: i64,
+}
+
+impl PendingBind {
+    /// Whether a reload at `now` may show the form again.
+    pub fn live(&self, now: i64) -> bool {
+        !self.access_token.is_empty() && self.expires_at > now
+    }
+
+    /// Whether `state` and `code` are the callback this pending bind came from.
+    pub fn came_from(&self, state: &str, code: &str) -> bool {
+        !self.state.is_empty() && self.state == state && self.code_digest == code_digest(code)
+    }
+}
+
+/// What the session keeps of a callback's `code` (used once; kept only to recognise a
+/// reload of the same URL).
+pub fn code_digest(code: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(code.as_bytes()))
 }
 
 pub struct TypedSession(Session);
@@ -174,6 +207,11 @@ impl TypedSession {
         Ok(self.0.get::<PendingBind>(QQ_BIND)?)
     }
 
+    /// The pending bind is used (or refused for good): a reload no longer shows it.
+    pub fn clear_pending_bind(&self) {
+        self.0.remove(QQ_BIND);
+    }
+
     /// A one-time notice for the next page this browser sees ("已解除QQ绑定").
     pub fn set_flash(&self, message: &str) -> Result<(), AppError> {
         self.0.insert(FLASH, message)?;
@@ -182,6 +220,16 @@ impl TypedSession {
 
     pub fn take_flash(&self) -> Result<Option<String>, AppError> {
         Ok(self.0.remove_as::<String>(FLASH).and_then(Result::ok))
+    }
+
+    /// The account was made just now (by a bind): the next home page greets a newcomer.
+    pub fn set_first_visit(&self) -> Result<(), AppError> {
+        self.0.insert(FIRST_VISIT, true)?;
+        Ok(())
+    }
+
+    pub fn take_first_visit(&self) -> bool {
+        matches!(self.0.remove_as::<bool>(FIRST_VISIT), Some(Ok(true)))
     }
 
     /// Starts a logged-in session: a new session id (the old cookie's state is dropped,
@@ -238,8 +286,11 @@ impl TypedSession {
         Ok(())
     }
 
+    /// Drops everything this session held and gives it a new key: the cookie that goes
+    /// back carries nothing but what is set after (a notice for the login page).
     pub fn log_out(&self) {
-        self.0.purge();
+        self.0.clear();
+        self.0.renew();
     }
 }
 

@@ -273,7 +273,7 @@ async fn row_3_a_malformed_password(kind: Setup) {
 async fn row_4_no_sms_code_stored(kind: Setup) {
     let f = AtBindForm::new(spawn_app(kind).await).await;
     let r = f.post(MOBILE, PASSWORD, "123456").await;
-    f.assert_refused(r, "sms-code-error-server", "无效的短信验证码", MOBILE)
+    f.assert_refused(r, "sms-code-error", "无效的短信验证码", MOBILE)
         .await;
 }
 
@@ -282,7 +282,7 @@ async fn row_5_a_wrong_sms_code_and_five_tries_kill_it(kind: Setup) {
     f.app.give_sms_code(MOBILE, "123456").await;
     for _ in 0..5 {
         let r = f.post(MOBILE, PASSWORD, "654321").await;
-        f.assert_refused(r, "sms-code-error-server", "输入短信验证码有误", MOBILE)
+        f.assert_refused(r, "sms-code-error", "输入短信验证码有误", MOBILE)
             .await;
     }
     assert_eq!(
@@ -291,7 +291,7 @@ async fn row_5_a_wrong_sms_code_and_five_tries_kill_it(kind: Setup) {
         "5 wrong tries invalidate the code"
     );
     let r = f.post(MOBILE, PASSWORD, "123456").await;
-    f.assert_refused(r, "sms-code-error-server", "无效的短信验证码", MOBILE)
+    f.assert_refused(r, "sms-code-error", "无效的短信验证码", MOBILE)
         .await;
 }
 

@@ -262,7 +262,7 @@ async fn a_burst_of_guesses_on_the_bind_forms_row_7_evaluates_at_most_the_limit(
     assert_eq!(r.status(), 400);
     let page = r.text().await.unwrap();
     assert_eq!(
-        slot_message(&page, "image-code-error-server").as_deref(),
+        slot_message(&page, "image-code-error").as_deref(),
         Some(NEEDS_CAPTCHA)
     );
     let text = app.captcha(&owner, &form.image_code_id).await;

@@ -20,7 +20,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/oauth/qq/user/"),
     ("POST", "/api/oauth/qq/user/"),
     ("PUT", "/api/oauth/qq/user/"),
+    ("POST", "/api/oauth/qq/link/"),
     ("GET", "/api/user/"),
+    ("POST", "/api/password/reset/"),
     ("GET", "/api/sms_codes/{mobile}/"),
     ("GET", "/api/openapi.json"),
 ];
@@ -118,8 +120,18 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings) {
                     .default_service(not_allowed()),
             )
             .service(
+                web::resource("/oauth/qq/link/")
+                    .route(web::post().to(oauth::link))
+                    .default_service(not_allowed()),
+            )
+            .service(
                 web::resource("/user/")
                     .route(web::get().to(user::me))
+                    .default_service(not_allowed()),
+            )
+            .service(
+                web::resource("/password/reset/")
+                    .route(web::post().to(crate::web::routes::reset::reset_api))
                     .default_service(not_allowed()),
             )
             .service(

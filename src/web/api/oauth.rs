@@ -203,6 +203,47 @@ pub async fn bind_existing(
     created(&state, &bound.user).await
 }
 
+/// `POST /api/oauth/qq/link/` with a JWT: binds the openid of `access_token` (from
+/// `GET /api/oauth/qq/user/`) to the JWT's account, as the user centre's confirmation
+/// does.
+#[derive(Deserialize)]
+pub struct LinkBody {
+    access_token: Option<String>,
+}
+
+pub async fn link(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<LinkBody>,
+) -> Result<HttpResponse, ApiError> {
+    let user = super::user::jwt_user(&state, &req).await?;
+    let token = body.access_token.as_deref().unwrap_or_default();
+    if token.trim().is_empty() {
+        return Err(ApiError::bad_request("4003", "缺少必传参数"));
+    }
+    let (_, origin) = guard(&state, &req);
+    let bound = bind::link(
+        &state.deps(),
+        &user,
+        token,
+        TOKEN_BINDING,
+        &Profile::default(),
+        &origin,
+    )
+    .await?;
+    tracing::info!(
+        user_id = bound.user.id,
+        "QQ bound to the logged-in account (API)"
+    );
+    Ok(json(serde_json::json!({
+        "code": "0",
+        "errmsg": "OK",
+        "id": bound.user.id,
+        "username": bound.user.username,
+        "qq_bound": true,
+    })))
+}
+
 /// The abuse limits of this client's bind, and where the audit log says it came from.
 fn guard(state: &AppState, req: &HttpRequest) -> (Guard, Origin) {
     let client = crate::web::routes::client(state, req);

@@ -7,38 +7,32 @@ use super::{jwt, ApiError};
 use crate::db;
 use crate::state::AppState;
 
-pub async fn me(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let claims = jwt::from_request(&state, &req)?;
+/// The account the request's JWT names: refused when the token is bad, the account is
+/// gone or disabled, or the token is from before its `session_epoch` (a disable, a
+/// password reset, a logout everywhere).
+pub async fn jwt_user(state: &AppState, req: &HttpRequest) -> Result<db::users::User, ApiError> {
+    let claims = jwt::from_request(state, req)?;
     let uid = claims.user_id;
     let found = state
         .db
-        .read(move |c| {
-            let Some(user) = db::users::find_by_id(c, uid)? else {
-                return Ok(None);
-            };
-            let binding = db::qq_bindings::find_by_user(c, uid)?;
-            Ok(Some((user, binding)))
-        })
+        .read(move |c| Ok(db::users::find_by_id(c, uid)?))
         .await?;
-    // A disabled account is told so; an enabled one with a token from before (a disable,
-    // a password change, a logout everywhere) is not logged in.
-    let Some((user, binding)) = found else {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "4101",
-            "无效的登录凭证",
-        ));
-    };
-    // A disabled account is told so; an enabled one with a token from before (a disable,
-    // a password change, a logout everywhere) is not logged in.
+    let invalid = || ApiError::new(StatusCode::UNAUTHORIZED, "4101", "无效的登录凭证");
+    let user = found.ok_or_else(invalid)?;
     crate::login::refuse_disabled(&user)?;
     if user.session_epoch != claims.epoch {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "4101",
-            "无效的登录凭证",
-        ));
+        return Err(invalid());
     }
+    Ok(user)
+}
+
+pub async fn me(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let user = jwt_user(&state, &req).await?;
+    let uid = user.id;
+    let binding = state
+        .db
+        .read(move |c| Ok(db::qq_bindings::find_by_user(c, uid)?))
+        .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(serde_json::json!({

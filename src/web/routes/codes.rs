@@ -8,9 +8,12 @@ use serde::Deserialize;
 use super::Nav;
 use crate::codes::service::{self, SendSmsError};
 use crate::codes::sms::OutboxEntry;
+use crate::codes::{keys, Purpose};
+use crate::domain::Mobile;
 use crate::limits;
 use crate::state::AppState;
 use crate::web::error::{ApiError, AppError};
+use crate::web::views::typed_back;
 use crate::web::views::{render, with_retry_after};
 
 pub async fn image_code(
@@ -45,6 +48,46 @@ pub async fn image_code(
 pub struct SmsQuery {
     image_code: Option<String>,
     image_code_id: Option<String>,
+    /// Absent: a bind or register code; `reset`: a password-recovery code.
+    purpose: Option<String>,
+}
+
+/// Sends the SMS code of `purpose`: a recovery code only to a mobile with an account,
+/// answered the same either way.
+async fn send_for(
+    state: &AppState,
+    ip: &str,
+    fields: [&str; 3],
+    purpose: Purpose,
+) -> Result<(), SendSmsError> {
+    let [mobile, image_code, image_code_id] = fields;
+    let limits_on = state.settings.rate_limits;
+    match purpose {
+        Purpose::Bind => {
+            service::send_sms_code(
+                &state.codes,
+                &state.sms,
+                limits_on,
+                ip,
+                mobile,
+                image_code,
+                image_code_id,
+            )
+            .await
+        }
+        Purpose::Reset => {
+            crate::recovery::send_reset_code(
+                &state.deps(),
+                &state.sms,
+                limits_on,
+                ip,
+                mobile,
+                image_code,
+                image_code_id,
+            )
+            .await
+        }
+    }
 }
 
 pub async fn sms_code(
@@ -53,14 +96,18 @@ pub async fn sms_code(
     path: web::Path<String>,
     q: web::Query<SmsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    service::send_sms_code(
-        &state.codes,
-        &state.sms,
-        state.settings.rate_limits,
-        &super::client(&state, &req).bucket(),
-        &path,
+    let purpose = Purpose::parse(q.purpose.as_deref())
+        .ok_or_else(|| ApiError::bad_request("4003", "无效的purpose"))?;
+    let fields = [
+        path.as_str(),
         q.image_code.as_deref().unwrap_or_default(),
         q.image_code_id.as_deref().unwrap_or_default(),
+    ];
+    send_for(
+        &state,
+        &super::client(&state, &req).bucket(),
+        fields,
+        purpose,
     )
     .await?;
     Ok(HttpResponse::Ok()
@@ -93,23 +140,23 @@ pub async fn send_sms_for_form(
     fields: [&str; 3],
     page: &mut impl SmsSlots,
 ) -> Result<StatusCode, AppError> {
-    let [mobile, image_code, image_code_id] = fields;
-    match service::send_sms_code(
-        &state.codes,
-        &state.sms,
-        state.settings.rate_limits,
-        ip,
-        mobile,
-        image_code,
-        image_code_id,
-    )
-    .await
-    {
+    send_sms_for_form_as(state, ip, fields, Purpose::Bind, page).await
+}
+
+/// [`send_sms_for_form`] for the code of `purpose`.
+pub async fn send_sms_for_form_as(
+    state: &AppState,
+    ip: &str,
+    fields: [&str; 3],
+    purpose: Purpose,
+    page: &mut impl SmsSlots,
+) -> Result<StatusCode, AppError> {
+    match send_for(state, ip, fields, purpose).await {
         Ok(()) => {
             *page.sms_notice() = Some(service::SMS_SENT_NOTICE.to_owned());
             Ok(StatusCode::OK)
         }
-        Err(SendSmsError::Unavailable(e)) => Err(AppError::unavailable(e)),
+        Err(SendSmsError::Unavailable(e)) => Err(e.into()),
         Err(e) => {
             let field = match e {
                 SendSmsError::ImageExpired | SendSmsError::ImageWrong => SmsFormField::ImageCode,
@@ -120,6 +167,54 @@ pub async fn send_sms_for_form(
             *page.slot(field) = Some(e.to_string());
             Ok(ApiError::from(e).status)
         }
+    }
+}
+
+/// What a refused form shows back of the captcha and the SMS field.
+pub struct KeptWork {
+    /// The captcha's id and what was typed, while that captcha is unused.
+    pub captcha: Option<(String, String)>,
+    pub sms_code: String,
+    /// Seconds until the SMS button may send again (the store's send flag).
+    pub sms_wait: u64,
+}
+
+/// The fields a form's kept work is read from: mobile, image code, its id, SMS code.
+pub trait WorkFields {
+    fn work(&self) -> [&str; 4];
+}
+
+/// The shopper's work on the captcha and SMS fields, as the store says it stands: the
+/// captcha while it is unused, the SMS code unless it was the one refused, the wait.
+pub async fn kept_work(
+    state: &AppState,
+    form: &impl WorkFields,
+    sms_refused: bool,
+    purpose: Purpose,
+) -> KeptWork {
+    let [mobile, image_code, image_code_id, sms_code] = form.work();
+    let captcha = match uuid::Uuid::parse_str(image_code_id.trim()) {
+        Ok(id) => {
+            let id = id.to_string();
+            match state.codes.get(&keys::image(&id)).await {
+                Ok(Some(_)) => Some((id, typed_back(image_code, 4))),
+                _ => None,
+            }
+        }
+        Err(_) => None,
+    };
+    let sms_wait = match Mobile::parse(mobile.trim()) {
+        Some(m) => service::resend_wait(&state.codes, purpose, &m).await,
+        None => 0,
+    };
+    KeptWork {
+        captcha,
+        sms_code: if sms_refused {
+            String::new()
+        } else {
+            typed_back(sms_code, 6)
+        },
+        sms_wait,
     }
 }
 

@@ -28,6 +28,8 @@ pub struct LoginPage {
     /// Set when the account is under attack: the image captcha shows, for this id.
     image_code_id: Option<String>,
     image_code_errmsg: Option<String>,
+    /// A one-time notice: 已退出, 密码已重置.
+    flash: Option<String>,
 }
 
 impl LoginPage {
@@ -47,6 +49,7 @@ impl LoginPage {
             account_errmsg: None,
             image_code_id: None,
             image_code_errmsg: None,
+            flash: None,
         })
     }
 
@@ -74,10 +77,11 @@ pub async fn login_page(
     q: web::Query<NextQuery>,
 ) -> Result<HttpResponse, AppError> {
     let next = NextPath::sanitise(q.next.as_deref());
-    render(
-        StatusCode::OK,
-        &LoginPage::new(&req, &state, &session, &next)?,
-    )
+    let page = LoginPage {
+        flash: session.take_flash()?,
+        ..LoginPage::new(&req, &state, &session, &next)?
+    };
+    render(StatusCode::OK, &page)
 }
 
 #[derive(Deserialize)]
@@ -177,10 +181,12 @@ pub async fn login_submit(
 #[derive(Deserialize)]
 pub struct LogoutForm {
     csrf_token: Option<String>,
+    /// Where to go instead of `/login/` (a local path).
+    next: Option<String>,
 }
 
 /// Ends the session for good (see [`auth::log_out`]): a copy of the old cookie is not
-/// logged in either.
+/// logged in either. The login page then says 已退出.
 pub async fn logout(
     state: web::Data<AppState>,
     session: TypedSession,
@@ -188,8 +194,14 @@ pub async fn logout(
 ) -> Result<HttpResponse, AppError> {
     check_csrf(&state, &session, form.csrf_token.as_deref())?;
     auth::log_out(&state, &session).await?;
+    // The purged session still carries this one notice to the next page.
+    session.set_flash("已退出登录")?;
+    let to = match form.next.as_deref() {
+        Some(n) if !n.trim().is_empty() => NextPath::sanitise(Some(n)).as_str().to_owned(),
+        _ => "/login/".to_owned(),
+    };
     Ok(HttpResponse::Found()
-        .insert_header((header::LOCATION, "/login/"))
+        .insert_header((header::LOCATION, to))
         .cookie(auth::username_cookie_removal())
         .finish())
 }

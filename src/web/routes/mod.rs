@@ -10,6 +10,7 @@ pub mod login;
 pub mod pages;
 pub mod qq;
 pub mod register;
+pub mod reset;
 
 use actix_web::{web, HttpRequest};
 
@@ -86,6 +87,14 @@ pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool, dev_outbox: bool)
                 .route(web::get().to(qq::callback))
                 .route(web::post().to(qq::bind_submit)),
         )
+        .service(web::resource("/oauth_callback/link/").route(web::post().to(qq::link_submit)))
+        .service(
+            web::resource("/password/reset/")
+                .route(web::get().to(reset::reset_page))
+                .route(web::post().to(reset::reset_submit)),
+        )
+        .service(web::resource("/terms/").route(web::get().to(pages::terms)))
+        .service(web::resource("/privacy/").route(web::get().to(pages::privacy)))
         .service(web::resource("/").route(web::get().to(pages::index)))
         .service(web::resource("/favicon.ico").route(web::get().to(pages::favicon)))
         .service(web::resource("/healthz").route(web::get().to(health::healthz)))

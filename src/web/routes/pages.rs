@@ -16,6 +16,9 @@ use crate::web::views::render;
 struct IndexPage {
     nav: Nav,
     username: Option<String>,
+    /// The account was made just now: a newcomer's greeting, not 欢迎回来.
+    first_visit: bool,
+    flash: Option<String>,
 }
 
 pub async fn index(
@@ -28,6 +31,8 @@ pub async fn index(
         StatusCode::OK,
         &IndexPage {
             nav: Nav::from_request(&req),
+            first_visit: session.take_first_visit() && user.is_some(),
+            flash: session.take_flash()?,
             username: user.map(|u| u.username),
         },
     )
@@ -71,6 +76,67 @@ pub async fn favicon() -> HttpResponse {
         .content_type("image/svg+xml")
         .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
         .body(FAVICON)
+}
+
+#[derive(Template)]
+#[template(path = "document.html")]
+struct DocumentPage {
+    nav: Nav,
+    title: &'static str,
+    version: &'static str,
+    effective: &'static str,
+    sections: &'static [(&'static str, &'static str)],
+}
+
+/// The version and date of the documents an account accepts (《用户协议》, 《隐私政策》).
+pub const TERMS_VERSION: &str = "1.0";
+pub const PRIVACY_VERSION: &str = "1.0";
+const EFFECTIVE: &str = "2026-12-01";
+
+const TERMS: &[(&str, &str)] = &[
+    ("一、协议的范围", "本协议是您与 qqbind 商城之间关于注册、登录和使用本商城账号（包括以QQ账号登录并绑定手机号）的约定。注册、登录或绑定即表示您已阅读并同意本协议。"),
+    ("二、账号", "一个手机号只能注册一个账号；一个账号只能绑定一个QQ，一个QQ只能绑定一个账号。请妥善保管密码与短信验证码，不要告诉任何人，商城工作人员不会向您索要。"),
+    ("三、QQ登录", "使用QQ登录时，QQ互联会告诉我们您的 openid、昵称和头像，我们用它们识别您的账号并显示在页面上。您可以随时在用户中心解除QQ绑定。"),
+    ("四、账号安全", "我们会对异常的登录和绑定尝试加以限制（例如要求图形验证码或暂时拒绝）。发现账号被盗用时，请立即通过“找回密码”重置密码，所有已登录的设备都会退出。"),
+    ("五、停用与注销", "违反法律法规或本协议的账号可能被停用。您可以联系客服注销账号，注销后账号数据将按《隐私政策》处理。"),
+    ("六、协议的变更", "协议变更时我们会更新版本号与生效日期，并在您下次登录时请您再次确认。"),
+];
+
+const PRIVACY: &[(&str, &str)] = &[
+    ("一、我们收集的信息", "手机号（注册与绑定、接收验证码）、用户名、密码（只保存不可逆的 bcrypt 摘要）、QQ openid、昵称与头像（QQ登录时由QQ互联提供），以及为安全目的记录的操作时间与IP地址。"),
+    ("二、我们如何使用", "用于登录、绑定、找回密码与账号安全；不用于与上述无关的目的，不出售给任何第三方。"),
+    ("三、短信验证码", "验证码由短信服务商发送，5分钟内有效，使用一次即失效；我们不会在日志或页面中保存验证码。"),
+    ("四、保存期限", "账号存续期间保存上述信息；安全记录（审计日志）按法律要求保存。"),
+    ("五、您的权利", "您可以在用户中心查看账号信息、解除QQ绑定、修改密码；可以联系客服更正、复制或删除您的个人信息，或注销账号。"),
+    ("六、联系我们", "如对本政策有任何疑问，请联系商城客服。"),
+];
+
+/// `GET /terms/`: 《用户协议》.
+pub async fn terms(req: HttpRequest) -> Result<HttpResponse, AppError> {
+    render(
+        StatusCode::OK,
+        &DocumentPage {
+            nav: Nav::from_request(&req),
+            title: "用户协议",
+            version: TERMS_VERSION,
+            effective: EFFECTIVE,
+            sections: TERMS,
+        },
+    )
+}
+
+/// `GET /privacy/`: 《隐私政策》.
+pub async fn privacy(req: HttpRequest) -> Result<HttpResponse, AppError> {
+    render(
+        StatusCode::OK,
+        &DocumentPage {
+            nav: Nav::from_request(&req),
+            title: "隐私政策",
+            version: PRIVACY_VERSION,
+            effective: EFFECTIVE,
+            sections: PRIVACY,
+        },
+    )
 }
 
 pub async fn not_found() -> Result<HttpResponse, AppError> {

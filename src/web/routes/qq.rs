@@ -5,18 +5,20 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::codes::{send_sms_for_form, SmsFormField, SmsSlots};
+use super::codes::{kept_work, send_sms_for_form, SmsFormField, SmsSlots, WorkFields};
 use super::login::LoginPage;
 use super::{check_csrf, csrf_token, Nav, NextQuery};
 use crate::bind::{self, BindError, BindInput, Slot};
+use crate::codes::Purpose;
 use crate::db::audit::{Channel, Origin};
 use crate::domain::NextPath;
 use crate::limits::{self, Guard};
 use crate::login::{self, qq::Outcome, qq::QqLoginError};
 use crate::state::AppState;
 use crate::web::auth;
+use crate::web::auth::LoggedIn;
 use crate::web::error::{ApiError, AppError};
-use crate::web::session::{PendingBind, PendingLogin, TypedSession};
+use crate::web::session::{code_digest, PendingBind, PendingLogin, TypedSession};
 use crate::web::views::{render, with_retry_after};
 
 /// Remembers a fresh `state` (with `next`) in this session and in the code store, and
@@ -89,7 +91,9 @@ pub struct CallbackQuery {
     pub code_verifier: Option<String>,
 }
 
-/// `GET /oauth_callback/?code=&state=`: log in, or show the bind form.
+/// `GET /oauth_callback/?code=&state=`: log in, or show the bind form (for a logged-in
+/// customer: the confirmation of binding this QQ to their account). A reload of the
+/// same URL, or the URL with no query, shows the pending form again.
 pub async fn callback(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -97,14 +101,27 @@ pub async fn callback(
     q: web::Query<CallbackQuery>,
 ) -> Result<HttpResponse, AppError> {
     let code = q.code.as_deref().map(str::trim).unwrap_or_default();
+    let st = q.state.as_deref().map(str::trim).unwrap_or_default();
+    let now = state.clock.now();
+    if let Some(pending) = session.pending_bind()?.filter(|p| p.live(now)) {
+        let bare = code.is_empty() && st.is_empty();
+        if bare || pending.came_from(st, code) {
+            // The state was used by the first visit: QQ is not asked again.
+            return show_pending(&req, &state, &session, pending).await;
+        }
+    }
     if code.is_empty() {
         return Err(AppError::BadRequest("缺少code".into()));
     }
     let pending = take_state(&state, &session, q.state.as_deref()).await?;
+    let me = auth::current_user(&state, &session, auth::Check::Changes).await?;
 
     let unbound = match login::qq::complete(&state.qq, &state.db, code).await {
-        Ok(Outcome::Bound(user)) => {
-            let cookie = auth::log_in(&state, &session, &user, false).await?;
+        Ok(Outcome::Bound(owner)) => {
+            if let Some(me) = &me {
+                return bound_while_logged_in(&req, &state, &session, me, &owner, &pending.next);
+            }
+            let cookie = auth::log_in(&state, &session, &owner, false).await?;
             return Ok(redirect(&pending.next).cookie(cookie).finish());
         }
         Ok(Outcome::NotBound(unbound)) => unbound,
@@ -118,25 +135,169 @@ pub async fn callback(
         Err(QqLoginError::Unavailable(e)) => return Err(e.into()),
     };
 
-    // Not bound yet: the bind form, greeted with the QQ profile.
+    // Not bound yet: the bind form (or the confirmation), greeted with the QQ profile.
     let profile = unbound.profile(&state.qq).await;
+    let sid = session.sid()?;
+    let expires_at = now + state.settings.openid_token_ttl.as_secs() as i64;
     let pending_bind = PendingBind {
         next: pending.next,
         profile,
+        state: st.to_owned(),
+        code_digest: code_digest(code),
+        access_token: state.signer.sign_openid(&unbound.openid, expires_at, &sid),
+        expires_at,
     };
     session.set_pending_bind(&pending_bind)?;
+    show_pending(&req, &state, &session, pending_bind).await
+}
+
+/// The pending bind's page: the bind form, or for a logged-in customer the
+/// confirmation (or why it cannot be bound).
+async fn show_pending(
+    req: &HttpRequest,
+    state: &AppState,
+    session: &TypedSession,
+    pending: PendingBind,
+) -> Result<HttpResponse, AppError> {
+    let Some(me) = auth::current_user(state, session, auth::Check::ReadOnly).await? else {
+        let page = BindPage::new(req, state, session, &pending)?;
+        return render(StatusCode::OK, &page);
+    };
     let sid = session.sid()?;
-    let expires_at = state.clock.now() + state.settings.openid_token_ttl.as_secs() as i64;
-    let access_token = state.signer.sign_openid(&unbound.openid, expires_at, &sid);
-    let page = BindPage::new(
-        &req,
-        &state,
-        &session,
-        &pending_bind,
-        access_token,
-        String::new(),
-    )?;
-    render(StatusCode::OK, &page)
+    let openid = state
+        .signer
+        .verify_openid(&pending.access_token, &sid, state.clock.now())
+        .map_err(|_| AppError::BadRequest(BindError::BadOpenId.to_string()))?;
+    match bind::link_check(&state.deps(), &me, &openid).await {
+        Ok(true) => render(
+            StatusCode::OK,
+            &LinkPage {
+                nav: Nav::from_request(req),
+                csrf_token: csrf_token(state, session)?,
+                access_token: pending.access_token.clone(),
+                nickname: pending.profile.nickname.clone(),
+                avatar_url: pending.profile.avatar_url.clone(),
+                account: me.username.clone(),
+                next: pending.next.clone(),
+            },
+        ),
+        Ok(false) => {
+            session.clear_pending_bind();
+            session.set_flash("该QQ已绑定本账号")?;
+            Ok(redirect(&pending.next).finish())
+        }
+        Err(e) => link_refused(req, state, session, e, &pending.next),
+    }
+}
+
+/// A QQ bound to an account, arriving while someone is logged in: their own QQ is a
+/// plain return; another account's is a 409 that names it only masked.
+fn bound_while_logged_in(
+    req: &HttpRequest,
+    state: &AppState,
+    session: &TypedSession,
+    me: &crate::db::users::User,
+    owner: &crate::db::users::User,
+    next: &str,
+) -> Result<HttpResponse, AppError> {
+    if owner.id == me.id {
+        return Ok(redirect(next).finish());
+    }
+    let e = bind::LinkError::OwnedElsewhere {
+        owner: bind::masked_owner(owner),
+    };
+    link_refused(req, state, session, e, next)
+}
+
+/// Why a logged-in customer's QQ could not be bound: a page with the way on.
+fn link_refused(
+    req: &HttpRequest,
+    state: &AppState,
+    session: &TypedSession,
+    e: bind::LinkError,
+    next: &str,
+) -> Result<HttpResponse, AppError> {
+    use bind::LinkError as E;
+    let status = match e {
+        E::OwnedElsewhere { .. } | E::AccountBoundElsewhere => StatusCode::CONFLICT,
+        E::Disabled => StatusCode::FORBIDDEN,
+        E::BadOpenId | E::Failed => StatusCode::BAD_REQUEST,
+        E::Unavailable(cause) => return Err(cause.into()),
+    };
+    if !matches!(e, E::Failed) {
+        session.clear_pending_bind();
+    }
+    let page = LinkRefusedPage {
+        nav: Nav::from_request(req),
+        csrf_token: csrf_token(state, session)?,
+        message: e.to_string(),
+        owned_elsewhere: matches!(e, E::OwnedElsewhere { .. }),
+        account_has_qq: matches!(e, E::AccountBoundElsewhere),
+        retry_qq: matches!(e, E::BadOpenId | E::Failed),
+        next: next.to_owned(),
+    };
+    render(status, &page)
+}
+
+/// "将QQ 小明 绑定到账号 xxx？": binding the QQ to the account one is logged in to.
+#[derive(Template)]
+#[template(path = "link.html")]
+struct LinkPage {
+    nav: Nav,
+    csrf_token: String,
+    access_token: String,
+    nickname: String,
+    avatar_url: String,
+    account: String,
+    next: String,
+}
+
+#[derive(Template)]
+#[template(path = "link_refused.html")]
+struct LinkRefusedPage {
+    nav: Nav,
+    csrf_token: String,
+    message: String,
+    owned_elsewhere: bool,
+    account_has_qq: bool,
+    retry_qq: bool,
+    next: String,
+}
+
+#[derive(Deserialize)]
+pub struct LinkForm {
+    csrf_token: Option<String>,
+    access_token: Option<String>,
+}
+
+/// `POST /oauth_callback/link/`: binds the pending QQ to the logged-in account, then
+/// on to `next`.
+pub async fn link_submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+    LoggedIn(me): LoggedIn,
+    form: web::Form<LinkForm>,
+) -> Result<HttpResponse, AppError> {
+    check_csrf(&state, &session, form.csrf_token.as_deref())?;
+    let pending = session.pending_bind()?.unwrap_or_else(|| PendingBind {
+        next: "/info/".to_owned(),
+        ..Default::default()
+    });
+    let sid = session.sid()?;
+    let origin = Origin::new(super::client(&state, &req).address(), Channel::Form);
+    let token = form.access_token.as_deref().unwrap_or_default();
+    match bind::link(&state.deps(), &me, token, &sid, &pending.profile, &origin).await {
+        Ok(_) => {
+            tracing::info!(user_id = me.id, "QQ bound from the user centre");
+            session.clear_pending_bind();
+            session.set_flash("绑定成功，以后可用QQ一键登录本账号")?;
+            Ok(HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, pending.next))
+                .finish())
+        }
+        Err(e) => link_refused(&req, &state, &session, e, &pending.next),
+    }
 }
 
 /// Consumes `state`: it must have been issued to this session, unused, unexpired.
@@ -208,12 +369,21 @@ pub struct BindPage {
     nav: Nav,
     csrf_token: String,
     access_token: String,
+    /// Where the bind goes on to (and where 重新QQ登录 comes back to).
+    next: String,
     mobile: String,
+    /// What was typed, shown back after a refusal (the refused code never is).
+    sms_code: String,
+    image_code: String,
     nickname: String,
     avatar_url: String,
     image_code_id: String,
     errors: BindErrors,
     sms_notice: Option<String>,
+    /// Seconds the SMS button still waits (the store's send flag).
+    sms_wait: u64,
+    /// 忘记密码？ under "用户名或密码错误".
+    forgot_link: bool,
 }
 
 impl BindPage {
@@ -222,20 +392,35 @@ impl BindPage {
         state: &AppState,
         session: &TypedSession,
         pending: &PendingBind,
-        access_token: String,
-        mobile: String,
     ) -> Result<Self, AppError> {
         Ok(Self {
             nav: Nav::from_request(req),
             csrf_token: csrf_token(state, session)?,
-            access_token,
-            mobile,
+            access_token: pending.access_token.clone(),
+            next: pending.next.clone(),
+            mobile: String::new(),
+            sms_code: String::new(),
+            image_code: String::new(),
             nickname: pending.profile.nickname.clone(),
             avatar_url: pending.profile.avatar_url.clone(),
             image_code_id: uuid::Uuid::new_v4().to_string(),
             errors: BindErrors::default(),
             sms_notice: None,
+            sms_wait: 0,
+            forgot_link: false,
         })
+    }
+
+    /// Keeps what the shopper did: the mobile, the captcha while it is still unused, the
+    /// SMS code unless it was the one refused, and the SMS button's wait.
+    async fn keep_work(&mut self, state: &AppState, form: &BindFormData) {
+        let kept = kept_work(state, form, self.errors.sms_code.is_some(), Purpose::Bind).await;
+        self.sms_wait = kept.sms_wait;
+        self.sms_code = kept.sms_code;
+        if let Some((id, typed)) = kept.captcha {
+            self.image_code_id = id;
+            self.image_code = typed;
+        }
     }
 }
 
@@ -250,8 +435,20 @@ pub struct BindFormData {
     csrf_token: Option<String>,
     image_code: Option<String>,
     image_code_id: Option<String>,
-    /// `send_sms`: the "获取短信验证码" button without JavaScript.
+    /// `send_sms`: the "获取短信验证码" button without JavaScript; `captcha`: 换一张.
     action: Option<String>,
+}
+
+impl WorkFields for BindFormData {
+    fn work(&self) -> [&str; 4] {
+        [
+            &self.mobile,
+            &self.image_code,
+            &self.image_code_id,
+            &self.sms_code,
+        ]
+        .map(|f| f.as_deref().unwrap_or_default())
+    }
 }
 
 /// `POST /oauth_callback/`: bind and log in, or show the form again with the message.
@@ -276,27 +473,33 @@ pub async fn bind_submit(
         .take(32)
         .collect::<String>();
     let access_token = form.access_token.clone().unwrap_or_default();
-    let mut page = BindPage::new(
-        &req,
-        &state,
-        &session,
-        &pending,
-        access_token.clone(),
-        crate::web::views::typed_back(&mobile, 32),
-    )?;
+    let mut page = BindPage::new(&req, &state, &session, &pending)?;
+    // What the form carried is what it carries again (spec: kept to resubmit).
+    page.access_token = crate::web::views::typed_back(&access_token, 512);
+    page.mobile = crate::web::views::typed_back(&mobile, 32);
 
-    if form.action.as_deref() == Some("send_sms") {
-        let bucket = super::client(&state, &req).bucket();
-        return send_sms_without_js(&state, &bucket, &form, page).await;
+    match form.action.as_deref() {
+        Some("send_sms") => {
+            let bucket = super::client(&state, &req).bucket();
+            return send_sms_without_js(&state, &bucket, &form, page).await;
+        }
+        Some("captcha") => {
+            // 换一张 without the script: a new picture, everything else kept.
+            page.keep_work(&state, &form).await;
+            page.image_code_id = uuid::Uuid::new_v4().to_string();
+            page.image_code.clear();
+            return render(StatusCode::OK, &page);
+        }
+        _ => {}
     }
 
     let input = BindInput {
         mobile,
-        password: form.password.unwrap_or_default(),
-        sms_code: form.sms_code.unwrap_or_default(),
+        password: form.password.clone().unwrap_or_default(),
+        sms_code: form.sms_code.clone().unwrap_or_default(),
         access_token,
-        image_code: form.image_code.unwrap_or_default(),
-        image_code_id: form.image_code_id.unwrap_or_default(),
+        image_code: form.image_code.clone().unwrap_or_default(),
+        image_code_id: form.image_code_id.clone().unwrap_or_default(),
     };
     let sid = session.existing_sid()?.unwrap_or_default();
     let profile = pending.profile.clone();
@@ -307,11 +510,20 @@ pub async fn bind_submit(
         Ok(bound) => {
             tracing::info!(user_id = bound.user.id, created = bound.created, "QQ bound");
             let cookie = auth::log_in(&state, &session, &bound.user, false).await?;
+            session.set_flash(if bound.created {
+                "绑定成功！您的账号已创建，用户名为您的手机号，以后可用QQ一键登录"
+            } else {
+                "绑定成功，以后可用QQ一键登录本账号"
+            })?;
+            if bound.created {
+                session.set_first_visit()?;
+            }
             Ok(redirect(&pending.next).cookie(cookie).finish())
         }
         Err(BindError::Unavailable(e)) => Err(e.into()),
         Err(BindError::Limited(limited)) => {
             page.errors.form = Some(limited.to_string());
+            page.keep_work(&state, &form).await;
             let resp = render(StatusCode::TOO_MANY_REQUESTS, &page)?;
             Ok(with_retry_after(resp, &limited))
         }
@@ -320,7 +532,9 @@ pub async fn bind_submit(
                 BindError::Disabled => StatusCode::FORBIDDEN,
                 _ => StatusCode::BAD_REQUEST,
             };
+            page.forgot_link = matches!(e, BindError::WrongPassword);
             page.errors.put(e.slot(), e.to_string());
+            page.keep_work(&state, &form).await;
             render(status, &page)
         }
     }
@@ -350,5 +564,6 @@ async fn send_sms_without_js(
     let fields = [&form.mobile, &form.image_code, &form.image_code_id]
         .map(|f| f.as_deref().unwrap_or_default());
     let status = send_sms_for_form(state, ip, fields, &mut page).await?;
+    page.keep_work(state, form).await;
     render(status, &page)
 }

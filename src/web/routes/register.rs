@@ -5,9 +5,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::codes::{send_sms_for_form, SmsFormField, SmsSlots};
+use super::codes::{kept_work, send_sms_for_form, SmsFormField, SmsSlots, WorkFields};
 use super::{check_csrf, csrf_token, Nav, NextQuery};
 use crate::accounts::{self, RegisterError, RegisterErrors, RegisterInput};
+use crate::codes::Purpose;
 use crate::db;
 use crate::db::audit::{Channel, Origin};
 use crate::domain::{Mobile, NextPath, Username};
@@ -31,6 +32,35 @@ struct RegisterPage {
     errors: RegisterErrors,
     image_code_errmsg: Option<String>,
     sms_notice: Option<String>,
+    /// What a refused form shows back (see [`kept_work`]).
+    image_code: String,
+    sms_code: String,
+    sms_wait: u64,
+}
+
+impl RegisterPage {
+    async fn keep_work(&mut self, state: &AppState, form: &RegisterForm) {
+        let refused = self.errors.sms_code.is_some();
+        let kept = kept_work(state, form, refused, Purpose::Bind).await;
+        self.sms_wait = kept.sms_wait;
+        self.sms_code = kept.sms_code;
+        if let Some((id, typed)) = kept.captcha {
+            self.image_code_id = id;
+            self.image_code = typed;
+        }
+    }
+}
+
+impl WorkFields for RegisterForm {
+    fn work(&self) -> [&str; 4] {
+        [
+            &self.mobile,
+            &self.image_code,
+            &self.image_code_id,
+            &self.sms_code,
+        ]
+        .map(|f| f.as_deref().unwrap_or_default())
+    }
 }
 
 impl SmsSlots for RegisterPage {
@@ -66,6 +96,9 @@ impl RegisterPage {
             errors: RegisterErrors::default(),
             image_code_errmsg: None,
             sms_notice: None,
+            image_code: String::new(),
+            sms_code: String::new(),
+            sms_wait: 0,
         })
     }
 }
@@ -121,20 +154,30 @@ pub async fn register_submit(
         ..RegisterPage::new(&req, &state, &session, &next)?
     };
 
-    if form.action.as_deref() == Some("send_sms") {
-        let fields = [&form.mobile, &form.image_code, &form.image_code_id]
-            .map(|f| f.as_deref().unwrap_or_default());
-        let bucket = super::client(&state, &req).bucket();
-        let status = send_sms_for_form(&state, &bucket, fields, &mut page).await?;
-        return render(status, &page);
+    match form.action.as_deref() {
+        Some("send_sms") => {
+            let fields = [&form.mobile, &form.image_code, &form.image_code_id]
+                .map(|f| f.as_deref().unwrap_or_default());
+            let bucket = super::client(&state, &req).bucket();
+            let status = send_sms_for_form(&state, &bucket, fields, &mut page).await?;
+            page.keep_work(&state, &form).await;
+            return render(status, &page);
+        }
+        Some("captcha") => {
+            page.keep_work(&state, &form).await;
+            page.image_code_id = uuid::Uuid::new_v4().to_string();
+            page.image_code.clear();
+            return render(StatusCode::OK, &page);
+        }
+        _ => {}
     }
 
     let input = RegisterInput {
-        username: form.username.unwrap_or_default(),
-        password: form.password.unwrap_or_default(),
-        password2: form.password2.unwrap_or_default(),
-        mobile: form.mobile.unwrap_or_default(),
-        sms_code: form.sms_code.unwrap_or_default(),
+        username: form.username.clone().unwrap_or_default(),
+        password: form.password.clone().unwrap_or_default(),
+        password2: form.password2.clone().unwrap_or_default(),
+        mobile: form.mobile.clone().unwrap_or_default(),
+        sms_code: form.sms_code.clone().unwrap_or_default(),
         allow: form.allow.is_some(),
     };
     // Counted first, before any work; a registration that goes through gives it back.
@@ -147,6 +190,7 @@ pub async fn register_submit(
         Ok(()) => {}
         Err(Refused::Limited(limited)) => {
             page.errors.form = Some(limited.to_string());
+            page.keep_work(&state, &form).await;
             let resp = render(StatusCode::TOO_MANY_REQUESTS, &page)?;
             return Ok(with_retry_after(resp, &limited));
         }
@@ -165,6 +209,7 @@ pub async fn register_submit(
         }
         Err(RegisterError::Invalid(errors)) => {
             page.errors = errors;
+            page.keep_work(&state, &form).await;
             render(StatusCode::BAD_REQUEST, &page)
         }
         Err(RegisterError::Unavailable(e)) => Err(e.into()),

@@ -22,7 +22,7 @@ pub fn input_value(page: &str, name: &str) -> Option<String> {
     })
 }
 
-/// The message shown in the slot with this id (e.g. `sms-code-error-server`).
+/// The message shown in the slot with this id (e.g. `sms-code-error`).
 pub fn slot_message(page: &str, id: &str) -> Option<String> {
     between(page, &format!("id=\"{id}\" role=\"alert\">"), "<").map(str::to_owned)
 }
