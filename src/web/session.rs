@@ -35,6 +35,7 @@ const QQ_PENDING: &str = "qq_pending";
 const QQ_BIND: &str = "qq_bind";
 const FLASH: &str = "flash";
 const FIRST_VISIT: &str = "first_visit";
+const SMS_MOBILE: &str = "sms_mobile";
 pub const REMEMBER: &str = "remember";
 
 /// At most this many QQ logins may be pending in one browser (several tabs).
@@ -220,6 +221,17 @@ impl TypedSession {
 
     pub fn take_flash(&self) -> Result<Option<String>, AppError> {
         Ok(self.0.remove_as::<String>(FLASH).and_then(Result::ok))
+    }
+
+    /// The mobile this browser last had a bind or register code sent to: a reloaded
+    /// form shows it again, with the SMS button's wait.
+    pub fn set_sms_mobile(&self, mobile: &str) -> Result<(), AppError> {
+        self.0.insert(SMS_MOBILE, mobile)?;
+        Ok(())
+    }
+
+    pub fn sms_mobile(&self) -> Result<Option<String>, AppError> {
+        Ok(self.0.get::<String>(SMS_MOBILE)?)
     }
 
     /// The account was made just now (by a bind): the next home page greets a newcomer.

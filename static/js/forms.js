@@ -30,18 +30,11 @@
     t.setAttribute("aria-label", "显示密码");
   });
 
-  // In flight: the pressed button is disabled (its name/value still sent), and enabled
-  // again when the page comes back from the browser's cache (Back).
+  // In flight: the pressed button is disabled once the browser has taken the form's
+  // data (its name/value included), and enabled again when the page comes back from the
+  // browser's cache (Back).
   function inFlight(submitter) {
     if (!submitter || submitter.disabled) return;
-    if (submitter.name) {
-      var copy = document.createElement("input");
-      copy.type = "hidden";
-      copy.name = submitter.name;
-      copy.value = submitter.value;
-      copy.className = "in-flight-copy";
-      form.appendChild(copy);
-    }
     submitter.setAttribute("data-label", submitter.textContent);
     setTimeout(function () {
       submitter.disabled = true;
@@ -56,7 +49,6 @@
       b.textContent = b.getAttribute("data-label");
       b.removeAttribute("data-label");
     });
-    Array.prototype.forEach.call(form.querySelectorAll(".in-flight-copy"), function (c) { c.remove(); });
   });
 
   if (kind === "link") {
@@ -211,6 +203,7 @@
     }, 1000);
   }
   function notice(msg) {
+    if (!$("sms-notice")) return;
     $("sms-notice").textContent = msg || "";
     $("sms-notice").hidden = !msg;
   }

@@ -131,6 +131,9 @@ async fn a_forgotten_password_is_reset_by_a_code_and_every_session_ends(kind: Se
     assert_eq!(login_status(&app, MOBILE, NEW_PASSWORD).await, 302);
 }
 
+/// The form's fields, the slot of the message, the message.
+type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+
 async fn every_refusal_is_a_400_by_field_and_changes_nothing(kind: Setup) {
     let app = spawn_app(kind).await;
     let user = app.create_user(MOBILE, PASSWORD).await;
@@ -139,7 +142,7 @@ async fn every_refusal_is_a_400_by_field_and_changes_nothing(kind: Setup) {
         .set_ex(&keys::sms_reset(MOBILE), "654321", keys::SMS_CODE_TTL)
         .await
         .unwrap();
-    let cases: &[(&[(&str, &str)], &str, &str)] = &[
+    let cases: &[Case] = &[
         (&[("mobile", MOBILE)], "form-error", "缺少必传参数"),
         (
             &fields("1380013800", "654321", NEW_PASSWORD, NEW_PASSWORD),

@@ -51,6 +51,11 @@ pub struct App {
 
 impl App {
     pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// [`App::start`] with settings changed by `tweak` (a short openid token, say).
+    pub async fn start_with(tweak: impl FnOnce(&mut Settings)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("e2e.db").to_string_lossy().into_owned();
         let mut settings = Settings::from_lookup(|name| match name {
@@ -60,6 +65,7 @@ impl App {
         })
         .unwrap();
         settings.bcrypt_cost = 4;
+        tweak(&mut settings);
         let app = Application::build(settings).await.unwrap();
         let base = format!("http://127.0.0.1:{}", app.port());
         let state = app.state();
@@ -429,6 +435,41 @@ impl Browser {
             .await
             .unwrap()
             == json!(true)
+    }
+
+    /// The id (or, without one, the text) of the element that has the focus.
+    pub async fn focused(&self) -> String {
+        self.client
+            .execute(
+                "var e = document.activeElement; return e.id || e.textContent.trim();",
+                vec![],
+            )
+            .await
+            .unwrap()
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Presses `keys` (WebDriver key codes: Tab is `\u{E004}`) on the focused element.
+    pub async fn press(&self, keys: &str) {
+        self.client
+            .active_element()
+            .await
+            .unwrap()
+            .send_keys(keys)
+            .await
+            .unwrap();
+    }
+
+    /// Reloads the page, as the browser's reload button does.
+    pub async fn reload(&self) {
+        self.client.refresh().await.unwrap();
+    }
+
+    /// The browser's Back button.
+    pub async fn back(&self) {
+        self.client.back().await.unwrap();
     }
 
     /// Leaves `css` the way a person does (Tab), so its blur check runs.

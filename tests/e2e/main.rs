@@ -6,6 +6,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod driver;
+mod journeys;
 
 use driver::{App, Browser, Viewport};
 
@@ -169,16 +170,22 @@ async fn the_bind_forms_checks_show_the_servers_messages_before_submit() {
         let mut b = Browser::open(&app, vp, "bind-checks").await;
         qq_login_to_bind_form(&mut b, "/", &format!("检查-{}", vp.name())).await;
 
-        // Empty: the script stops the submit and marks every field.
+        // Tabbing through empty fields flags nothing: checks wait for typing or submit.
+        b.find("#mobile").await.click().await.unwrap();
+        b.press("\u{E004}").await;
+        b.press("\u{E004}").await;
+        for slot in ["#mobile-error", "#password-error", "#sms-code-error"] {
+            assert_eq!(b.message(slot).await, None, "{slot} before any typing");
+        }
+        // Empty: the script stops the submit and says, by field, what to type.
         b.mark_page().await;
         b.click("button.btn-primary[value=bind]").await;
-        for slot in ["#mobile-error", "#password-error", "#sms-code-error"] {
-            assert_eq!(
-                b.message(slot).await.as_deref(),
-                Some("缺少必传参数"),
-                "{slot}"
-            );
-        }
+        b.assert_messages(&[
+            ("#mobile-error", "请输入手机号"),
+            ("#password-error", "请输入密码"),
+            ("#sms-code-error", "请输入短信验证码"),
+        ])
+        .await;
         assert!(b.same_page().await, "nothing was sent");
         b.step("empty-client").await;
         submit_to_server(&b, "#bind-form", "/oauth_callback/").await;
@@ -219,6 +226,19 @@ async fn the_bind_forms_checks_show_the_servers_messages_before_submit() {
             );
             b.step_refused("bad-field-server", 400).await;
         }
+        // Ten characters with a space: the rule, not only the length, is what is said;
+        // the hint has said it before any error.
+        assert_eq!(
+            b.text("#password-hint").await,
+            "8-20位字母或数字；已有账号请输入该账号的密码"
+        );
+        b.fill("#password", "abcd 12345").await;
+        b.blur("#password").await;
+        assert_eq!(
+            b.message("#password-error").await.as_deref(),
+            Some("密码只能包含字母和数字（不能有空格或符号）")
+        );
+        b.step("password-rule").await;
         b.close().await;
     }
 }

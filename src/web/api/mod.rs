@@ -136,7 +136,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings) {
             )
             .service(
                 web::resource("/sms_codes/{mobile}/")
-                    .route(web::get().to(crate::web::routes::codes::sms_code))
+                    .route(web::get().to(crate::web::routes::codes::api_sms_code))
                     .default_service(not_allowed()),
             )
             .service(

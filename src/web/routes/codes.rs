@@ -90,29 +90,56 @@ async fn send_for(
     }
 }
 
+/// `GET /sms_codes/<mobile>/` from a page: also remembers the mobile in the session, so
+/// that a reloaded bind form shows it with the SMS button's wait.
 pub async fn sms_code(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: crate::web::session::TypedSession,
+    path: web::Path<String>,
+    q: web::Query<SmsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let purpose = send_sms_json(&req, &state, &path, &q).await?;
+    if purpose == Purpose::Bind {
+        if let Some(m) = Mobile::parse(path.trim()) {
+            session.set_sms_mobile(m.as_str())?;
+        }
+    }
+    Ok(sms_sent())
+}
+
+/// `GET /api/sms_codes/<mobile>/`: the same, without a session.
+pub async fn api_sms_code(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
     q: web::Query<SmsQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    send_sms_json(&req, &state, &path, &q).await?;
+    Ok(sms_sent())
+}
+
+async fn send_sms_json(
+    req: &HttpRequest,
+    state: &AppState,
+    mobile: &str,
+    q: &SmsQuery,
+) -> Result<Purpose, ApiError> {
     let purpose = Purpose::parse(q.purpose.as_deref())
         .ok_or_else(|| ApiError::bad_request("4003", "无效的purpose"))?;
     let fields = [
-        path.as_str(),
+        mobile,
         q.image_code.as_deref().unwrap_or_default(),
         q.image_code_id.as_deref().unwrap_or_default(),
     ];
-    send_for(
-        &state,
-        &super::client(&state, &req).bucket(),
-        fields,
-        purpose,
-    )
-    .await?;
-    Ok(HttpResponse::Ok()
+    send_for(state, &super::client(state, req).bucket(), fields, purpose).await?;
+    Ok(purpose)
+}
+
+fn sms_sent() -> HttpResponse {
+    HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(serde_json::json!({ "code": "0", "errmsg": "发送短信成功" })))
+        .json(serde_json::json!({ "code": "0", "errmsg": "发送短信成功" }))
 }
 
 /// Where a form shows the outcome of its "获取短信验证码" button (without JavaScript).

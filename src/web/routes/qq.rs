@@ -9,8 +9,10 @@ use super::codes::{kept_work, send_sms_for_form, SmsFormField, SmsSlots, WorkFie
 use super::login::LoginPage;
 use super::{check_csrf, csrf_token, Nav, NextQuery};
 use crate::bind::{self, BindError, BindInput, Slot};
+use crate::codes::service::resend_wait;
 use crate::codes::Purpose;
 use crate::db::audit::{Channel, Origin};
+use crate::domain::Mobile;
 use crate::domain::NextPath;
 use crate::limits::{self, Guard};
 use crate::login::{self, qq::Outcome, qq::QqLoginError};
@@ -160,7 +162,12 @@ async fn show_pending(
     pending: PendingBind,
 ) -> Result<HttpResponse, AppError> {
     let Some(me) = auth::current_user(state, session, auth::Check::ReadOnly).await? else {
-        let page = BindPage::new(req, state, session, &pending)?;
+        let mut page = BindPage::new(req, state, session, &pending)?;
+        // The mobile a code went to, and how long its SMS button still waits.
+        if let Some(m) = session.sms_mobile()?.as_deref().and_then(Mobile::parse) {
+            page.sms_wait = resend_wait(&state.codes, Purpose::Bind, &m).await;
+            page.mobile = m.as_str().to_owned();
+        }
         return render(StatusCode::OK, &page);
     };
     let sid = session.sid()?;
@@ -481,7 +488,7 @@ pub async fn bind_submit(
     match form.action.as_deref() {
         Some("send_sms") => {
             let bucket = super::client(&state, &req).bucket();
-            return send_sms_without_js(&state, &bucket, &form, page).await;
+            return send_sms_without_js(&state, &session, &bucket, &form, page).await;
         }
         Some("captcha") => {
             // 换一张 without the script: a new picture, everything else kept.
@@ -557,6 +564,7 @@ impl SmsSlots for BindPage {
 
 async fn send_sms_without_js(
     state: &AppState,
+    session: &TypedSession,
     ip: &str,
     form: &BindFormData,
     mut page: BindPage,
@@ -564,6 +572,11 @@ async fn send_sms_without_js(
     let fields = [&form.mobile, &form.image_code, &form.image_code_id]
         .map(|f| f.as_deref().unwrap_or_default());
     let status = send_sms_for_form(state, ip, fields, &mut page).await?;
+    if status == StatusCode::OK {
+        if let Some(m) = Mobile::parse(fields[0].trim()) {
+            session.set_sms_mobile(m.as_str())?;
+        }
+    }
     page.keep_work(state, form).await;
     render(status, &page)
 }
