@@ -6,12 +6,9 @@
 //! send flag and a marker no typed code matches), and a reset for a mobile without an
 //! account is refused with the text of a wrong code.
 
-use crate::codes::service::{
-    self as code_service, Recipient, SendSmsError, SmsCodeError, SmsRequest,
-};
-use crate::codes::sms::SmsProvider;
+use crate::codes::service::{self as code_service, Recipient, Recipients, SmsCodeError};
 use crate::codes::Purpose;
-use crate::db::{self, audit, audit::Action, audit::Origin, users, users::User};
+use crate::db::{self, audit, audit::Action, audit::Origin, users, users::User, Db};
 use crate::domain::{Mobile, Password};
 use crate::fault::Unavailable;
 use crate::limits::{self, Guard, Limited, Refused};
@@ -88,38 +85,25 @@ fn unavailable(e: impl Into<Unavailable>) -> ResetError {
     ResetError::Unavailable(e.into())
 }
 
-/// `GET /sms_codes/<mobile>/?…&purpose=reset`: the image captcha, the SMS limits, and a
-/// code kept as `sms_reset_<mobile>` — sent only when the mobile has an account.
-pub async fn send_reset_code(
-    deps: &Deps<'_>,
-    sms: &SmsProvider,
-    limits_on: bool,
-    ip: &str,
-    mobile: &str,
-    image_code: &str,
-    image_code_id: &str,
-) -> Result<(), SendSmsError> {
-    let request = SmsRequest {
-        mobile,
-        image_code,
-        image_code_id,
-        purpose: Purpose::Reset,
-    };
-    let db = deps.db.clone();
-    code_service::send_code(deps.codes, sms, limits_on, ip, request, |m| async move {
-        let key = m.as_str().to_owned();
-        let found = db
-            .read(move |c| Ok(users::find_by_mobile(c, &key)?))
-            .await?;
-        Ok(match found {
-            Some(_) => Recipient::Send,
-            None => {
-                tracing::info!(mobile = %m.masked(), "reset code asked for a mobile with no account");
-                Recipient::Nobody
-            }
+/// Who gets a recovery code (`GET /sms_codes/<mobile>/?…&purpose=reset`): the mobile
+/// of an account; for any other, nobody (the answer is the same).
+pub fn recipient(db: &Db) -> Recipients {
+    let db = db.clone();
+    Box::new(move |m: Mobile| {
+        Box::pin(async move {
+            let key = m.as_str().to_owned();
+            let found = db
+                .read(move |c| Ok(users::find_by_mobile(c, &key)?))
+                .await?;
+            Ok(match found {
+                Some(_) => Recipient::Send,
+                None => {
+                    tracing::info!(mobile = %m.masked(), "reset code asked for a mobile with no account");
+                    Recipient::Nobody
+                }
+            })
         })
     })
-    .await
 }
 
 /// Counts the attempt before any work: the client's refusals, and the attempts on one

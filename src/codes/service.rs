@@ -92,9 +92,18 @@ pub enum Recipient {
     Nobody,
 }
 
-/// What a bind or register code is sent after: nothing to look up.
-pub async fn anyone(_: Mobile) -> Result<Recipient, Unavailable> {
-    Ok(Recipient::Send)
+/// Decides, once the captcha is right, who a code goes to (see [`Recipient`]).
+pub type Recipients = Box<
+    dyn FnOnce(
+            Mobile,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<Recipient, Unavailable>> + Send>,
+        > + Send,
+>;
+
+/// Who gets a bind or register code: whoever asks (nothing to look up).
+pub fn anyone() -> Recipients {
+    Box::new(|_| Box::pin(async { Ok(Recipient::Send) }))
 }
 
 /// Checks the image code (one use) and sends a fresh 6-digit code to `mobile`, for the
@@ -115,7 +124,7 @@ pub async fn send_sms_code(
         image_code_id,
         purpose: Purpose::Bind,
     };
-    send_code(codes, sms, limits_on, ip, request, anyone).await
+    send_code(codes, sms, limits_on, ip, request, anyone()).await
 }
 
 /// [`send_sms_code`] for any purpose: `recipient` decides, once the captcha is right,

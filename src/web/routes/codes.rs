@@ -13,6 +13,7 @@ use crate::domain::Mobile;
 use crate::limits;
 use crate::state::AppState;
 use crate::web::error::{ApiError, AppError};
+use crate::web::session::TypedSession;
 use crate::web::views::typed_back;
 use crate::web::views::{render, with_retry_after};
 
@@ -61,33 +62,18 @@ async fn send_for(
     purpose: Purpose,
 ) -> Result<(), SendSmsError> {
     let [mobile, image_code, image_code_id] = fields;
+    let request = service::SmsRequest {
+        mobile,
+        image_code,
+        image_code_id,
+        purpose,
+    };
+    let recipient = match purpose {
+        Purpose::Bind => service::anyone(),
+        Purpose::Reset => crate::recovery::recipient(&state.db),
+    };
     let limits_on = state.settings.rate_limits;
-    match purpose {
-        Purpose::Bind => {
-            service::send_sms_code(
-                &state.codes,
-                &state.sms,
-                limits_on,
-                ip,
-                mobile,
-                image_code,
-                image_code_id,
-            )
-            .await
-        }
-        Purpose::Reset => {
-            crate::recovery::send_reset_code(
-                &state.deps(),
-                &state.sms,
-                limits_on,
-                ip,
-                mobile,
-                image_code,
-                image_code_id,
-            )
-            .await
-        }
-    }
+    service::send_code(&state.codes, &state.sms, limits_on, ip, request, recipient).await
 }
 
 /// `GET /sms_codes/<mobile>/` from a page: also remembers the mobile in the session, so
@@ -95,7 +81,7 @@ async fn send_for(
 pub async fn sms_code(
     req: HttpRequest,
     state: web::Data<AppState>,
-    session: crate::web::session::TypedSession,
+    session: TypedSession,
     path: web::Path<String>,
     q: web::Query<SmsQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -197,52 +183,141 @@ pub async fn send_sms_for_form_as(
     }
 }
 
-/// What a refused form shows back of the captcha and the SMS field.
-pub struct KeptWork {
-    /// The captcha's id and what was typed, while that captcha is unused.
-    pub captcha: Option<(String, String)>,
+/// The captcha and SMS fields of a form with the SMS button, and the button pressed.
+#[derive(Deserialize, Default, Clone)]
+pub struct CodeFields {
+    pub mobile: Option<String>,
+    pub image_code: Option<String>,
+    pub image_code_id: Option<String>,
+    pub sms_code: Option<String>,
+    /// `send_sms`: the SMS button without the script; `captcha`: 换一张; else a submit.
+    pub action: Option<String>,
+}
+
+impl CodeFields {
+    pub fn mobile(&self) -> &str {
+        self.mobile.as_deref().unwrap_or_default()
+    }
+
+    pub fn sms_code(&self) -> &str {
+        self.sms_code.as_deref().unwrap_or_default()
+    }
+
+    pub fn image_code(&self) -> &str {
+        self.image_code.as_deref().unwrap_or_default()
+    }
+
+    pub fn image_code_id(&self) -> &str {
+        self.image_code_id.as_deref().unwrap_or_default()
+    }
+}
+
+/// What a form shows of the captcha and the SMS field.
+pub struct Work {
+    pub image_code_id: String,
+    /// What was typed, shown back while that captcha is unused.
+    pub image_code: String,
+    /// What was typed, shown back unless it was the code refused.
     pub sms_code: String,
     /// Seconds until the SMS button may send again (the store's send flag).
     pub sms_wait: u64,
 }
 
-/// The fields a form's kept work is read from: mobile, image code, its id, SMS code.
-pub trait WorkFields {
-    fn work(&self) -> [&str; 4];
-}
+impl Work {
+    /// A new captcha, nothing typed.
+    pub fn fresh() -> Self {
+        Self {
+            image_code_id: uuid::Uuid::new_v4().to_string(),
+            image_code: String::new(),
+            sms_code: String::new(),
+            sms_wait: 0,
+        }
+    }
 
-/// The shopper's work on the captcha and SMS fields, as the store says it stands: the
-/// captcha while it is unused, the SMS code unless it was the one refused, the wait.
-pub async fn kept_work(
-    state: &AppState,
-    form: &impl WorkFields,
-    sms_refused: bool,
-    purpose: Purpose,
-) -> KeptWork {
-    let [mobile, image_code, image_code_id, sms_code] = form.work();
-    let captcha = match uuid::Uuid::parse_str(image_code_id.trim()) {
-        Ok(id) => {
+    /// Keeps the shopper's work as the store says it stands: the captcha while it is
+    /// unused, the SMS code unless it was the one refused, the SMS button's wait.
+    pub async fn keep(
+        &mut self,
+        state: &AppState,
+        fields: &CodeFields,
+        sms_refused: bool,
+        purpose: Purpose,
+    ) {
+        if let Ok(id) = uuid::Uuid::parse_str(fields.image_code_id().trim()) {
             let id = id.to_string();
-            match state.codes.get(&keys::image(&id)).await {
-                Ok(Some(_)) => Some((id, typed_back(image_code, 4))),
-                _ => None,
+            if let Ok(Some(_)) = state.codes.get(&keys::image(&id)).await {
+                self.image_code = typed_back(fields.image_code(), 4);
+                self.image_code_id = id;
             }
         }
-        Err(_) => None,
-    };
-    let sms_wait = match Mobile::parse(mobile.trim()) {
-        Some(m) => service::resend_wait(&state.codes, purpose, &m).await,
-        None => 0,
-    };
-    KeptWork {
-        captcha,
-        sms_code: if sms_refused {
+        self.sms_wait = self.wait_for(state, fields.mobile(), purpose).await;
+        self.sms_code = if sms_refused {
             String::new()
         } else {
-            typed_back(sms_code, 6)
-        },
-        sms_wait,
+            typed_back(fields.sms_code(), 6)
+        };
     }
+
+    /// The SMS button's wait for `mobile` (0 when it is no mobile).
+    pub async fn wait_for(&self, state: &AppState, mobile: &str, purpose: Purpose) -> u64 {
+        match Mobile::parse(mobile.trim()) {
+            Some(m) => service::resend_wait(&state.codes, purpose, &m).await,
+            None => 0,
+        }
+    }
+}
+
+/// A page with the captcha and the SMS button.
+pub trait CodePage: SmsSlots {
+    fn work(&mut self) -> &mut Work;
+    /// Whether the SMS code is the field refused (then it is not shown back).
+    fn sms_refused(&self) -> bool;
+}
+
+/// Keeps the shopper's work on `page` (see [`Work::keep`]).
+pub async fn keep_work(
+    state: &AppState,
+    page: &mut impl CodePage,
+    fields: &CodeFields,
+    purpose: Purpose,
+) {
+    let refused = page.sms_refused();
+    page.work().keep(state, fields, refused, purpose).await;
+}
+
+/// The SMS button and 换一张 without the script: the status to show `page` with, when
+/// the form's action was one of them (`None`: a submit, for the handler).
+pub async fn code_action(
+    state: &AppState,
+    req: &HttpRequest,
+    session: &TypedSession,
+    fields: &CodeFields,
+    purpose: Purpose,
+    page: &mut impl CodePage,
+) -> Result<Option<StatusCode>, AppError> {
+    let status = match fields.action.as_deref() {
+        Some("send_sms") => {
+            let bucket = super::client(state, req).bucket();
+            let sent = [fields.mobile(), fields.image_code(), fields.image_code_id()];
+            let status = send_sms_for_form_as(state, &bucket, sent, purpose, page).await?;
+            if let (StatusCode::OK, Purpose::Bind, Some(m)) =
+                (status, purpose, Mobile::parse(fields.mobile().trim()))
+            {
+                session.set_sms_mobile(m.as_str())?;
+            }
+            keep_work(state, page, fields, purpose).await;
+            status
+        }
+        Some("captcha") => {
+            keep_work(state, page, fields, purpose).await;
+            let work = page.work();
+            work.image_code_id = uuid::Uuid::new_v4().to_string();
+            work.image_code.clear();
+            StatusCode::OK
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(status))
 }
 
 #[derive(Template)]

@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::codes::{kept_work, send_sms_for_form, SmsFormField, SmsSlots, WorkFields};
+use super::codes::{code_action, keep_work, CodeFields, CodePage, SmsFormField, SmsSlots, Work};
 use super::login::LoginPage;
 use super::{check_csrf, csrf_token, Nav, NextQuery};
 use crate::bind::{self, BindError, BindInput, Slot};
@@ -165,7 +165,7 @@ async fn show_pending(
         let mut page = BindPage::new(req, state, session, &pending)?;
         // The mobile a code went to, and how long its SMS button still waits.
         if let Some(m) = session.sms_mobile()?.as_deref().and_then(Mobile::parse) {
-            page.sms_wait = resend_wait(&state.codes, Purpose::Bind, &m).await;
+            page.work.sms_wait = resend_wait(&state.codes, Purpose::Bind, &m).await;
             page.mobile = m.as_str().to_owned();
         }
         return render(StatusCode::OK, &page);
@@ -379,16 +379,12 @@ pub struct BindPage {
     /// Where the bind goes on to (and where 重新QQ登录 comes back to).
     next: String,
     mobile: String,
-    /// What was typed, shown back after a refusal (the refused code never is).
-    sms_code: String,
-    image_code: String,
     nickname: String,
     avatar_url: String,
-    image_code_id: String,
+    /// The captcha and the SMS field, as the shopper left them.
+    work: Work,
     errors: BindErrors,
     sms_notice: Option<String>,
-    /// Seconds the SMS button still waits (the store's send flag).
-    sms_wait: u64,
     /// 忘记密码？ under "用户名或密码错误".
     forgot_link: bool,
 }
@@ -406,28 +402,23 @@ impl BindPage {
             access_token: pending.access_token.clone(),
             next: pending.next.clone(),
             mobile: String::new(),
-            sms_code: String::new(),
-            image_code: String::new(),
             nickname: pending.profile.nickname.clone(),
             avatar_url: pending.profile.avatar_url.clone(),
-            image_code_id: uuid::Uuid::new_v4().to_string(),
+            work: Work::fresh(),
             errors: BindErrors::default(),
             sms_notice: None,
-            sms_wait: 0,
             forgot_link: false,
         })
     }
+}
 
-    /// Keeps what the shopper did: the mobile, the captcha while it is still unused, the
-    /// SMS code unless it was the one refused, and the SMS button's wait.
-    async fn keep_work(&mut self, state: &AppState, form: &BindFormData) {
-        let kept = kept_work(state, form, self.errors.sms_code.is_some(), Purpose::Bind).await;
-        self.sms_wait = kept.sms_wait;
-        self.sms_code = kept.sms_code;
-        if let Some((id, typed)) = kept.captcha {
-            self.image_code_id = id;
-            self.image_code = typed;
-        }
+impl CodePage for BindPage {
+    fn work(&mut self) -> &mut Work {
+        &mut self.work
+    }
+
+    fn sms_refused(&self) -> bool {
+        self.errors.sms_code.is_some()
     }
 }
 
@@ -435,27 +426,12 @@ impl BindPage {
 /// from the extractor.
 #[derive(Deserialize, Default)]
 pub struct BindFormData {
-    mobile: Option<String>,
     password: Option<String>,
-    sms_code: Option<String>,
     access_token: Option<String>,
     csrf_token: Option<String>,
-    image_code: Option<String>,
-    image_code_id: Option<String>,
-    /// `send_sms`: the "获取短信验证码" button without JavaScript; `captcha`: 换一张.
-    action: Option<String>,
-}
-
-impl WorkFields for BindFormData {
-    fn work(&self) -> [&str; 4] {
-        [
-            &self.mobile,
-            &self.image_code,
-            &self.image_code_id,
-            &self.sms_code,
-        ]
-        .map(|f| f.as_deref().unwrap_or_default())
-    }
+    /// The mobile, the captcha, the SMS code, the button pressed.
+    #[serde(flatten)]
+    codes: CodeFields,
 }
 
 /// `POST /oauth_callback/`: bind and log in, or show the form again with the message.
@@ -472,9 +448,8 @@ pub async fn bind_submit(
         ..Default::default()
     });
     let mobile = form
-        .mobile
-        .clone()
-        .unwrap_or_default()
+        .codes
+        .mobile()
         .trim()
         .chars()
         .take(32)
@@ -485,28 +460,26 @@ pub async fn bind_submit(
     page.access_token = crate::web::views::typed_back(&access_token, 512);
     page.mobile = crate::web::views::typed_back(&mobile, 32);
 
-    match form.action.as_deref() {
-        Some("send_sms") => {
-            let bucket = super::client(&state, &req).bucket();
-            return send_sms_without_js(&state, &session, &bucket, &form, page).await;
-        }
-        Some("captcha") => {
-            // 换一张 without the script: a new picture, everything else kept.
-            page.keep_work(&state, &form).await;
-            page.image_code_id = uuid::Uuid::new_v4().to_string();
-            page.image_code.clear();
-            return render(StatusCode::OK, &page);
-        }
-        _ => {}
+    if let Some(status) = code_action(
+        &state,
+        &req,
+        &session,
+        &form.codes,
+        Purpose::Bind,
+        &mut page,
+    )
+    .await?
+    {
+        return render(status, &page);
     }
 
     let input = BindInput {
         mobile,
         password: form.password.clone().unwrap_or_default(),
-        sms_code: form.sms_code.clone().unwrap_or_default(),
+        sms_code: form.codes.sms_code().to_owned(),
         access_token,
-        image_code: form.image_code.clone().unwrap_or_default(),
-        image_code_id: form.image_code_id.clone().unwrap_or_default(),
+        image_code: form.codes.image_code().to_owned(),
+        image_code_id: form.codes.image_code_id().to_owned(),
     };
     let sid = session.existing_sid()?.unwrap_or_default();
     let profile = pending.profile.clone();
@@ -530,7 +503,7 @@ pub async fn bind_submit(
         Err(BindError::Unavailable(e)) => Err(e.into()),
         Err(BindError::Limited(limited)) => {
             page.errors.form = Some(limited.to_string());
-            page.keep_work(&state, &form).await;
+            keep_work(&state, &mut page, &form.codes, Purpose::Bind).await;
             let resp = render(StatusCode::TOO_MANY_REQUESTS, &page)?;
             Ok(with_retry_after(resp, &limited))
         }
@@ -541,7 +514,7 @@ pub async fn bind_submit(
             };
             page.forgot_link = matches!(e, BindError::WrongPassword);
             page.errors.put(e.slot(), e.to_string());
-            page.keep_work(&state, &form).await;
+            keep_work(&state, &mut page, &form.codes, Purpose::Bind).await;
             render(status, &page)
         }
     }
@@ -560,23 +533,4 @@ impl SmsSlots for BindPage {
     fn sms_notice(&mut self) -> &mut Option<String> {
         &mut self.sms_notice
     }
-}
-
-async fn send_sms_without_js(
-    state: &AppState,
-    session: &TypedSession,
-    ip: &str,
-    form: &BindFormData,
-    mut page: BindPage,
-) -> Result<HttpResponse, AppError> {
-    let fields = [&form.mobile, &form.image_code, &form.image_code_id]
-        .map(|f| f.as_deref().unwrap_or_default());
-    let status = send_sms_for_form(state, ip, fields, &mut page).await?;
-    if status == StatusCode::OK {
-        if let Some(m) = Mobile::parse(fields[0].trim()) {
-            session.set_sms_mobile(m.as_str())?;
-        }
-    }
-    page.keep_work(state, form).await;
-    render(status, &page)
 }

@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::codes::{kept_work, send_sms_for_form, SmsFormField, SmsSlots, WorkFields};
+use super::codes::{code_action, keep_work, CodeFields, CodePage, SmsFormField, SmsSlots, Work};
 use super::{check_csrf, csrf_token, Nav, NextQuery};
 use crate::accounts::{self, RegisterError, RegisterErrors, RegisterInput};
 use crate::codes::Purpose;
@@ -28,38 +28,20 @@ struct RegisterPage {
     username: String,
     mobile: String,
     allow: bool,
-    image_code_id: String,
     errors: RegisterErrors,
     image_code_errmsg: Option<String>,
     sms_notice: Option<String>,
-    /// What a refused form shows back (see [`kept_work`]).
-    image_code: String,
-    sms_code: String,
-    sms_wait: u64,
+    /// The captcha and the SMS field, as the customer left them.
+    work: Work,
 }
 
-impl RegisterPage {
-    async fn keep_work(&mut self, state: &AppState, form: &RegisterForm) {
-        let refused = self.errors.sms_code.is_some();
-        let kept = kept_work(state, form, refused, Purpose::Bind).await;
-        self.sms_wait = kept.sms_wait;
-        self.sms_code = kept.sms_code;
-        if let Some((id, typed)) = kept.captcha {
-            self.image_code_id = id;
-            self.image_code = typed;
-        }
+impl CodePage for RegisterPage {
+    fn work(&mut self) -> &mut Work {
+        &mut self.work
     }
-}
 
-impl WorkFields for RegisterForm {
-    fn work(&self) -> [&str; 4] {
-        [
-            &self.mobile,
-            &self.image_code,
-            &self.image_code_id,
-            &self.sms_code,
-        ]
-        .map(|f| f.as_deref().unwrap_or_default())
+    fn sms_refused(&self) -> bool {
+        self.errors.sms_code.is_some()
     }
 }
 
@@ -92,13 +74,10 @@ impl RegisterPage {
             username: String::new(),
             mobile: String::new(),
             allow: false,
-            image_code_id: uuid::Uuid::new_v4().to_string(),
             errors: RegisterErrors::default(),
             image_code_errmsg: None,
             sms_notice: None,
-            image_code: String::new(),
-            sms_code: String::new(),
-            sms_wait: 0,
+            work: Work::fresh(),
         })
     }
 }
@@ -122,14 +101,11 @@ pub struct RegisterForm {
     username: Option<String>,
     password: Option<String>,
     password2: Option<String>,
-    mobile: Option<String>,
-    image_code: Option<String>,
-    image_code_id: Option<String>,
-    sms_code: Option<String>,
     allow: Option<String>,
     csrf_token: Option<String>,
-    /// `send_sms`: the "获取短信验证码" button without JavaScript.
-    action: Option<String>,
+    /// The mobile, the captcha, the SMS code, the button pressed.
+    #[serde(flatten)]
+    codes: CodeFields,
 }
 
 /// Keeps what was typed (bounded) for the form shown again; passwords never.
@@ -149,35 +125,30 @@ pub async fn register_submit(
     let next = NextPath::sanitise(q.next.as_deref());
     let mut page = RegisterPage {
         username: kept(&form.username),
-        mobile: kept(&form.mobile),
+        mobile: kept(&form.codes.mobile),
         allow: form.allow.is_some(),
         ..RegisterPage::new(&req, &state, &session, &next)?
     };
 
-    match form.action.as_deref() {
-        Some("send_sms") => {
-            let fields = [&form.mobile, &form.image_code, &form.image_code_id]
-                .map(|f| f.as_deref().unwrap_or_default());
-            let bucket = super::client(&state, &req).bucket();
-            let status = send_sms_for_form(&state, &bucket, fields, &mut page).await?;
-            page.keep_work(&state, &form).await;
-            return render(status, &page);
-        }
-        Some("captcha") => {
-            page.keep_work(&state, &form).await;
-            page.image_code_id = uuid::Uuid::new_v4().to_string();
-            page.image_code.clear();
-            return render(StatusCode::OK, &page);
-        }
-        _ => {}
+    if let Some(status) = code_action(
+        &state,
+        &req,
+        &session,
+        &form.codes,
+        Purpose::Bind,
+        &mut page,
+    )
+    .await?
+    {
+        return render(status, &page);
     }
 
     let input = RegisterInput {
         username: form.username.clone().unwrap_or_default(),
         password: form.password.clone().unwrap_or_default(),
         password2: form.password2.clone().unwrap_or_default(),
-        mobile: form.mobile.clone().unwrap_or_default(),
-        sms_code: form.sms_code.clone().unwrap_or_default(),
+        mobile: form.codes.mobile().to_owned(),
+        sms_code: form.codes.sms_code().to_owned(),
         allow: form.allow.is_some(),
     };
     // Counted first, before any work; a registration that goes through gives it back.
@@ -190,7 +161,7 @@ pub async fn register_submit(
         Ok(()) => {}
         Err(Refused::Limited(limited)) => {
             page.errors.form = Some(limited.to_string());
-            page.keep_work(&state, &form).await;
+            keep_work(&state, &mut page, &form.codes, Purpose::Bind).await;
             let resp = render(StatusCode::TOO_MANY_REQUESTS, &page)?;
             return Ok(with_retry_after(resp, &limited));
         }
@@ -209,7 +180,7 @@ pub async fn register_submit(
         }
         Err(RegisterError::Invalid(errors)) => {
             page.errors = errors;
-            page.keep_work(&state, &form).await;
+            keep_work(&state, &mut page, &form.codes, Purpose::Bind).await;
             render(StatusCode::BAD_REQUEST, &page)
         }
         Err(RegisterError::Unavailable(e)) => Err(e.into()),

@@ -6,7 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::codes::{kept_work, send_sms_for_form_as, SmsFormField, SmsSlots, WorkFields};
+use super::codes::{code_action, keep_work, CodeFields, CodePage, SmsFormField, SmsSlots, Work};
 use super::{check_csrf, csrf_token, Nav};
 use crate::codes::Purpose;
 use crate::db::audit::{Channel, Origin};
@@ -33,10 +33,8 @@ struct ResetPage {
     nav: Nav,
     csrf_token: String,
     mobile: String,
-    image_code_id: String,
-    image_code: String,
-    sms_code: String,
-    sms_wait: u64,
+    /// The captcha and the SMS field, as the customer left them.
+    work: Work,
     sms_notice: Option<String>,
     errors: ResetErrors,
 }
@@ -67,24 +65,20 @@ impl ResetPage {
             nav: Nav::from_request(req),
             csrf_token: csrf_token(state, session)?,
             mobile: typed_back(mobile, 11),
-            image_code_id: uuid::Uuid::new_v4().to_string(),
-            image_code: String::new(),
-            sms_code: String::new(),
-            sms_wait: 0,
+            work: Work::fresh(),
             sms_notice: None,
             errors: ResetErrors::default(),
         })
     }
+}
 
-    async fn keep_work(&mut self, state: &AppState, form: &ResetForm) {
-        let refused = self.errors.sms_code.is_some();
-        let kept = kept_work(state, form, refused, Purpose::Reset).await;
-        self.sms_wait = kept.sms_wait;
-        self.sms_code = kept.sms_code;
-        if let Some((id, typed)) = kept.captcha {
-            self.image_code_id = id;
-            self.image_code = typed;
-        }
+impl CodePage for ResetPage {
+    fn work(&mut self) -> &mut Work {
+        &mut self.work
+    }
+
+    fn sms_refused(&self) -> bool {
+        self.errors.sms_code.is_some()
     }
 }
 
@@ -104,43 +98,26 @@ pub async fn reset_page(
 ) -> Result<HttpResponse, AppError> {
     let mobile = q.mobile.as_deref().unwrap_or_default();
     let mut page = ResetPage::new(&req, &state, &session, mobile)?;
-    if let Some(m) = crate::domain::Mobile::parse(mobile.trim()) {
-        page.sms_wait = crate::codes::service::resend_wait(&state.codes, Purpose::Reset, &m).await;
-    }
+    page.work.sms_wait = page.work.wait_for(&state, mobile, Purpose::Reset).await;
     render(StatusCode::OK, &page)
 }
 
 #[derive(Deserialize, Default)]
 pub struct ResetForm {
-    mobile: Option<String>,
-    sms_code: Option<String>,
     password: Option<String>,
     password2: Option<String>,
     csrf_token: Option<String>,
-    image_code: Option<String>,
-    image_code_id: Option<String>,
-    /// `send_sms`: the SMS button without the script; `captcha`: 换一张.
-    action: Option<String>,
-}
-
-impl WorkFields for ResetForm {
-    fn work(&self) -> [&str; 4] {
-        [
-            &self.mobile,
-            &self.image_code,
-            &self.image_code_id,
-            &self.sms_code,
-        ]
-        .map(|f| f.as_deref().unwrap_or_default())
-    }
+    /// The mobile, the captcha, the SMS code, the button pressed.
+    #[serde(flatten)]
+    codes: CodeFields,
 }
 
 impl ResetForm {
     fn input(&self) -> ResetInput {
         let get = |f: &Option<String>| f.clone().unwrap_or_default();
         ResetInput {
-            mobile: get(&self.mobile),
-            sms_code: get(&self.sms_code),
+            mobile: self.codes.mobile().to_owned(),
+            sms_code: self.codes.sms_code().to_owned(),
             password: get(&self.password),
             password2: get(&self.password2),
         }
@@ -157,25 +134,18 @@ pub async fn reset_submit(
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
     check_csrf(&state, &session, form.csrf_token.as_deref())?;
-    let mobile = form.mobile.as_deref().unwrap_or_default();
-    let mut page = ResetPage::new(&req, &state, &session, mobile)?;
-    match form.action.as_deref() {
-        Some("send_sms") => {
-            let fields = [&form.mobile, &form.image_code, &form.image_code_id]
-                .map(|f| f.as_deref().unwrap_or_default());
-            let bucket = super::client(&state, &req).bucket();
-            let status =
-                send_sms_for_form_as(&state, &bucket, fields, Purpose::Reset, &mut page).await?;
-            page.keep_work(&state, &form).await;
-            return render(status, &page);
-        }
-        Some("captcha") => {
-            page.keep_work(&state, &form).await;
-            page.image_code_id = uuid::Uuid::new_v4().to_string();
-            page.image_code.clear();
-            return render(StatusCode::OK, &page);
-        }
-        _ => {}
+    let mut page = ResetPage::new(&req, &state, &session, form.codes.mobile())?;
+    if let Some(status) = code_action(
+        &state,
+        &req,
+        &session,
+        &form.codes,
+        Purpose::Reset,
+        &mut page,
+    )
+    .await?
+    {
+        return render(status, &page);
     }
     let client = super::client(&state, &req);
     let mut guard = Guard::new(&state.codes, state.settings.rate_limits, client);
@@ -202,7 +172,7 @@ pub async fn reset_submit(
                 ResetSlot::Password => page.errors.password = message,
                 ResetSlot::Password2 => page.errors.password2 = message,
             }
-            page.keep_work(&state, &form).await;
+            keep_work(&state, &mut page, &form.codes, Purpose::Reset).await;
             let resp = render(status, &page)?;
             Ok(match &e {
                 ResetError::Limited(l) => with_retry_after(resp, l),
