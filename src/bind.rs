@@ -78,6 +78,26 @@ pub enum BindError {
 }
 
 impl BindError {
+    /// The row of the spec's table (`1`–`9`), or what refused instead: what metrics
+    /// count refusals by.
+    pub fn row(&self) -> &'static str {
+        match self {
+            Self::Missing => "1",
+            Self::BadMobile => "2",
+            Self::BadPassword => "3",
+            Self::SmsMissing => "4",
+            Self::SmsWrong => "5",
+            Self::BadOpenId => "6",
+            Self::WrongPassword => "7",
+            Self::AccountBoundElsewhere => "8",
+            Self::Failed => "9",
+            Self::Disabled => "disabled",
+            Self::Captcha(_) => "captcha",
+            Self::Limited(_) => "limited",
+            Self::Unavailable(_) => "unavailable",
+        }
+    }
+
     pub fn slot(&self) -> Slot {
         match self {
             Self::Missing | Self::Unavailable(_) | Self::Limited(_) => Slot::Form,

@@ -145,8 +145,12 @@ pub struct Settings {
     pub session_cookie_secure: bool,
     pub sms_provider: SmsProviderKind,
     pub rate_limits: bool,
-    /// Proxies whose `X-Forwarded-For` names the client (for the abuse limits).
+    /// Proxies whose `X-Forwarded-For` names the client (for the abuse limits), and whose
+    /// `X-Request-Id` is kept.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Where `/metrics` is served (`METRICS_LISTEN`); never on the public port. None:
+    /// not served.
+    pub metrics_listen: Option<SocketAddr>,
     /// Origins (`https://shop.example`) whose pages may call `/api/` from a browser.
     pub cors_origins: Vec<String>,
     /// How long a JWT of the JSON API stays valid.
@@ -176,6 +180,7 @@ impl fmt::Debug for Settings {
             .field("sms_provider", &self.sms_provider)
             .field("rate_limits", &self.rate_limits)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("metrics_listen", &self.metrics_listen)
             .field("cors_origins", &self.cors_origins)
             .finish_non_exhaustive()
     }
@@ -349,6 +354,22 @@ impl Settings {
             }
         };
 
+        let metrics_listen = match var("METRICS_LISTEN") {
+            None => None,
+            Some(v) => Some(v.trim().parse().map_err(|_| {
+                ConfigError::new(
+                    "METRICS_LISTEN",
+                    format!("{v:?} is not an address like 127.0.0.1:9100"),
+                )
+            })?),
+        };
+        if metrics_listen.is_some() && metrics_listen == Some(listen) {
+            return Err(ConfigError::new(
+                "METRICS_LISTEN",
+                "must not be the public address (QQBIND_LISTEN)",
+            ));
+        }
+
         let trusted_proxies = match var("TRUSTED_PROXIES") {
             None => Vec::new(),
             Some(v) => v
@@ -418,6 +439,7 @@ impl Settings {
             sms_provider,
             rate_limits,
             trusted_proxies,
+            metrics_listen,
             cors_origins,
             jwt_ttl,
             session_idle_timeout,

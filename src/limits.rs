@@ -130,6 +130,8 @@ pub const LOOKUPS_PER_IP: Rule = Rule {
 #[error("操作过于频繁，请{}分钟后再试", minutes(*retry_after))]
 pub struct Limited {
     pub retry_after: Duration,
+    /// The rule's name (`sms_ip`, `login_account_net` …): what metrics count it by.
+    pub rule: &'static str,
 }
 
 fn minutes(d: Duration) -> u64 {
@@ -202,6 +204,7 @@ async fn limited(codes: &CodeStore, rule: &Rule, subject: &str) -> Limited {
     let left = codes.ttl(&key(rule, subject)).await.ok().flatten();
     Limited {
         retry_after: left.unwrap_or(rule.window),
+        rule: rule.name,
     }
 }
 
@@ -365,6 +368,7 @@ mod tests {
     fn the_message_rounds_the_wait_up_to_minutes() {
         let l = |s| Limited {
             retry_after: Duration::from_secs(s),
+            rule: "test",
         };
         assert_eq!(l(900).to_string(), "操作过于频繁，请15分钟后再试");
         assert_eq!(l(61).to_string(), "操作过于频繁，请2分钟后再试");

@@ -105,7 +105,9 @@ fn fail(e: impl std::fmt::Display, code: u8) -> ExitCode {
 #[actix_web::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    qqbind::telemetry::init();
+    if let Err(e) = qqbind::telemetry::init_from_env() {
+        return fail(format_args!("configuration error: {e}"), 2);
+    }
     let settings = match Settings::from_env() {
         Ok(s) => s,
         Err(e) => return fail(format_args!("configuration error: {e}"), 2),

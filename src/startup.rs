@@ -12,6 +12,7 @@ use actix_web::dev::{Server, Service, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{web, App, HttpServer};
+use tracing::Instrument;
 use url::Url;
 
 use crate::codes::sms::SmsProvider;
@@ -23,7 +24,8 @@ use crate::qq::QqClient;
 use crate::signer::Signer;
 use crate::state::{AppState, Clock};
 use crate::web::error::AppError;
-use crate::web::{routes, session};
+use crate::web::metrics::Metrics;
+use crate::web::{request_id, routes, session};
 
 pub use crate::web::session::SESSION_COOKIE;
 /// Largest request body accepted (spec section 9).
@@ -49,6 +51,8 @@ pub struct Application {
     addr: SocketAddr,
     server: Server,
     state: AppState,
+    /// `/metrics` on `METRICS_LISTEN`, and where it listens.
+    metrics_server: Option<(SocketAddr, Server)>,
 }
 
 impl Application {
@@ -100,6 +104,18 @@ impl Application {
             }
         };
 
+        let sms_name = match &settings.sms_provider {
+            SmsProviderKind::Log => "log",
+            SmsProviderKind::Tencent(_) => "tencent",
+        };
+        let metrics = Metrics::new(sms_name).map_err(|e| std::io::Error::other(e.to_string()))?;
+        let metrics_listener = match settings.metrics_listen {
+            None => None,
+            Some(at) => Some(TcpListener::bind(at).map_err(|e| {
+                config_err("METRICS_LISTEN", format!("cannot listen on {at}: {e}"))
+            })?),
+        };
+
         let (qq, simulator) = match &settings.qq {
             QqMode::Real(app) => (
                 QqClient::new(
@@ -149,16 +165,30 @@ impl Application {
             settings: Arc::new(settings),
             db: database,
             codes,
-            qq,
+            qq: qq.with_observer(metrics.qq_observer()),
             clock,
         };
-        let server = build_server(listener, state.clone(), simulator)?;
+        let server = build_server(listener, state.clone(), simulator, metrics.clone())?;
+        let metrics_server = match metrics_listener {
+            None => None,
+            Some(l) => {
+                let at = l.local_addr()?;
+                tracing::info!(%at, "metrics on http://{at}/metrics");
+                Some((at, metrics_server(l, state.clone(), metrics)?))
+            }
+        };
         tracing::info!(%addr, store = state.codes.kind(), "qqbind listening on http://{addr}/login/");
         Ok(Self {
             addr,
             server,
             state,
+            metrics_server,
         })
+    }
+
+    /// Where `/metrics` listens, when `METRICS_LISTEN` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_server.as_ref().map(|(at, _)| at.port())
     }
 
     pub fn port(&self) -> u16 {
@@ -171,14 +201,38 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> Result<(), std::io::Error> {
+        if let Some((_, metrics)) = self.metrics_server {
+            tokio::spawn(metrics);
+        }
         self.server.await
     }
+}
+
+/// The metrics listener: `GET /metrics` and nothing else.
+fn metrics_server(
+    listener: TcpListener,
+    state: AppState,
+    metrics: Metrics,
+) -> Result<Server, StartupError> {
+    let state = web::Data::new(state);
+    let metrics = web::Data::new(metrics);
+    Ok(HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(metrics.clone())
+            .route("/metrics", web::get().to(crate::web::metrics::scrape))
+    })
+    .workers(1)
+    .listen(listener)?
+    .shutdown_timeout(2)
+    .run())
 }
 
 fn build_server(
     listener: TcpListener,
     state: AppState,
     simulator: Option<Simulator>,
+    metrics: Metrics,
 ) -> Result<Server, StartupError> {
     let key = Key::derive_from(state.settings.secret_key.expose().as_bytes());
     let secure = state.settings.session_cookie_secure;
@@ -187,10 +241,13 @@ fn build_server(
     let dev_outbox = dev_mode && state.sms.outbox().is_some();
     let remembered_max_age = state.settings.session_max_age.as_secs();
     let settings = state.settings.clone();
+    let trusted = state.settings.trusted_proxies.clone();
     let data = web::Data::new(state);
     let simulator = simulator.map(web::Data::new);
 
     let server = HttpServer::new(move || {
+        let trusted = trusted.clone();
+        let metrics = metrics.clone();
         let session = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
             .cookie_name(SESSION_COOKIE.to_owned())
             .cookie_secure(secure)
@@ -250,19 +307,34 @@ fn build_server(
                 Ok(res)
             }
         })
-        .wrap_fn(|req, srv| {
+        .wrap_fn(move |req, srv| {
             // Path only: query strings carry codes and tokens.
             let (method, path) = (req.method().clone(), req.path().to_owned());
             let started = Instant::now();
             let fut = srv.call(req);
+            let metrics = metrics.clone();
             async move {
                 let res: ServiceResponse = fut.await?;
+                metrics.record(&res, started);
                 tracing::info!(
                     %method, %path, status = res.status().as_u16(),
                     ms = started.elapsed().as_millis() as u64, "request"
                 );
                 Ok(res)
             }
+        })
+        // Outside the log line: the request's id and its span, around everything.
+        .wrap_fn(move |req, srv| {
+            let id = request_id::assign(&req, &trusted);
+            let span = tracing::info_span!("request", request_id = %id);
+            let fut = span.in_scope(|| srv.call(req));
+            async move {
+                let mut res: ServiceResponse = fut.await?;
+                res.headers_mut()
+                    .insert(request_id::HEADER, request_id::header_value(&id));
+                Ok(res)
+            }
+            .instrument(span)
         })
         .wrap(
             // On every answer, errors and static files included.

@@ -18,6 +18,8 @@ pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(5);
 pub enum QqError {
     #[error("QQ request failed: {0}")]
     Http(String),
+    #[error("QQ did not answer in time")]
+    Timeout,
     #[error("QQ answered HTTP {0}")]
     Status(u16),
     #[error(transparent)]
@@ -91,10 +93,37 @@ thread_local! {
     static LOCAL_HTTP: std::cell::OnceCell<reqwest::Client> = const { std::cell::OnceCell::new() };
 }
 
+/// Told of every call to QQ: the endpoint (`token`, `me`, `get_user_info`), how long it
+/// took, and the kind of failure (`None`: it went through). For metrics.
+pub type Observer =
+    std::sync::Arc<dyn Fn(&'static str, Duration, Option<&'static str>) + Send + Sync>;
+
+impl QqError {
+    /// The kind of failure, as metrics label it: `timeout`, `http` (no answer or a bad
+    /// status), `body` (an answer we cannot read), `provider` (QQ's own error code).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Timeout => "timeout",
+            Self::Http(_) | Self::Status(_) => "http",
+            Self::Wire(WireError::Qq { .. }) => "provider",
+            Self::Wire(WireError::Malformed(_)) | Self::ClientMismatch | Self::BadOpenId => "body",
+        }
+    }
+}
+
+fn http_error(e: reqwest::Error) -> QqError {
+    if e.is_timeout() {
+        QqError::Timeout
+    } else {
+        QqError::Http(e.without_url().to_string())
+    }
+}
+
 #[derive(Clone)]
 pub struct QqClient {
     /// Made (and so checked) at start; used on a thread where another could not be made.
     http: reqwest::Client,
+    observer: Option<Observer>,
     endpoints: std::sync::Arc<Endpoints>,
     client_id: String,
     client_secret: Secret,
@@ -111,11 +140,36 @@ impl QqClient {
         let http = build_http().map_err(|e| QqError::Http(e.without_url().to_string()))?;
         Ok(Self {
             http,
+            observer: None,
             endpoints: std::sync::Arc::new(Endpoints::under(&graph_url)),
             client_id,
             client_secret,
             redirect_uri,
         })
+    }
+
+    /// Tells `observer` of every call from now on.
+    pub fn with_observer(mut self, observer: Observer) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// Runs one call to `endpoint`, telling the observer how it went.
+    async fn observed<T>(
+        &self,
+        endpoint: &'static str,
+        call: impl std::future::Future<Output = Result<T, QqError>>,
+    ) -> Result<T, QqError> {
+        let started = std::time::Instant::now();
+        let result = call.await;
+        if let Some(observe) = &self.observer {
+            observe(
+                endpoint,
+                started.elapsed(),
+                result.as_ref().err().map(QqError::kind),
+            );
+        }
+        result
     }
 
     /// Where to send the browser: QQ's consent page for this application and `state`.
@@ -135,18 +189,12 @@ impl QqClient {
             h.get_or_init(|| build_http().unwrap_or_else(|_| self.http.clone()))
                 .clone()
         });
-        let resp = http
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| QqError::Http(e.without_url().to_string()))?;
+        let resp = http.get(url).send().await.map_err(http_error)?;
         let status = resp.status();
         if !status.is_success() {
             return Err(QqError::Status(status.as_u16()));
         }
-        resp.text()
-            .await
-            .map_err(|e| QqError::Http(e.without_url().to_string()))
+        resp.text().await.map_err(http_error)
     }
 
     /// code → access token (`/oauth2.0/token`), with the exact registered redirect_uri.
@@ -158,19 +206,25 @@ impl QqClient {
             .append_pair("client_secret", self.client_secret.expose())
             .append_pair("code", code)
             .append_pair("redirect_uri", self.redirect_uri.as_str());
-        let body = self.get_text(url).await?;
-        Ok(AccessToken(wire::parse_token_body(&body)?.access_token))
+        self.observed("token", async {
+            let body = self.get_text(url).await?;
+            Ok(AccessToken(wire::parse_token_body(&body)?.access_token))
+        })
+        .await
     }
 
     /// access token → openid (`/oauth2.0/me`), checking the answer is for our app.
     pub async fn openid(&self, token: &AccessToken) -> Result<OpenId, QqError> {
         let mut url = self.endpoints.me.clone();
         url.query_pairs_mut().append_pair("access_token", &token.0);
-        let me = wire::parse_me_body(&self.get_text(url).await?)?;
-        if me.client_id != self.client_id {
-            return Err(QqError::ClientMismatch);
-        }
-        OpenId::parse(&me.openid).ok_or(QqError::BadOpenId)
+        self.observed("me", async {
+            let me = wire::parse_me_body(&self.get_text(url).await?)?;
+            if me.client_id != self.client_id {
+                return Err(QqError::ClientMismatch);
+            }
+            OpenId::parse(&me.openid).ok_or(QqError::BadOpenId)
+        })
+        .await
     }
 
     /// The nickname and avatar (`/user/get_user_info`).
@@ -184,10 +238,13 @@ impl QqClient {
             .append_pair("access_token", &token.0)
             .append_pair("oauth_consumer_key", &self.client_id)
             .append_pair("openid", openid.as_str());
-        let info = wire::parse_user_info(&self.get_text(url).await?)?;
-        Ok(QqProfile {
-            nickname: info.nickname,
-            avatar_url: info.avatar_url,
+        self.observed("get_user_info", async {
+            let info = wire::parse_user_info(&self.get_text(url).await?)?;
+            Ok(QqProfile {
+                nickname: info.nickname,
+                avatar_url: info.avatar_url,
+            })
         })
+        .await
     }
 }

@@ -164,6 +164,8 @@ pub struct ApiError {
     pub errmsg: String,
     /// Seconds, for an answer refused by an abuse limit.
     pub retry_after: Option<String>,
+    /// What the metrics count of this refusal.
+    pub event: Option<crate::web::metrics::Event>,
 }
 
 impl ApiError {
@@ -173,7 +175,14 @@ impl ApiError {
             code,
             errmsg: errmsg.into(),
             retry_after: None,
+            event: None,
         }
+    }
+
+    /// This refusal, noted for the metrics as `event`.
+    pub fn counted(mut self, event: crate::web::metrics::Event) -> Self {
+        self.event = Some(event);
+        self
     }
 
     pub fn bad_request(code: &'static str, errmsg: impl Into<String>) -> Self {
@@ -194,8 +203,13 @@ impl ResponseError for ApiError {
         if let Some(secs) = &self.retry_after {
             r.insert_header((header::RETRY_AFTER, secs.as_str()));
         }
-        r.insert_header((header::CACHE_CONTROL, "no-store"))
-            .json(serde_json::json!({ "code": self.code, "errmsg": self.errmsg }))
+        let mut resp = r
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(serde_json::json!({ "code": self.code, "errmsg": self.errmsg }));
+        if let Some(e) = &self.event {
+            crate::web::metrics::note(&mut resp, e.clone());
+        }
+        resp
     }
 }
 
@@ -228,6 +242,7 @@ impl From<crate::limits::Limited> for ApiError {
     fn from(l: crate::limits::Limited) -> Self {
         Self {
             retry_after: Some(l.retry_after_secs()),
+            event: Some(crate::web::metrics::Event::Limited(l.rule)),
             ..Self::new(StatusCode::TOO_MANY_REQUESTS, "4290", l.to_string())
         }
     }
@@ -262,11 +277,14 @@ impl From<BindError> for ApiError {
             BindError::Captcha(_) => "4001",
             BindError::Limited(_) | BindError::Unavailable(_) => "",
         };
+        let row = crate::web::metrics::Event::BindRefused(e.row());
         match e {
             BindError::Unavailable(cause) => AppError::from(cause).into(),
             BindError::Limited(l) => l.into(),
-            BindError::Disabled => Self::new(StatusCode::FORBIDDEN, code, e.to_string()),
-            e => Self::bad_request(code, e.to_string()),
+            BindError::Disabled => {
+                Self::new(StatusCode::FORBIDDEN, code, e.to_string()).counted(row)
+            }
+            e => Self::bad_request(code, e.to_string()).counted(row),
         }
     }
 }
@@ -402,6 +420,8 @@ struct ErrorPage<'a> {
     status: u16,
     message: &'a str,
     retry_qq: bool,
+    /// The request's id, for the customer to quote to support.
+    request_id: Option<String>,
 }
 
 /// What an error page says, kept on the response so that [`brand_error_page`] can draw
@@ -412,12 +432,18 @@ struct ErrorPageInfo {
     retry_qq: bool,
 }
 
-fn error_page_html(nav: Nav, status: StatusCode, info: &ErrorPageInfo) -> Option<String> {
+fn error_page_html(
+    nav: Nav,
+    status: StatusCode,
+    info: &ErrorPageInfo,
+    request_id: Option<String>,
+) -> Option<String> {
     ErrorPage {
         nav,
         status: status.as_u16(),
         message: &info.message,
         retry_qq: info.retry_qq,
+        request_id,
     }
     .render()
     .ok()
@@ -463,7 +489,8 @@ pub fn brand_error_page(res: actix_web::dev::ServiceResponse) -> actix_web::dev:
         }
         None => return res,
     };
-    let Some(html) = error_page_html(Nav::from_request(res.request()), status, &info) else {
+    let id = crate::web::request_id::of(res.request());
+    let Some(html) = error_page_html(Nav::from_request(res.request()), status, &info, id) else {
         return res;
     };
     let (req, resp) = res.into_parts();
@@ -509,7 +536,7 @@ impl ResponseError for AppError {
             message: self.to_string(),
             retry_qq: matches!(self, Self::QqFailed(_) | Self::BadRequest(_)),
         };
-        let mut resp = match error_page_html(Nav::default(), status, &info) {
+        let mut resp = match error_page_html(Nav::default(), status, &info, None) {
             Some(html) => HttpResponse::build(status)
                 .content_type("text/html; charset=utf-8")
                 .body(html),

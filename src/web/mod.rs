@@ -6,6 +6,8 @@
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod metrics;
+pub mod request_id;
 pub mod routes;
 pub mod session;
 pub mod views;

@@ -35,11 +35,13 @@ pub fn render<T: Template>(status: StatusCode, tpl: &T) -> Result<HttpResponse, 
         .body(tpl.render()?))
 }
 
-/// Adds `Retry-After` to an answer refused by an abuse limit.
+/// Adds `Retry-After` to an answer refused by an abuse limit (and notes the limit for
+/// the metrics).
 pub fn with_retry_after(mut resp: HttpResponse, limited: &crate::limits::Limited) -> HttpResponse {
     if let Ok(v) = header::HeaderValue::from_str(&limited.retry_after_secs()) {
         resp.headers_mut().insert(header::RETRY_AFTER, v);
     }
+    crate::web::metrics::note(&mut resp, crate::web::metrics::Event::Limited(limited.rule));
     resp
 }
 

@@ -129,8 +129,24 @@ struct Served {
     _dir: tempfile::TempDir,
 }
 
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Served {
     async fn start(qq: &crate::helpers::FakeQq, secret_key: &str, log_level: &str) -> Self {
+        Self::start_with(qq, secret_key, log_level, &[]).await
+    }
+
+    async fn start_with(
+        qq: &crate::helpers::FakeQq,
+        secret_key: &str,
+        log_level: &str,
+        env: &[(&str, &str)],
+    ) -> Self {
         use crate::helpers::*;
         let dir = tempfile::tempdir().unwrap();
         let log_path = dir.path().join("qqbind.log");
@@ -146,6 +162,7 @@ impl Served {
             .env("SMS_PROVIDER", "log")
             .env("SESSION_COOKIE_SECURE", "false")
             .env("RUST_LOG", log_level)
+            .envs(env.iter().copied())
             .current_dir(dir.path())
             .stderr(std::fs::File::create(&log_path).unwrap())
             .spawn()
@@ -440,3 +457,52 @@ crate::both_backends!(
     createsuperuser_makes_a_staff_account_that_can_log_in,
     createsuperuser_refuses_weak_passwords_and_taken_names_with_exit_2,
 );
+
+/// `LOG_FORMAT=json`: every line is one JSON object, and a request's lines carry its id
+/// (the one its answer's `X-Request-Id` says), blocking-pool work included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_log_lines_parse_and_carry_the_request_id() {
+    use crate::helpers::*;
+    let qq = FakeQq::start().await;
+    let served = Served::start_with(
+        &qq,
+        "json-log-test-secret-key-0123456789abcdef",
+        "info",
+        &[("LOG_FORMAT", "json")],
+    )
+    .await;
+    let b = served.browser();
+    // A password login: its check runs bcrypt on the blocking pool.
+    let r = b.post_login("13800138000", "wrongpass1").await;
+    assert_eq!(r.status(), 400);
+    let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let log = served.log();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(lines.len() >= 3, "{log}");
+    let of_request: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|v| v["span"]["request_id"] == id.as_str())
+        .collect();
+    let messages: Vec<&str> = of_request
+        .iter()
+        .filter_map(|v| v["message"].as_str())
+        .collect();
+    assert!(messages.contains(&"request"), "{messages:?}\n{log}");
+    assert!(
+        messages.contains(&"password check for no such account"),
+        "a line from inside the request: {messages:?}"
+    );
+    assert!(!log.contains("wrongpass1"), "no password in the log");
+}
+
+#[test]
+fn a_bad_log_format_exits_2_naming_it() {
+    let (code, stderr) = run_with(&[("LOG_FORMAT", "xml")]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("LOG_FORMAT"), "{stderr}");
+}

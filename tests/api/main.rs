@@ -22,6 +22,7 @@ mod json_api;
 mod layers;
 mod limits;
 mod login;
+mod operations;
 mod qq_login;
 mod recovery;
 mod register;

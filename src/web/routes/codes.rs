@@ -13,6 +13,7 @@ use crate::domain::Mobile;
 use crate::limits;
 use crate::state::AppState;
 use crate::web::error::{ApiError, AppError};
+use crate::web::metrics::{noted, Event};
 use crate::web::session::TypedSession;
 use crate::web::views::typed_back;
 use crate::web::views::{render, with_retry_after};
@@ -285,8 +286,26 @@ pub async fn keep_work(
     page.work().keep(state, fields, refused, purpose).await;
 }
 
-/// The SMS button and 换一张 without the script: the status to show `page` with, when
-/// the form's action was one of them (`None`: a submit, for the handler).
+/// How the SMS button or 换一张 was answered: the status to show the page with.
+pub struct Answered {
+    status: StatusCode,
+    /// The SMS request's outcome, for the metrics.
+    sms: Option<&'static str>,
+}
+
+impl Answered {
+    /// The page, with what the metrics count of it.
+    pub fn render(self, page: &impl Template) -> Result<HttpResponse, AppError> {
+        let resp = render(self.status, page)?;
+        Ok(match self.sms {
+            Some(outcome) => noted(resp, Event::Sms(outcome)),
+            None => resp,
+        })
+    }
+}
+
+/// The SMS button and 换一张 without the script: how to answer, when the form's action
+/// was one of them (`None`: a submit, for the handler).
 pub async fn code_action(
     state: &AppState,
     req: &HttpRequest,
@@ -294,8 +313,8 @@ pub async fn code_action(
     fields: &CodeFields,
     purpose: Purpose,
     page: &mut impl CodePage,
-) -> Result<Option<StatusCode>, AppError> {
-    let status = match fields.action.as_deref() {
+) -> Result<Option<Answered>, AppError> {
+    let answered = match fields.action.as_deref() {
         Some("send_sms") => {
             let bucket = super::client(state, req).bucket();
             let sent = [fields.mobile(), fields.image_code(), fields.image_code_id()];
@@ -306,18 +325,29 @@ pub async fn code_action(
                 session.set_sms_mobile(m.as_str())?;
             }
             keep_work(state, page, fields, purpose).await;
-            status
+            let outcome = match status.as_u16() {
+                200 => "sent",
+                500.. => "failed",
+                _ => "refused",
+            };
+            Answered {
+                status,
+                sms: Some(outcome),
+            }
         }
         Some("captcha") => {
             keep_work(state, page, fields, purpose).await;
             let work = page.work();
             work.image_code_id = uuid::Uuid::new_v4().to_string();
             work.image_code.clear();
-            StatusCode::OK
+            Answered {
+                status: StatusCode::OK,
+                sms: None,
+            }
         }
         _ => return Ok(None),
     };
-    Ok(Some(status))
+    Ok(Some(answered))
 }
 
 #[derive(Template)]

@@ -20,6 +20,7 @@ use crate::state::AppState;
 use crate::web::auth;
 use crate::web::auth::LoggedIn;
 use crate::web::error::{ApiError, AppError};
+use crate::web::metrics::{noted, Event};
 use crate::web::session::{code_digest, PendingBind, PendingLogin, TypedSession};
 use crate::web::views::{render, with_retry_after};
 
@@ -124,14 +125,18 @@ pub async fn callback(
                 return bound_while_logged_in(&req, &state, &session, me, &owner, &pending.next);
             }
             let cookie = auth::log_in(&state, &session, &owner, false).await?;
-            return Ok(redirect(&pending.next).cookie(cookie).finish());
+            let resp = redirect(&pending.next).cookie(cookie).finish();
+            return Ok(noted(resp, Event::Login("bound")));
         }
         Ok(Outcome::NotBound(unbound)) => unbound,
         Err(e @ QqLoginError::Disabled) => {
             // Told plainly, on the page they log in from.
             let next = NextPath::sanitise(Some(&pending.next));
             let page = LoginPage::refused(&req, &state, &session, &next, "", &e.to_string())?;
-            return render(StatusCode::FORBIDDEN, &page);
+            return Ok(noted(
+                render(StatusCode::FORBIDDEN, &page)?,
+                Event::Login("refused"),
+            ));
         }
         Err(QqLoginError::Qq(e)) => return Err(e.into()),
         Err(QqLoginError::Unavailable(e)) => return Err(e.into()),
@@ -150,7 +155,13 @@ pub async fn callback(
         expires_at,
     };
     session.set_pending_bind(&pending_bind)?;
-    show_pending(&req, &state, &session, pending_bind).await
+    let resp = show_pending(&req, &state, &session, pending_bind).await?;
+    let outcome = match (me.is_some(), resp.status()) {
+        (_, s) if s.is_client_error() => "refused",
+        (true, _) => "link_form",
+        (false, _) => "bind_form",
+    };
+    Ok(noted(resp, Event::Login(outcome)))
 }
 
 /// The pending bind's page: the bind form, or for a logged-in customer the
@@ -208,7 +219,7 @@ fn bound_while_logged_in(
     next: &str,
 ) -> Result<HttpResponse, AppError> {
     if owner.id == me.id {
-        return Ok(redirect(next).finish());
+        return Ok(noted(redirect(next).finish(), Event::Login("bound")));
     }
     let e = bind::LinkError::OwnedElsewhere {
         owner: bind::masked_owner(owner),
@@ -460,7 +471,7 @@ pub async fn bind_submit(
     page.access_token = crate::web::views::typed_back(&access_token, 512);
     page.mobile = crate::web::views::typed_back(&mobile, 32);
 
-    if let Some(status) = code_action(
+    if let Some(answered) = code_action(
         &state,
         &req,
         &session,
@@ -470,7 +481,7 @@ pub async fn bind_submit(
     )
     .await?
     {
-        return render(status, &page);
+        return answered.render(&page);
     }
 
     let input = BindInput {
@@ -505,7 +516,10 @@ pub async fn bind_submit(
             page.errors.form = Some(limited.to_string());
             keep_work(&state, &mut page, &form.codes, Purpose::Bind).await;
             let resp = render(StatusCode::TOO_MANY_REQUESTS, &page)?;
-            Ok(with_retry_after(resp, &limited))
+            Ok(noted(
+                with_retry_after(resp, &limited),
+                Event::BindRefused("limited"),
+            ))
         }
         Err(e) => {
             let status = match e {
@@ -515,7 +529,7 @@ pub async fn bind_submit(
             page.forgot_link = matches!(e, BindError::WrongPassword);
             page.errors.put(e.slot(), e.to_string());
             keep_work(&state, &mut page, &form.codes, Purpose::Bind).await;
-            render(status, &page)
+            Ok(noted(render(status, &page)?, Event::BindRefused(e.row())))
         }
     }
 }

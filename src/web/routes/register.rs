@@ -130,7 +130,7 @@ pub async fn register_submit(
         ..RegisterPage::new(&req, &state, &session, &next)?
     };
 
-    if let Some(status) = code_action(
+    if let Some(answered) = code_action(
         &state,
         &req,
         &session,
@@ -140,7 +140,7 @@ pub async fn register_submit(
     )
     .await?
     {
-        return render(status, &page);
+        return answered.render(&page);
     }
 
     let input = RegisterInput {

@@ -135,7 +135,7 @@ pub async fn reset_submit(
     let form = form.into_inner();
     check_csrf(&state, &session, form.csrf_token.as_deref())?;
     let mut page = ResetPage::new(&req, &state, &session, form.codes.mobile())?;
-    if let Some(status) = code_action(
+    if let Some(answered) = code_action(
         &state,
         &req,
         &session,
@@ -145,7 +145,7 @@ pub async fn reset_submit(
     )
     .await?
     {
-        return render(status, &page);
+        return answered.render(&page);
     }
     let client = super::client(&state, &req);
     let mut guard = Guard::new(&state.codes, state.settings.rate_limits, client);

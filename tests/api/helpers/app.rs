@@ -23,6 +23,8 @@ pub struct TestApp {
     pub state: AppState,
     pub qq: FakeQq,
     pub redis: Option<RedisServer>,
+    /// Where `/metrics` is served, when the test set `METRICS_LISTEN`.
+    pub metrics_port: Option<u16>,
     _pg: Option<PgDatabase>,
     _dir: tempfile::TempDir,
 }
@@ -49,6 +51,7 @@ pub fn test_settings(database_url: &str, redis_url: Option<String>, qq_url: &str
         sms_provider: SmsProviderKind::Log,
         rate_limits: true,
         trusted_proxies: Vec::new(),
+        metrics_listen: None,
         cors_origins: Vec::new(),
         jwt_ttl: Duration::from_secs(86_400),
         session_idle_timeout: Duration::from_secs(7_200),
@@ -92,9 +95,11 @@ async fn spawn_app_on(
         .expect("app builds");
     let base = format!("http://127.0.0.1:{}", app.port());
     let state = app.state();
+    let metrics_port = app.metrics_port();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         base,
+        metrics_port,
         setup: kind,
         database_url,
         state,
