@@ -72,7 +72,8 @@ impl Application {
 
         let cannot_open = |e: db::DbError| {
             let url = db::display_url(&settings.database_url);
-            config_err("DATABASE_URL", format!("cannot open {url}: {e}"))
+            let why = db::connect_error(&settings.database_url).unwrap_or_else(|| e.to_string());
+            config_err("DATABASE_URL", format!("cannot open {url}: {why}"))
         };
         let pool = db::build_pool_with(&settings.database_url, settings.db_busy_timeout)
             .map_err(cannot_open)?;

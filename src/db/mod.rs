@@ -97,6 +97,26 @@ pub fn build_pool_with(url: &str, busy_timeout: Duration) -> Result<DbPool, DbEr
         .build(manager)?)
 }
 
+/// Why a PostgreSQL `url` cannot be connected to, in libpq's words (a certificate that
+/// does not verify, a refused password…): the pool only says it timed out. None for
+/// SQLite, or when a connection can be made now. libpq's messages hold no password.
+pub fn connect_error(url: &str) -> Option<String> {
+    use diesel::Connection;
+    if Backend::of(url) != Backend::Postgres {
+        return None;
+    }
+    // Bounded as the pool is: a server that never answers must not hold the start.
+    let mut bounded = url::Url::parse(url).ok()?;
+    if !bounded.query_pairs().any(|(k, _)| k == "connect_timeout") {
+        bounded
+            .query_pairs_mut()
+            .append_pair("connect_timeout", "3");
+    }
+    diesel::PgConnection::establish(bounded.as_str())
+        .err()
+        .map(|e| e.to_string().trim().to_owned())
+}
+
 /// Applies pending migrations (the backend's own set); returns how many ran.
 pub fn run_migrations(pool: &DbPool) -> Result<usize, DbError> {
     let mut conn = pool.get()?;

@@ -126,6 +126,8 @@ struct Served {
     child: std::process::Child,
     base: String,
     log_path: std::path::PathBuf,
+    /// Its SQLite file.
+    db: String,
     _dir: tempfile::TempDir,
 }
 
@@ -184,6 +186,7 @@ impl Served {
             child,
             base,
             log_path,
+            db: dir.path().join("t.db").display().to_string(),
             _dir: dir,
         }
     }
@@ -505,4 +508,146 @@ fn a_bad_log_format_exits_2_naming_it() {
     let (code, stderr) = run_with(&[("LOG_FORMAT", "xml")]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("LOG_FORMAT"), "{stderr}");
+}
+
+/// `rediss://`: the app logs in against a redis-server that speaks TLS only through a
+/// throw-away CA (trusted through `SSL_CERT_FILE`); a CA that did not sign the server's
+/// certificate stops the start with exit 2 naming `REDIS_URL`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_works_against_redis_over_tls_and_a_wrong_ca_is_refused() {
+    use crate::helpers::*;
+    if !crate::common::have(crate::common::Need::Redis) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let certs = Certs::make(dir.path(), "redis");
+    let stranger = Certs::make(dir.path(), "stranger");
+    let redis = RedisServer::start_tls(&certs);
+    let url = format!("rediss://127.0.0.1:{}/0", redis.tls_port.unwrap());
+    let (ca, wrong_ca) = (
+        certs.ca.display().to_string(),
+        stranger.ca.display().to_string(),
+    );
+
+    let (code, stderr) = run_with(&[("REDIS_URL", &url), ("SSL_CERT_FILE", &wrong_ca)]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("REDIS_URL"), "{stderr}");
+    assert!(
+        stderr.to_lowercase().contains("certificate"),
+        "says why: {stderr}"
+    );
+
+    let qq = FakeQq::start().await;
+    let served = Served::start_with(
+        &qq,
+        "tls-redis-test-secret-key-0123456789abcdef",
+        "info",
+        &[("REDIS_URL", &url), ("SSL_CERT_FILE", &ca)],
+    )
+    .await;
+    let (code, _, stderr) = createsuperuser(
+        &served.db,
+        &[
+            "--username",
+            "tls_admin",
+            "--mobile",
+            "13100000000",
+            "--password-stdin",
+        ],
+        "Operator2026\n",
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let b = served.browser();
+    let r = b.post_login("tls_admin", "Operator2026").await;
+    assert_eq!(r.status(), 302, "{}", served.log());
+    assert!(b.is_logged_in().await);
+    // The live session is in that Redis, reached over TLS.
+    let keys = Command::new("redis-cli")
+        .args([
+            "--tls",
+            "--cacert",
+            &ca,
+            "-p",
+            &redis.tls_port.unwrap().to_string(),
+        ])
+        .args(["--scan", "--pattern", "qqbind:session:*"])
+        .output()
+        .unwrap();
+    let keys = String::from_utf8_lossy(&keys.stdout);
+    assert_eq!(keys.lines().count(), 1, "{keys}");
+}
+
+/// PostgreSQL over TLS (`.ci/postgres.sh` starts its cluster with `ssl=on` and a
+/// throw-away CA): the app starts with `sslmode=require` and with `verify-full` against
+/// that CA; a CA that did not sign the server's certificate stops the start with exit 2
+/// naming `DATABASE_URL`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_over_tls_starts_and_a_wrong_ca_is_refused() {
+    use crate::helpers::*;
+    use diesel::{Connection, RunQueryDsl};
+    if !crate::common::have(crate::common::Need::Postgres) {
+        return;
+    }
+    let Some(ca) = std::env::var("QQBIND_TEST_POSTGRES_CA")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    else {
+        assert!(
+            std::env::var_os("QQBIND_TESTS_REQUIRE_ALL").is_none(),
+            "QQBIND_TEST_POSTGRES_CA is not set (.ci/postgres.sh sets it)"
+        );
+        eprintln!("note: PostgreSQL TLS test skipped: QQBIND_TEST_POSTGRES_CA is not set (bash .ci/run sets it)");
+        return;
+    };
+    let pg = PgDatabase::create();
+    let with = |params: &[(&str, &str)]| {
+        let mut u = url::Url::parse(&pg.url).unwrap();
+        for (k, v) in params {
+            u.query_pairs_mut().append_pair(k, v);
+        }
+        u.to_string()
+    };
+    #[derive(diesel::QueryableByName)]
+    struct Ssl {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        ssl: bool,
+    }
+    for url in [
+        with(&[("sslmode", "require")]),
+        with(&[("sslmode", "verify-full"), ("sslrootcert", &ca)]),
+    ] {
+        let mut conn = diesel::PgConnection::establish(&url).unwrap();
+        let row: Ssl =
+            diesel::sql_query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+                .get_result(&mut conn)
+                .unwrap();
+        assert!(row.ssl, "the server speaks TLS");
+        let settings = test_settings(&url, None, "http://127.0.0.1:9");
+        let app = qqbind::startup::Application::build(settings)
+            .await
+            .unwrap_or_else(|e| panic!("starts over TLS: {e}"));
+        let users = app
+            .state()
+            .db
+            .read(|c| Ok(qqbind::db::users::count(c)?))
+            .await
+            .unwrap();
+        assert_eq!(users, 0);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let stranger = Certs::make(dir.path(), "stranger");
+    let wrong = with(&[
+        ("sslmode", "verify-full"),
+        ("sslrootcert", &stranger.ca.display().to_string()),
+    ]);
+    let (code, stderr) = run_with(&[("DATABASE_URL", &wrong)]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("DATABASE_URL"), "{stderr}");
+    assert!(stderr.contains("certificate"), "says why: {stderr}");
+    let password = url::Url::parse(&pg.url)
+        .unwrap()
+        .password()
+        .unwrap()
+        .to_owned();
+    assert!(!stderr.contains(&password), "no password in the error");
 }

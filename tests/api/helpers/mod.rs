@@ -7,6 +7,7 @@ mod pages;
 mod postgres;
 mod redis;
 mod setups;
+mod tls;
 
 pub use app::*;
 pub use fake_qq::*;
@@ -14,6 +15,7 @@ pub use pages::*;
 pub use postgres::*;
 pub use redis::*;
 pub use setups::*;
+pub use tls::*;
 
 pub const CLIENT_ID: &str = "101518219";
 pub const CLIENT_SECRET: &str = "fake-qq-client-secret-418d84eb";

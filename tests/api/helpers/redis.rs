@@ -14,6 +14,8 @@ use super::*;
 pub struct RedisServer {
     child: Child,
     pub port: u16,
+    /// The TLS port, for a server started with [`RedisServer::start_tls`].
+    pub tls_port: Option<u16>,
 }
 
 /// Whether the Redis server answering on `port` is the process `pid` (ours, not another
@@ -52,10 +54,46 @@ pub fn free_port() -> u16 {
 impl RedisServer {
     /// Starts one; a port taken meanwhile by someone else means another try elsewhere.
     pub fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// One that also speaks TLS (`rediss://`) with `certs`, on [`Self::tls_port`].
+    pub fn start_tls(certs: &super::tls::Certs) -> Self {
+        Self::start_with(Some(certs))
+    }
+
+    fn start_with(certs: Option<&super::tls::Certs>) -> Self {
         for _ in 0..5 {
             let port = free_port();
+            let tls_port = certs.map(|_| free_port());
+            let mut args: Vec<String> = [
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--port",
+            ]
+            .map(str::to_owned)
+            .into();
+            args.push(port.to_string());
+            if let (Some(c), Some(tls)) = (certs, tls_port) {
+                args.extend([
+                    "--tls-port".to_owned(),
+                    tls.to_string(),
+                    "--tls-cert-file".to_owned(),
+                    c.cert.display().to_string(),
+                    "--tls-key-file".to_owned(),
+                    c.key.display().to_string(),
+                    "--tls-ca-cert-file".to_owned(),
+                    c.ca.display().to_string(),
+                    "--tls-auth-clients".to_owned(),
+                    "no".to_owned(),
+                ]);
+            }
             let mut child = Command::new("redis-server")
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+                .args(&args)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -66,7 +104,11 @@ impl RedisServer {
                     break; // it could not bind: try another port
                 }
                 if is_our_redis(port, child.id()) {
-                    return Self { child, port };
+                    return Self {
+                        child,
+                        port,
+                        tls_port,
+                    };
                 }
                 if started.elapsed() > Duration::from_secs(10) {
                     let _ = child.kill();
