@@ -46,6 +46,9 @@ pub struct PendingLogin {
     pub state: String,
     pub next: String,
     pub expires_at: i64,
+    /// Started to bind a QQ to the account logged in (`intent=link`).
+    #[serde(default)]
+    pub link: bool,
 }
 
 /// Set by the callback when the openid is not bound yet; read by the bind POST, and by
@@ -68,6 +71,9 @@ pub struct PendingBind {
     /// Unix seconds: when the token, and so this pending bind, expires.
     #[serde(default)]
     pub expires_at: i64,
+    /// For the account logged in (the confirmation page), not the bind form.
+    #[serde(default)]
+    pub link: bool,
 }
 
 impl PendingBind {

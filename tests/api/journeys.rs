@@ -197,9 +197,19 @@ async fn an_expired_token_offers_a_new_qq_login_with_the_same_next(kind: Setup) 
     assert_eq!(r.status(), 302, "a new QQ login starts");
 }
 
-/// A logged-in customer at the callback: `code-<openid>` against this browser's state.
+/// A logged-in customer's 绑定QQ (`intent=link`), back at the callback with
+/// `code-<openid>`.
 async fn callback_logged_in(b: &Browser, openid: &str, next: &str) -> reqwest::Response {
-    let state = b.start_qq_login(next).await;
+    let r = b
+        .get(&format!("/qq/login/?next={}&intent=link", urlencode(next)))
+        .await;
+    let body: serde_json::Value = r.json().await.unwrap();
+    let url = url::Url::parse(body["login_url"].as_str().unwrap()).unwrap();
+    let state = url
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
     b.callback(&format!("code-{openid}"), &state).await
 }
 
@@ -475,7 +485,21 @@ async fn the_agreement_and_privacy_policy_are_real_pages(kind: Setup) {
     assert!(!page.contains("已退出登录"), "once");
 }
 
+/// A plain QQ login (not 绑定QQ) while logged in logs in as whoever the QQ belongs to.
+async fn a_plain_qq_login_while_logged_in_switches_to_the_qqs_account(kind: Setup) {
+    let app = spawn_app(kind).await;
+    app.bind_new_account(OPENID, OTHER).await;
+    app.create_user(MOBILE, PASSWORD).await;
+    let b = app.logged_in(MOBILE, PASSWORD).await;
+    let state = b.start_qq_login("/info/").await;
+    let r = b.callback(&format!("code-{OPENID}"), &state).await;
+    assert_is_redirect_to(&r, "/info/");
+    let info = b.get("/info/").await.text().await.unwrap();
+    assert!(info.contains("137****7000"), "now the QQ's account");
+}
+
 crate::all_setups!(
+    a_plain_qq_login_while_logged_in_switches_to_the_qqs_account,
     a_reload_or_back_shows_the_same_bind_form_without_asking_qq_again,
     the_pending_bind_ends_with_its_token,
     a_refused_bind_keeps_the_shoppers_work,

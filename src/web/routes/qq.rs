@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::codes::{code_action, keep_work, CodeFields, CodePage, SmsFormField, SmsSlots, Work};
 use super::login::LoginPage;
-use super::{check_csrf, csrf_token, Nav, NextQuery};
+use super::{check_csrf, csrf_token, Nav};
 use crate::bind::{self, BindError, BindInput, Slot};
 use crate::codes::service::resend_wait;
 use crate::codes::Purpose;
@@ -30,8 +30,9 @@ async fn start_login(
     state: &AppState,
     req: &HttpRequest,
     session: &TypedSession,
-    next: Option<&str>,
+    q: &StartQuery,
 ) -> Result<String, AppError> {
+    let next = q.next.as_deref();
     // Each start leaves a `state` in the store for ten minutes: limited per client.
     let bucket = super::client(state, req).bucket();
     limits::count(
@@ -52,10 +53,19 @@ async fn start_login(
             state: nonce.clone(),
             next: NextPath::sanitise(next).as_str().to_owned(),
             expires_at: now + login::qq::STATE_TTL.as_secs() as i64,
+            link: q.intent.as_deref() == Some("link"),
         },
         now,
     )?;
     Ok(state.qq.authorize_url(&nonce))
+}
+
+/// `?next=PATH[&intent=link]`: where to go after, and whether this QQ login is to bind a
+/// QQ to the account already logged in (the user centre's 绑定QQ) rather than to log in.
+#[derive(Deserialize)]
+pub struct StartQuery {
+    pub next: Option<String>,
+    pub intent: Option<String>,
 }
 
 /// `GET /qq/login/?next=`: the login URL as JSON (seed 004).
@@ -63,10 +73,10 @@ pub async fn qq_login_url(
     req: HttpRequest,
     state: web::Data<AppState>,
     session: TypedSession,
-    q: web::Query<NextQuery>,
+    q: web::Query<StartQuery>,
 ) -> Result<HttpResponse, ApiError> {
     // The seed's JSON answer: refusals are JSON too.
-    let login_url = start_login(&state, &req, &session, q.next.as_deref()).await?;
+    let login_url = start_login(&state, &req, &session, &q).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(serde_json::json!({ "code": "0", "errmsg": "OK", "login_url": login_url })))
@@ -77,9 +87,9 @@ pub async fn qq_authorize(
     req: HttpRequest,
     state: web::Data<AppState>,
     session: TypedSession,
-    q: web::Query<NextQuery>,
+    q: web::Query<StartQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let login_url = start_login(&state, &req, &session, q.next.as_deref()).await?;
+    let login_url = start_login(&state, &req, &session, &q).await?;
     Ok(HttpResponse::Found()
         .insert_header((header::LOCATION, login_url))
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -117,7 +127,12 @@ pub async fn callback(
         return Err(AppError::BadRequest("缺少code".into()));
     }
     let pending = take_state(&state, &session, q.state.as_deref()).await?;
-    let me = auth::current_user(&state, &session, auth::Check::Changes).await?;
+    // Only a login started to bind (the user centre's 绑定QQ) binds to the account
+    // logged in; any other QQ login logs in as whoever the QQ belongs to.
+    let me = match pending.link {
+        true => auth::current_user(&state, &session, auth::Check::Changes).await?,
+        false => None,
+    };
 
     let unbound = match login::qq::complete(&state.qq, &state.db, code).await {
         Ok(Outcome::Bound(owner)) => {
@@ -153,6 +168,7 @@ pub async fn callback(
         code_digest: code_digest(code),
         access_token: state.signer.sign_openid(&unbound.openid, expires_at, &sid),
         expires_at,
+        link: me.is_some(),
     };
     session.set_pending_bind(&pending_bind)?;
     let resp = show_pending(&req, &state, &session, pending_bind).await?;
@@ -172,7 +188,11 @@ async fn show_pending(
     session: &TypedSession,
     pending: PendingBind,
 ) -> Result<HttpResponse, AppError> {
-    let Some(me) = auth::current_user(state, session, auth::Check::ReadOnly).await? else {
+    let me = match pending.link {
+        true => auth::current_user(state, session, auth::Check::ReadOnly).await?,
+        false => None,
+    };
+    let Some(me) = me else {
         let mut page = BindPage::new(req, state, session, &pending)?;
         // The mobile a code went to, and how long its SMS button still waits.
         if let Some(m) = session.sms_mobile()?.as_deref().and_then(Mobile::parse) {

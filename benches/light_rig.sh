@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The returning-user QQ login on the light rig of ../shared/perf/ (see its README):
+# floor, qqbind, floor, ROUNDS times (default 3), each run as ../shared/perf/run.sh does
+# it (64 users, a fake QQ on nginx, SQLite and the in-process store). Prints each run's
+# RESULT line, then qqbind's share of the mean of the floor runs around it.
+#
+#   bash benches/light_rig.sh            # needs nginx-light; builds what it runs
+#   ROUNDS=1 DURATION=10 bash benches/light_rig.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rig=${RIG:-../shared/perf}
+rig_target=${RIG_TARGET_DIR:-$HOME/.cache/qqbind-rig}
+app_target=${CARGO_TARGET_DIR:-$HOME/.cache/qqbind/target}
+ROUNDS=${ROUNDS:-3}
+command -v nginx >/dev/null || { echo "install nginx-light (apt-get install -y nginx-light)" >&2; exit 2; }
+CARGO_TARGET_DIR=$rig_target cargo build -q --release --manifest-path "$rig/flowload/Cargo.toml"
+CARGO_TARGET_DIR=$rig_target cargo build -q --release --manifest-path "$rig/floor/Cargo.toml"
+CARGO_TARGET_DIR=$app_target cargo build -q --release
+export FLOWLOAD=$rig_target/release/flowload
+run() { CARGO_TARGET_DIR=$rig_target bash "$rig/run.sh" "$@" 2>/dev/null | grep '^RESULT'; }
+field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
+for r in $(seq "$ROUNDS"); do
+    before=$(run floor "$rig_target/release/floor")
+    echo "$before"
+    # Its 64 users share one loopback address: the per-client limit on starting a QQ
+    # login (30 a minute) would refuse nearly all of them, so it is off here.
+    app=$(RATE_LIMITS=off PREBIND_CMD="$rig/prebind-sqlite.py" run qqbind "$app_target/release/qqbind" serve)
+    echo "$app"
+    after=$(run floor "$rig_target/release/floor")
+    echo "$after"
+    awk -v a="$(field "$app" flows_per_s)" -v f1="$(field "$before" flows_per_s)" -v f2="$(field "$after" flows_per_s)" \
+        -v r="$r" 'BEGIN { printf "round %d: qqbind %.0f flows/s = %.2f of the floor (%.0f)\n", r, a, a / ((f1 + f2) / 2), (f1 + f2) / 2 }'
+done
