@@ -82,8 +82,16 @@ pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool, dev_outbox: bool)
     // regex.
     cfg.service(web::resource("/qq/login/").route(web::get().to(qq::qq_login_url)))
         .service(web::resource("/qq/authorize/").route(web::get().to(qq::qq_authorize)))
+        // Two resources, not one with two patterns: a resource of several patterns is
+        // matched by a regex set, on every request that reaches it (and by the metrics'
+        // route lookup), where one fixed path is a string comparison.
         .service(
-            web::resource(["/oauth_callback/", "/oauth_callback"])
+            web::resource("/oauth_callback/")
+                .route(web::get().to(qq::callback))
+                .route(web::post().to(qq::bind_submit)),
+        )
+        .service(
+            web::resource("/oauth_callback")
                 .route(web::get().to(qq::callback))
                 .route(web::post().to(qq::bind_submit)),
         )
