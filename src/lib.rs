@@ -11,6 +11,7 @@ pub mod limits;
 pub mod login;
 pub mod qq;
 pub mod recovery;
+pub mod self_service;
 pub mod signer;
 pub mod startup;
 pub mod state;

@@ -21,10 +21,12 @@ pub enum Action {
     SuperuserCreated,
     /// A new password set by a code sent to the account's mobile (找回密码).
     PasswordReset,
+    /// A new password set by the owner, with the old one (/info/password/).
+    PasswordChanged,
 }
 
 impl Action {
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::UserCreatedByQq,
         Self::QqBind,
         Self::QqUnbind,
@@ -33,6 +35,7 @@ impl Action {
         Self::UserEnabled,
         Self::SuperuserCreated,
         Self::PasswordReset,
+        Self::PasswordChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -45,6 +48,7 @@ impl Action {
             Self::UserEnabled => "user_enabled",
             Self::SuperuserCreated => "superuser_created",
             Self::PasswordReset => "password_reset",
+            Self::PasswordChanged => "password_changed",
         }
     }
 
@@ -63,6 +67,7 @@ impl Action {
             Self::UserEnabled => "启用账号",
             Self::SuperuserCreated => "创建管理员",
             Self::PasswordReset => "找回密码",
+            Self::PasswordChanged => "修改密码",
         }
     }
 }

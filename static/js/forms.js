@@ -91,7 +91,18 @@
   }
 
   var checks = {};
-  if (kind === "login") {
+  if (kind === "change") {
+    checks.old_password = function () {
+      return show("old_password-error", $("old_password"), $("old_password").value ? "" : "请输入原密码");
+    };
+    checks.password = function () {
+      return show("password-error", $("password"), passwordMessage($("password").value));
+    };
+    checks.password2 = function () {
+      var v = $("password2").value;
+      return show("password2-error", $("password2"), !v ? "请再次输入新密码" : v === $("password").value ? "" : "两次密码不一致");
+    };
+  } else if (kind === "login") {
     checks.username = function () {
       return show("username-error", $("username"), value("username") ? "" : "请输入用户名或手机号");
     };
@@ -146,7 +157,7 @@
     };
   }
   // Checked on leaving a field only once it was typed in; typing again clears its message.
-  ["username", "mobile", "password", "password2", "sms_code"].forEach(function (name) {
+  ["username", "mobile", "old_password", "password", "password2", "sms_code"].forEach(function (name) {
     var input = $(name);
     if (!checks[name] || !input) return;
     input.addEventListener("input", function () {

@@ -27,6 +27,7 @@ mod qq_login;
 mod recovery;
 mod register;
 mod security;
+mod self_service;
 mod simulator;
 mod sms_gateway;
 mod store;

@@ -110,3 +110,134 @@ pub async fn unbind(
         .insert_header((header::LOCATION, "/info/"))
         .finish())
 }
+
+/// The change-password form's messages, by field.
+#[derive(Debug, Default)]
+pub struct PasswordErrors {
+    pub form: Option<String>,
+    pub old_password: Option<String>,
+    pub password: Option<String>,
+    pub password2: Option<String>,
+    pub image_code: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "info_password.html")]
+struct PasswordPage {
+    nav: Nav,
+    csrf_token: String,
+    errors: PasswordErrors,
+    /// Set once the account's password checks need the image captcha.
+    image_code_id: Option<String>,
+}
+
+/// `GET /info/password/`: the change-password form.
+pub async fn password_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+    LoggedIn(_): LoggedIn,
+) -> Result<HttpResponse, AppError> {
+    render(
+        StatusCode::OK,
+        &PasswordPage {
+            nav: Nav::from_request(&req),
+            csrf_token: csrf_token(&state, &session)?,
+            errors: PasswordErrors::default(),
+            image_code_id: None,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    csrf_token: Option<String>,
+    old_password: Option<String>,
+    password: Option<String>,
+    password2: Option<String>,
+    image_code: Option<String>,
+    image_code_id: Option<String>,
+}
+
+/// `POST /info/password/`: the old password proves the owner; every other session ends,
+/// this one goes on (logged in again under the account's new epoch).
+pub async fn password_submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+    LoggedIn(user): LoggedIn,
+    form: web::Form<PasswordForm>,
+) -> Result<HttpResponse, AppError> {
+    use crate::self_service::{self, ChangeError, ChangeInput, ChangeSlot};
+    check_csrf(&state, &session, form.csrf_token.as_deref())?;
+    let get = |f: &Option<String>| f.clone().unwrap_or_default();
+    let input = ChangeInput {
+        old_password: get(&form.old_password),
+        password: get(&form.password),
+        password2: get(&form.password2),
+        image_code: get(&form.image_code),
+        image_code_id: get(&form.image_code_id),
+    };
+    let client = super::client(&state, &req);
+    let mut guard = crate::limits::Guard::new(&state.codes, state.settings.rate_limits, client);
+    let origin = Origin::new(client.address(), Channel::Form);
+    match self_service::change_password(&state.deps(), &mut guard, &user, &input, &origin).await {
+        Ok(changed) => {
+            let remember = session.login()?.is_some_and(|l| l.remembered);
+            let cookie = crate::web::auth::log_in(&state, &session, &changed, remember).await?;
+            session.set_flash("密码已修改，其他设备上的登录已退出")?;
+            Ok(HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, "/info/"))
+                .cookie(cookie)
+                .finish())
+        }
+        Err(ChangeError::Unavailable(e)) => Err(e.into()),
+        Err(e) => {
+            let status = match &e {
+                ChangeError::Limited(_) => StatusCode::TOO_MANY_REQUESTS,
+                ChangeError::Disabled => StatusCode::FORBIDDEN,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            let mut errors = PasswordErrors::default();
+            let message = Some(e.to_string());
+            match e.slot() {
+                ChangeSlot::Form => errors.form = message,
+                ChangeSlot::OldPassword => errors.old_password = message,
+                ChangeSlot::Password => errors.password = message,
+                ChangeSlot::Password2 => errors.password2 = message,
+                ChangeSlot::ImageCode => errors.image_code = message,
+            }
+            let needs_captcha = guard.captcha_needed() || matches!(e, ChangeError::Captcha(_));
+            let page = PasswordPage {
+                nav: Nav::from_request(&req),
+                csrf_token: csrf_token(&state, &session)?,
+                errors,
+                image_code_id: needs_captcha.then(|| uuid::Uuid::new_v4().to_string()),
+            };
+            let resp = render(status, &page)?;
+            Ok(match &e {
+                ChangeError::Limited(l) => crate::web::views::with_retry_after(resp, l),
+                _ => resp,
+            })
+        }
+    }
+}
+
+/// `GET /info/export/`: everything stored about the account, as a JSON attachment.
+pub async fn export(
+    state: web::Data<AppState>,
+    LoggedIn(user): LoggedIn,
+) -> Result<HttpResponse, AppError> {
+    let data = crate::self_service::export(&state.db, user.id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let body = serde_json::to_vec_pretty(&data).map_err(AppError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"qqbind-my-data-{}.json\"", user.id),
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body))
+}

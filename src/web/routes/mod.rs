@@ -115,6 +115,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool, dev_outbox: bool)
         .service(web::resource("/info/").route(web::get().to(info::info_page)))
         .service(web::resource("/info/qq/unbind/").route(web::post().to(info::unbind)))
         .service(
+            web::resource("/info/password/")
+                .route(web::get().to(info::password_page))
+                .route(web::post().to(info::password_submit)),
+        )
+        .service(web::resource("/info/export/").route(web::get().to(info::export)))
+        .service(
             web::resource("/register/")
                 .route(web::get().to(register::register_page))
                 .route(web::post().to(register::register_submit)),
