@@ -356,3 +356,33 @@ pub async fn set_active(
     })
     .await
 }
+
+/// Sets the bcrypt `hash` as `user_id`'s password and ends every session and API token of
+/// the account (its `session_epoch` is raised), with the audit entry `action`, in one
+/// transaction. The account as it is now (None: it is gone).
+pub async fn set_password(
+    db: &Db,
+    user_id: i32,
+    hash: String,
+    action: Action,
+    origin: &Origin,
+) -> Result<Option<User>, db::DbError> {
+    let origin = origin.clone();
+    db.write(move |c| {
+        Ok(db::transaction(c, |c| {
+            users::set_password(c, user_id, &hash)?;
+            users::raise_session_epoch(c, user_id)?;
+            audit::record(
+                c,
+                Some(user_id),
+                action,
+                Some(user_id),
+                "",
+                db::now(),
+                &origin,
+            )?;
+            users::find_by_id(c, user_id)
+        })?)
+    })
+    .await
+}

@@ -8,7 +8,7 @@
 
 use crate::codes::service::{self as code_service, Recipient, Recipients, SmsCodeError};
 use crate::codes::Purpose;
-use crate::db::{self, audit, audit::Action, audit::Origin, users, users::User, Db};
+use crate::db::{audit::Action, audit::Origin, users, users::User, Db};
 use crate::domain::{Mobile, Password};
 use crate::fault::Unavailable;
 use crate::limits::{self, Guard, Limited, Refused};
@@ -173,26 +173,8 @@ pub async fn reset_password(
     code_service::consume_sms_code(deps.codes, Purpose::Reset, &mobile, sms_code)
         .await
         .map_err(sms_error)?;
-    let (id, origin) = (user.id, origin.clone());
-    let written = deps
-        .db
-        .write(move |c| {
-            Ok(db::transaction(c, |c| {
-                users::set_password(c, id, &hash)?;
-                users::raise_session_epoch(c, id)?;
-                audit::record(
-                    c,
-                    Some(id),
-                    Action::PasswordReset,
-                    Some(id),
-                    "",
-                    db::now(),
-                    &origin,
-                )?;
-                users::find_by_id(c, id)
-            })?)
-        })
-        .await;
+    let written =
+        crate::accounts::set_password(deps.db, user.id, hash, Action::PasswordReset, origin).await;
     let user = match written {
         Ok(Some(user)) => user,
         Ok(None) => return Err(ResetError::SmsWrong),

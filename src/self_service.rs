@@ -118,27 +118,10 @@ pub async fn change_password(
     let hash = password::hash(&pw, deps.bcrypt_cost)
         .await
         .map_err(|e| ChangeError::Unavailable(e.into()))?;
-    let (id, origin) = (user.id, origin.clone());
-    let changed = deps
-        .db
-        .write(move |c| {
-            Ok(db::transaction(c, |c| {
-                users::set_password(c, id, &hash)?;
-                users::raise_session_epoch(c, id)?;
-                audit::record(
-                    c,
-                    Some(id),
-                    Action::PasswordChanged,
-                    Some(id),
-                    "",
-                    db::now(),
-                    &origin,
-                )?;
-                users::find_by_id(c, id)
-            })?)
-        })
-        .await
-        .map_err(|e| ChangeError::Unavailable(e.into()))?;
+    let changed =
+        crate::accounts::set_password(deps.db, user.id, hash, Action::PasswordChanged, origin)
+            .await
+            .map_err(|e| ChangeError::Unavailable(e.into()))?;
     guard.succeeded().await;
     changed.ok_or(ChangeError::Unavailable(Unavailable::Db(
         db::DbError::Query(diesel::result::Error::NotFound),

@@ -174,13 +174,24 @@ impl QqClient {
 
     /// Where to send the browser: QQ's consent page for this application and `state`.
     pub fn authorize_url(&self, state: &str) -> String {
+        self.authorize_url_for(state, false)
+    }
+
+    /// [`Self::authorize_url`], with QQ's page for phones (`display=mobile`) when the
+    /// browser is a phone's.
+    pub fn authorize_url_for(&self, state: &str, phone: bool) -> String {
         let mut url = self.endpoints.authorize.clone();
-        url.query_pairs_mut()
-            .append_pair("response_type", "code")
-            .append_pair("client_id", &self.client_id)
-            .append_pair("redirect_uri", self.redirect_uri.as_str())
-            .append_pair("state", state)
-            .append_pair("scope", "get_user_info");
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("response_type", "code")
+                .append_pair("client_id", &self.client_id)
+                .append_pair("redirect_uri", self.redirect_uri.as_str())
+                .append_pair("state", state)
+                .append_pair("scope", "get_user_info");
+            if phone {
+                q.append_pair("display", "mobile");
+            }
+        }
         url.into()
     }
 

@@ -7,16 +7,22 @@ use crate::helpers::*;
 
 const MOBILE: &str = "13800138000";
 
-/// The scrape, as `name{labels}` → value.
-async fn scrape(app: &TestApp) -> HashMap<String, f64> {
+/// What `/metrics` answers.
+async fn scrape_text(app: &TestApp) -> String {
     let port = app.metrics_port.expect("METRICS_LISTEN set");
-    let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+    reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
         .await
         .unwrap()
         .text()
         .await
-        .unwrap();
-    text.lines()
+        .unwrap()
+}
+
+/// The scrape, as `name{labels}` → value.
+async fn scrape(app: &TestApp) -> HashMap<String, f64> {
+    scrape_text(app)
+        .await
+        .lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .filter_map(|l| {
             let (k, v) = l.rsplit_once(' ')?;
@@ -104,13 +110,7 @@ async fn each_counter_moves_by_exactly_what_was_done(kind: Setup) {
         .contains_key(r#"qqbind_http_request_duration_seconds_count{route="/oauth_callback/"}"#));
 
     // No label holds a mobile, an openid or an address.
-    let port = app.metrics_port.unwrap();
-    let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = scrape_text(&app).await;
     for secret in [
         MOBILE,
         "13600136000",

@@ -101,9 +101,40 @@ async fn many_pending_logins_with_long_next_values_still_work(kind: Setup) {
 }
 
 crate::all_setups!(
+    a_phone_gets_qqs_page_for_phones,
     many_pending_logins_with_long_next_values_still_work,
     qq_login_answers_json_with_the_authorize_url_of_this_app,
     every_login_gets_a_fresh_state,
     qq_authorize_redirects_to_qq,
     next_keeps_local_paths_and_drops_everything_else,
 );
+
+async fn a_phone_gets_qqs_page_for_phones(kind: Setup) {
+    let app = spawn_app(kind).await;
+    let b = app.browser();
+    let go = |ua: &'static str| {
+        let b = b.clone();
+        async move {
+            let r = b
+                .client
+                .get(format!("{}/qq/authorize/?next=/", b.base))
+                .header("User-Agent", ua)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 302);
+            let to = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+            to.query_pairs()
+                .find(|(k, _)| k == "display")
+                .map(|(_, v)| v.into_owned())
+        }
+    };
+    let iphone =
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148";
+    let android = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/120.0 Mobile Safari/537.36";
+    let desktop =
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36";
+    assert_eq!(go(iphone).await.as_deref(), Some("mobile"));
+    assert_eq!(go(android).await.as_deref(), Some("mobile"));
+    assert_eq!(go(desktop).await, None);
+}

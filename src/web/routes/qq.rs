@@ -57,7 +57,21 @@ async fn start_login(
         },
         now,
     )?;
-    Ok(state.qq.authorize_url(&nonce))
+    Ok(state.qq.authorize_url_for(&nonce, is_phone(req)))
+}
+
+/// Whether the browser is a phone's (its User-Agent says so): QQ then shows its
+/// consent page for phones.
+pub fn is_phone(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ua| {
+            ["iPhone", "Android", "Mobile", "HarmonyOS", "Windows Phone"]
+                .iter()
+                .any(|m| ua.contains(m))
+                && !ua.contains("iPad")
+        })
 }
 
 /// `?next=PATH[&intent=link]`: where to go after, and whether this QQ login is to bind a
