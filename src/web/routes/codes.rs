@@ -146,19 +146,9 @@ pub trait SmsSlots {
     fn sms_notice(&mut self) -> &mut Option<String>;
 }
 
-/// The no-JavaScript "获取短信验证码": sends the code and puts the outcome in its slot
-/// of `page`; returns the status to answer with.
+/// The no-JavaScript "获取短信验证码": sends the code of `purpose` and puts the outcome
+/// in its slot of `page`; returns the status to answer with.
 pub async fn send_sms_for_form(
-    state: &AppState,
-    ip: &str,
-    fields: [&str; 3],
-    page: &mut impl SmsSlots,
-) -> Result<StatusCode, AppError> {
-    send_sms_for_form_as(state, ip, fields, Purpose::Bind, page).await
-}
-
-/// [`send_sms_for_form`] for the code of `purpose`.
-pub async fn send_sms_for_form_as(
     state: &AppState,
     ip: &str,
     fields: [&str; 3],
@@ -318,7 +308,7 @@ pub async fn code_action(
         Some("send_sms") => {
             let bucket = super::client(state, req).bucket();
             let sent = [fields.mobile(), fields.image_code(), fields.image_code_id()];
-            let status = send_sms_for_form_as(state, &bucket, sent, purpose, page).await?;
+            let status = send_sms_for_form(state, &bucket, sent, purpose, page).await?;
             if let (StatusCode::OK, Purpose::Bind, Some(m)) =
                 (status, purpose, Mobile::parse(fields.mobile().trim()))
             {

@@ -134,7 +134,8 @@ pub async fn callback(
         let bare = code.is_empty() && st.is_empty();
         if bare || pending.came_from(st, code) {
             // The state was used by the first visit: QQ is not asked again.
-            return show_pending(&req, &state, &session, pending).await;
+            let me = linking_user(&state, &session, pending.link, auth::Check::ReadOnly).await?;
+            return show_pending(&req, &state, &session, pending, me).await;
         }
     }
     if code.is_empty() {
@@ -143,10 +144,7 @@ pub async fn callback(
     let pending = take_state(&state, &session, q.state.as_deref()).await?;
     // Only a login started to bind (the user centre's 绑定QQ) binds to the account
     // logged in; any other QQ login logs in as whoever the QQ belongs to.
-    let me = match pending.link {
-        true => auth::current_user(&state, &session, auth::Check::Changes).await?,
-        false => None,
-    };
+    let me = linking_user(&state, &session, pending.link, auth::Check::Changes).await?;
 
     let unbound = match login::qq::complete(&state.qq, &state.db, code).await {
         Ok(Outcome::Bound(owner)) => {
@@ -185,8 +183,9 @@ pub async fn callback(
         link: me.is_some(),
     };
     session.set_pending_bind(&pending_bind)?;
-    let resp = show_pending(&req, &state, &session, pending_bind).await?;
-    let outcome = match (me.is_some(), resp.status()) {
+    let linking = me.is_some();
+    let resp = show_pending(&req, &state, &session, pending_bind, me).await?;
+    let outcome = match (linking, resp.status()) {
         (_, s) if s.is_client_error() => "refused",
         (true, _) => "link_form",
         (false, _) => "bind_form",
@@ -194,18 +193,29 @@ pub async fn callback(
     Ok(noted(resp, Event::Login(outcome)))
 }
 
-/// The pending bind's page: the bind form, or for a logged-in customer the
-/// confirmation (or why it cannot be bound).
+/// The account a QQ login started with `intent=link` binds to: the one logged in. None
+/// for any other QQ login (it logs in as whoever the QQ belongs to).
+async fn linking_user(
+    state: &AppState,
+    session: &TypedSession,
+    link: bool,
+    check: auth::Check,
+) -> Result<Option<crate::db::users::User>, AppError> {
+    match link {
+        true => auth::current_user(state, session, check).await,
+        false => Ok(None),
+    }
+}
+
+/// The pending bind's page: the bind form, or for `me` (logged in, binding from the user
+/// centre) the confirmation, or why it cannot be bound.
 async fn show_pending(
     req: &HttpRequest,
     state: &AppState,
     session: &TypedSession,
     pending: PendingBind,
+    me: Option<crate::db::users::User>,
 ) -> Result<HttpResponse, AppError> {
-    let me = match pending.link {
-        true => auth::current_user(state, session, auth::Check::ReadOnly).await?,
-        false => None,
-    };
     let Some(me) = me else {
         let mut page = BindPage::new(req, state, session, &pending)?;
         // The mobile a code went to, and how long its SMS button still waits.

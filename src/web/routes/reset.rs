@@ -13,6 +13,7 @@ use crate::db::audit::{Channel, Origin};
 use crate::limits::Guard;
 use crate::recovery::{self, ResetError, ResetInput, ResetSlot};
 use crate::state::AppState;
+use crate::web::error::{ApiError, AppError};
 use crate::web::session::TypedSession;
 use crate::web::views::{render, typed_back, with_retry_after};
 
@@ -81,8 +82,6 @@ impl CodePage for ResetPage {
         self.errors.sms_code.is_some()
     }
 }
-
-use crate::web::error::{ApiError, AppError};
 
 #[derive(Deserialize)]
 pub struct MobileQuery {
