@@ -52,14 +52,14 @@ fn seed(pool: &db::DbPool, users: u64) {
                 .filter(|i| *i % 2 == 0)
                 .map(|i| {
                     (
-                        schema::tb_oauth_qq::user_id.eq(*i as i32 + 1),
-                        schema::tb_oauth_qq::openid.eq(openid(*i)),
-                        schema::tb_oauth_qq::created_at.eq(now),
-                        schema::tb_oauth_qq::updated_at.eq(now),
+                        schema::tb_oauth_identity::provider.eq("qq"),
+                        schema::tb_oauth_identity::user_id.eq(*i as i32 + 1),
+                        schema::tb_oauth_identity::openid.eq(openid(*i)),
+                        schema::tb_oauth_identity::bound_at.eq(now),
                     )
                 })
                 .collect();
-            diesel::insert_into(schema::tb_oauth_qq::table)
+            diesel::insert_into(schema::tb_oauth_identity::table)
                 .values(&bound)
                 .execute(c)?;
             let audit: Vec<_> = chunk

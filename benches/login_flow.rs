@@ -329,7 +329,7 @@ async fn load(base: &str, pid: u32, users: usize, seconds: u64) -> Slice {
 
 fn seed(db: &str) {
     use diesel::prelude::*;
-    use qqbind::db::schema::{tb_oauth_qq, tb_users};
+    use qqbind::db::schema::{tb_oauth_identity, tb_users};
     let pool = qqbind::db::build_pool(db).unwrap();
     qqbind::db::run_migrations(&pool).unwrap();
     let mut conn = pool.get().unwrap();
@@ -345,12 +345,12 @@ fn seed(db: &str) {
                     tb_users::date_joined.eq(now),
                 ))
                 .execute(c)?;
-            diesel::insert_into(tb_oauth_qq::table)
+            diesel::insert_into(tb_oauth_identity::table)
                 .values((
-                    tb_oauth_qq::user_id.eq(i as i32 + 1),
-                    tb_oauth_qq::openid.eq(openid(i)),
-                    tb_oauth_qq::created_at.eq(now),
-                    tb_oauth_qq::updated_at.eq(now),
+                    tb_oauth_identity::provider.eq("qq"),
+                    tb_oauth_identity::user_id.eq(i as i32 + 1),
+                    tb_oauth_identity::openid.eq(openid(i)),
+                    tb_oauth_identity::bound_at.eq(now),
                 ))
                 .execute(c)?;
         }

@@ -249,13 +249,13 @@ async fn main() {
     let _ = server.0.kill();
     let _ = server.0.wait();
     let mut conn = SqliteConnection::establish(&db_path.to_string_lossy()).unwrap();
-    use qqbind::db::schema::{tb_oauth_qq, tb_users};
+    use qqbind::db::schema::{tb_oauth_identity, tb_users};
     let users_in_db: Vec<(i32, String)> = tb_users::table
         .select((tb_users::id, tb_users::mobile))
         .load(&mut conn)
         .unwrap();
-    let bindings: Vec<i32> = tb_oauth_qq::table
-        .select(tb_oauth_qq::user_id)
+    let bindings: Vec<i32> = tb_oauth_identity::table
+        .select(tb_oauth_identity::user_id)
         .load(&mut conn)
         .unwrap();
     let bound = shared.bound.lock().unwrap();

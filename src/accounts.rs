@@ -6,10 +6,10 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use crate::codes::service::{self as code_service, SmsCodeError};
 use crate::codes::Purpose;
 use crate::db::{
-    self, audit, audit::Action, audit::Origin, qq_bindings, qq_bindings::QqBinding, users,
+    self, audit, audit::Action, audit::Origin, identities, identities::Identity, users,
     users::User, AnyConnection, Db,
 };
-use crate::domain::{Mobile, Password, Username};
+use crate::domain::{Mobile, Password, Provider, Username};
 use crate::fault::Unavailable;
 use crate::login::password;
 use crate::state::Deps;
@@ -297,25 +297,29 @@ pub fn create_superuser(
     })
 }
 
-/// Removes `target`'s QQ binding, recording `actor` (the owner or an operator).
-/// `None` when there was none.
-pub async fn unbind_qq(
+/// Removes `target`'s identity of `provider`, recording `actor` (the owner or an
+/// operator). `None` when there was none.
+pub async fn unbind(
     db: &Db,
     actor: &User,
     target: i32,
+    provider: Provider,
     origin: &Origin,
-) -> Result<Option<QqBinding>, db::DbError> {
+) -> Result<Option<Identity>, db::DbError> {
     let actor = actor.id;
     let origin = origin.clone();
     db.write(move |c| {
         Ok(db::transaction(c, |c| {
-            let removed = qq_bindings::delete_by_user(c, target)?;
+            let removed = identities::delete_of_user(c, provider, target)?;
             if let Some(b) = &removed {
-                let detail = format!("openid={}", b.openid);
+                let detail = match provider {
+                    Provider::Qq => format!("openid={}", b.openid),
+                    p => format!("provider={p} openid={}", b.openid),
+                };
                 audit::record(
                     c,
                     Some(actor),
-                    Action::QqUnbind,
+                    Action::unbind(provider),
                     Some(target),
                     &detail,
                     db::now(),

@@ -7,8 +7,8 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use crate::codes::service::{self as code_service, CaptchaAnswer, CaptchaError, SmsCodeError};
 use crate::codes::Purpose;
-use crate::db::{self, audit, audit::Origin, qq_bindings, users, users::User, AnyConnection};
-use crate::domain::{Mobile, OpenId, Password};
+use crate::db::{self, audit, audit::Origin, identities, users, users::User, AnyConnection};
+use crate::domain::{ExternalId, Mobile, Password, Provider};
 use crate::fault::Unavailable;
 use crate::limits::{self, Guard, Limited, Refused};
 use crate::login::password;
@@ -62,10 +62,12 @@ pub enum BindError {
     WrongPassword,
     #[error("{}", crate::login::DISABLED_MESSAGE)]
     Disabled,
-    #[error("该账号已绑定其他QQ")]
-    AccountBoundElsewhere,
-    #[error("QQ登录失败")]
-    Failed,
+    /// Row 8: the account has another identity of this provider (`该账号已绑定其他QQ`).
+    #[error("该账号已绑定其他{}", .0.label())]
+    AccountBoundElsewhere(Provider),
+    /// Row 9 (`QQ登录失败`).
+    #[error("{}登录失败", .0.label())]
+    Failed(Provider),
     /// The mobile or the account is under attack: the image captcha was not right.
     #[error("{0}")]
     Captcha(CaptchaError),
@@ -89,8 +91,8 @@ impl BindError {
             Self::SmsWrong => "5",
             Self::BadOpenId => "6",
             Self::WrongPassword => "7",
-            Self::AccountBoundElsewhere => "8",
-            Self::Failed => "9",
+            Self::AccountBoundElsewhere(_) => "8",
+            Self::Failed(_) => "9",
             Self::Disabled => "disabled",
             Self::Captcha(_) => "captcha",
             Self::Limited(_) => "limited",
@@ -106,7 +108,7 @@ impl BindError {
             Self::SmsMissing | Self::SmsWrong => Slot::SmsCode,
             Self::BadOpenId => Slot::OpenId,
             Self::WrongPassword | Self::Disabled => Slot::Account,
-            Self::AccountBoundElsewhere | Self::Failed => Slot::QqLogin,
+            Self::AccountBoundElsewhere(_) | Self::Failed(_) => Slot::QqLogin,
             Self::Captcha(_) => Slot::ImageCode,
         }
     }
@@ -203,7 +205,7 @@ pub async fn bind(
         .map_err(sms_error)?;
 
     // 6: the openid token.
-    let openid = verify_token(deps, &input.access_token, token_binding)?;
+    let id = verify_token(deps, &input.access_token, token_binding)?;
 
     // 7–8: an existing account must prove its password and be free.
     let m = mobile.as_str().to_owned();
@@ -224,7 +226,7 @@ pub async fn bind(
                 &mut captcha,
             )
             .await?;
-            check_free(deps, user, &openid).await?;
+            check_free(deps, user, &id).await?;
             None
         }
         None => Some(
@@ -239,7 +241,7 @@ pub async fn bind(
         mobile,
         new_hash,
         existing_id: existing.as_ref().map(|u| u.id),
-        openid,
+        id,
         profile: profile.clone(),
         origin: origin.clone(),
     };
@@ -252,7 +254,7 @@ struct Binding {
     /// A new account's password hash (None: bind the existing account).
     new_hash: Option<String>,
     existing_id: Option<i32>,
-    openid: OpenId,
+    id: ExternalId,
     profile: Profile,
     origin: Origin,
 }
@@ -322,7 +324,7 @@ pub async fn bind_existing(
     {
         return Err(BindError::Missing);
     }
-    let openid = verify_token(deps, &input.access_token, token_binding)?;
+    let id = verify_token(deps, &input.access_token, token_binding)?;
     if login.len() > 64 || input.password.len() > 64 {
         return Err(BindError::WrongPassword);
     }
@@ -338,7 +340,7 @@ pub async fn bind_existing(
     let sms_code = input.sms_code.trim();
     let mobile = match &user {
         Some(u) => {
-            let mobile = Mobile::parse(&u.mobile).ok_or(BindError::Failed)?;
+            let mobile = Mobile::parse(&u.mobile).ok_or(BindError::Failed(id.provider))?;
             code_service::check_sms_code(deps.codes, Purpose::Bind, &mobile, sms_code)
                 .await
                 .map_err(sms_error)?;
@@ -359,32 +361,33 @@ pub async fn bind_existing(
     let (Some(user), Some(mobile)) = (user, mobile) else {
         return Err(BindError::WrongPassword);
     };
-    check_free(deps, &user, &openid).await?;
+    check_free(deps, &user, &id).await?;
     let binding = Binding {
         mobile,
         new_hash: None,
         existing_id: Some(user.id),
-        openid,
+        id,
         profile: Profile::default(),
         origin: origin.clone(),
     };
     settle(deps, guard, sms_code, binding).await
 }
 
-/// Why binding a QQ to the account one is logged in to was refused. Nothing changed.
+/// Why binding an identity to the account one is logged in to was refused. Nothing
+/// changed.
 #[derive(Debug, thiserror::Error)]
 pub enum LinkError {
     #[error("无效的openid")]
     BadOpenId,
-    /// The QQ is bound to another account: named only masked (`138****5678`).
-    #[error("该QQ已绑定账号 {owner}")]
-    OwnedElsewhere { owner: String },
-    #[error("该账号已绑定其他QQ")]
-    AccountBoundElsewhere,
+    /// The identity is bound to another account: named only masked (`138****5678`).
+    #[error("该{}已绑定账号 {owner}", .provider.label())]
+    OwnedElsewhere { provider: Provider, owner: String },
+    #[error("该账号已绑定其他{}", .0.label())]
+    AccountBoundElsewhere(Provider),
     #[error("{}", crate::login::DISABLED_MESSAGE)]
     Disabled,
-    #[error("QQ登录失败")]
-    Failed,
+    #[error("{}登录失败", .0.label())]
+    Failed(Provider),
     #[error("服务暂时不可用，请稍后再试")]
     Unavailable(#[source] Unavailable),
 }
@@ -396,16 +399,16 @@ pub fn masked_owner(user: &User) -> String {
         .unwrap_or_else(|| crate::domain::mask_middle(&user.mobile))
 }
 
-/// Whether the openid could be bound to `user` now (the confirmation page asks only
+/// Whether the identity could be bound to `user` now (the confirmation page asks only
 /// then): `Ok(false)` when it already is bound to `user`.
-pub async fn link_check(deps: &Deps<'_>, user: &User, openid: &OpenId) -> Result<bool, LinkError> {
-    let (uid, oid) = (user.id, openid.as_str().to_owned());
+pub async fn link_check(deps: &Deps<'_>, user: &User, id: &ExternalId) -> Result<bool, LinkError> {
+    let (uid, provider, oid) = (user.id, id.provider, id.openid.as_str().to_owned());
     let (owner, current) = deps
         .db
         .read(move |c| {
             Ok((
-                qq_bindings::user_of(c, &oid)?,
-                qq_bindings::find_by_user(c, uid)?,
+                identities::user_of(c, provider, &oid)?,
+                identities::of_user(c, provider, uid)?,
             ))
         })
         .await
@@ -414,20 +417,21 @@ pub async fn link_check(deps: &Deps<'_>, user: &User, openid: &OpenId) -> Result
         Some(o) if o.id == user.id => return Ok(false),
         Some(o) => {
             return Err(LinkError::OwnedElsewhere {
+                provider,
                 owner: masked_owner(&o),
             })
         }
         None => {}
     }
     if current.is_some() {
-        return Err(LinkError::AccountBoundElsewhere);
+        return Err(LinkError::AccountBoundElsewhere(provider));
     }
     Ok(true)
 }
 
-/// Binds the openid in `access_token` to `user`, who is logged in and so proves the
-/// account (no password, no SMS code): the openid must be free and the account have
-/// no QQ yet. The same openid bound to `user` already is a success.
+/// Binds the identity in `access_token` to `user`, who is logged in and so proves the
+/// account (no password, no SMS code): the identity must be free and the account have
+/// none of that provider yet. The same identity bound to `user` already is a success.
 pub async fn link(
     deps: &Deps<'_>,
     user: &User,
@@ -436,64 +440,65 @@ pub async fn link(
     profile: &Profile,
     origin: &Origin,
 ) -> Result<Bound, LinkError> {
-    let openid =
-        verify_token(deps, access_token, token_binding).map_err(|_| LinkError::BadOpenId)?;
+    let id = verify_token(deps, access_token, token_binding).map_err(|_| LinkError::BadOpenId)?;
     if !user.is_active {
         return Err(LinkError::Disabled);
     }
-    if !link_check(deps, user, &openid).await? {
+    if !link_check(deps, user, &id).await? {
         return Ok(Bound {
             user: user.clone(),
             created: false,
         });
     }
-    let mobile = Mobile::parse(&user.mobile).ok_or(LinkError::Failed)?;
+    let provider = id.provider;
+    let mobile = Mobile::parse(&user.mobile).ok_or(LinkError::Failed(provider))?;
     let binding = Binding {
         mobile,
         new_hash: None,
         existing_id: Some(user.id),
-        openid: openid.clone(),
+        id: id.clone(),
         profile: profile.clone(),
         origin: origin.clone(),
     };
     match write(deps, binding).await {
         Ok(bound) => Ok(bound),
-        Err(BindError::AccountBoundElsewhere) => Err(LinkError::AccountBoundElsewhere),
+        Err(BindError::AccountBoundElsewhere(p)) => Err(LinkError::AccountBoundElsewhere(p)),
         Err(BindError::Unavailable(e)) => Err(LinkError::Unavailable(e)),
-        // Lost a race for the openid: say to whom.
-        Err(_) => match link_check(deps, user, &openid).await {
+        // Lost a race for the identity: say to whom.
+        Err(_) => match link_check(deps, user, &id).await {
             Err(e) => Err(e),
-            Ok(_) => Err(LinkError::Failed),
+            Ok(_) => Err(LinkError::Failed(provider)),
         },
     }
 }
 
 /// Row 6: the signed openid token.
-fn verify_token(deps: &Deps<'_>, token: &str, binding: &str) -> Result<OpenId, BindError> {
+fn verify_token(deps: &Deps<'_>, token: &str, binding: &str) -> Result<ExternalId, BindError> {
     deps.signer
-        .verify_openid(token.trim(), binding, deps.clock.now())
+        .verify_identity(token.trim(), binding, deps.clock.now())
         .map_err(|e| {
             tracing::info!(reason = %e, "openid token refused");
             BindError::BadOpenId
         })
 }
 
-/// Row 8: no other QQ bound to the account.
-async fn check_free(deps: &Deps<'_>, user: &User, openid: &OpenId) -> Result<(), BindError> {
-    let (uid, oid) = (user.id, openid.as_str().to_owned());
+/// Row 8: no other identity of the provider bound to the account.
+async fn check_free(deps: &Deps<'_>, user: &User, id: &ExternalId) -> Result<(), BindError> {
+    let (uid, provider, oid) = (user.id, id.provider, id.openid.as_str().to_owned());
     let current = deps
         .db
-        .read(move |c| Ok(qq_bindings::find_by_user(c, uid)?))
+        .read(move |c| Ok(identities::of_user(c, provider, uid)?))
         .await
         .map_err(unavailable)?;
     match current {
-        Some(b) if b.openid != oid => Err(BindError::AccountBoundElsewhere),
+        Some(b) if b.openid != oid => Err(BindError::AccountBoundElsewhere(provider)),
         _ => Ok(()),
     }
 }
 
 /// Row 9: create (when `new_hash` is given) and bind, in one transaction.
 async fn write(deps: &Deps<'_>, b: Binding) -> Result<Bound, BindError> {
+    let provider = b.id.provider;
     let result = deps
         .db
         .write(move |c| {
@@ -502,7 +507,7 @@ async fn write(deps: &Deps<'_>, b: Binding) -> Result<Bound, BindError> {
                 &b.mobile,
                 b.new_hash.as_deref(),
                 b.existing_id,
-                &b.openid,
+                &b.id,
                 &b.profile,
                 &b.origin,
             ))
@@ -511,14 +516,14 @@ async fn write(deps: &Deps<'_>, b: Binding) -> Result<Bound, BindError> {
         .map_err(unavailable)?;
     match result {
         Ok(bound) => Ok(bound),
-        Err(TxError::BoundElsewhere) => Err(BindError::AccountBoundElsewhere),
-        Err(TxError::Conflict) => Err(BindError::Failed),
+        Err(TxError::BoundElsewhere) => Err(BindError::AccountBoundElsewhere(provider)),
+        Err(TxError::Conflict) => Err(BindError::Failed(provider)),
         Err(TxError::Db(e)) if db::is_lock_timeout(&e) => {
             Err(BindError::Unavailable(db::DbError::Query(e).into()))
         }
         Err(TxError::Db(e)) => {
             tracing::error!(error = %e, "bind transaction failed");
-            Err(BindError::Failed)
+            Err(BindError::Failed(provider))
         }
     }
 }
@@ -558,7 +563,7 @@ fn write_binding(
     mobile: &Mobile,
     new_hash: Option<&str>,
     existing_id: Option<i32>,
-    openid: &OpenId,
+    id: &ExternalId,
     profile: &Profile,
     origin: &Origin,
 ) -> Result<Bound, TxError> {
@@ -590,7 +595,7 @@ fn write_binding(
                 audit::record(
                     conn,
                     Some(user.id),
-                    audit::Action::UserCreatedByQq,
+                    audit::Action::created_by(id.provider),
                     Some(user.id),
                     "",
                     now,
@@ -601,33 +606,42 @@ fn write_binding(
             (None, None) => return Err(TxError::Conflict),
         };
 
-        match qq_bindings::find_by_openid(conn, openid.as_str())? {
-            // The same openid bound to the same user again is a plain login.
+        let provider = id.provider;
+        match identities::find(conn, provider, id.openid.as_str())? {
+            // The same identity bound to the same user again is a plain login.
             Some(b) if b.user_id == user.id => return Ok(Bound { user, created }),
             Some(_) => return Err(TxError::Conflict),
             None => {}
         }
-        if qq_bindings::find_by_user(conn, user.id)?.is_some() {
+        if identities::of_user(conn, provider, user.id)?.is_some() {
             return Err(TxError::BoundElsewhere);
         }
-        qq_bindings::insert(
+        identities::insert(
             conn,
-            &qq_bindings::NewQqBinding {
+            &identities::NewIdentity {
+                provider: provider.as_str(),
+                openid: id.openid.as_str(),
+                unionid: id.unionid.as_ref().map(|u| u.as_str()),
                 user_id: user.id,
-                openid: openid.as_str(),
-                created_at: now,
-                updated_at: now,
+                nickname: &profile.nickname,
+                avatar_url: &profile.avatar_url,
+                bound_at: now,
+                last_login_at: Some(now),
             },
         )?;
         if !created {
             users::adopt_profile(conn, user.id, &profile.nickname, &profile.avatar_url)?;
         }
+        let detail = match provider {
+            Provider::Qq => format!("openid={}", id.openid),
+            p => format!("provider={p} openid={}", id.openid),
+        };
         audit::record(
             conn,
             Some(user.id),
-            audit::Action::QqBind,
+            audit::Action::bind(provider),
             Some(user.id),
-            &format!("openid={}", openid.as_str()),
+            &detail,
             now,
             origin,
         )?;
@@ -642,6 +656,7 @@ mod tests {
     use super::*;
     use crate::codes::{keys, CodeStore, MemoryStore};
     use crate::db::Db;
+    use crate::domain::OpenId;
     use crate::limits::Client;
     use crate::signer::Signer;
     use crate::state::{unix_now, Clock};

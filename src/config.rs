@@ -110,6 +110,70 @@ pub struct QqApp {
     pub graph_url: Url,
 }
 
+/// Where WeChat or Weibo is: off (its settings not given), the built-in simulator (dev
+/// mode only), or a registered application.
+#[derive(Debug, Clone)]
+pub enum ProviderMode<A> {
+    Off,
+    Simulated,
+    Real(Box<A>),
+}
+
+/// A WeChat Open Platform website application (`WECHAT_*`).
+#[derive(Debug, Clone)]
+pub struct WechatApp {
+    pub app_id: String,
+    pub app_secret: Secret,
+    pub redirect_uri: Url,
+    /// `https://open.weixin.qq.com` (the QR page) unless a test points it elsewhere.
+    pub open_url: Url,
+    /// `https://api.weixin.qq.com` unless a test points it elsewhere.
+    pub api_url: Url,
+}
+
+/// A Weibo application (`WEIBO_*`).
+#[derive(Debug, Clone)]
+pub struct WeiboApp {
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub redirect_uri: Url,
+    /// `https://api.weibo.com` unless a test points it elsewhere.
+    pub api_url: Url,
+}
+
+/// All of `names` or none: the values, None when none is set, else the first missing one
+/// named.
+fn all_or_none(
+    var: &impl Fn(&str) -> Option<String>,
+    names: &[&'static str],
+) -> Result<Option<Vec<String>>, ConfigError> {
+    let values: Vec<Option<String>> = names.iter().map(|n| var(n)).collect();
+    if values.iter().all(Option::is_none) {
+        return Ok(None);
+    }
+    match names.iter().zip(&values).find(|(_, v)| v.is_none()) {
+        Some((missing, _)) => Err(ConfigError::new(
+            missing,
+            format!("required when any of {} is set", names.join(", ")),
+        )),
+        None => Ok(Some(
+            values
+                .into_iter()
+                .flatten()
+                .map(|v| v.trim().to_owned())
+                .collect(),
+        )),
+    }
+}
+
+fn base_url(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: &str,
+) -> Result<Url, ConfigError> {
+    parse_http_url(name, &var(name).unwrap_or_else(|| default.to_owned()))
+}
+
 #[derive(Debug, Clone)]
 pub enum SmsProviderKind {
     /// Writes the code to the log and to the dev outbox `/dev/sms/`.
@@ -141,6 +205,10 @@ pub struct Settings {
     /// True when `SECRET_KEY` was not given and a random one was made for this start.
     pub secret_key_generated: bool,
     pub qq: QqMode,
+    /// `QQ_UNIONID=on`: ask QQ's `/me` for the unionid too.
+    pub qq_unionid: bool,
+    pub wechat: ProviderMode<WechatApp>,
+    pub weibo: ProviderMode<WeiboApp>,
     pub openid_token_ttl: Duration,
     pub session_cookie_secure: bool,
     pub sms_provider: SmsProviderKind,
@@ -177,6 +245,8 @@ impl fmt::Debug for Settings {
             .field("redis_url", &redis)
             .field("secret_key", &self.secret_key)
             .field("qq", &self.qq)
+            .field("wechat", &self.wechat)
+            .field("weibo", &self.weibo)
             .field("sms_provider", &self.sms_provider)
             .field("rate_limits", &self.rate_limits)
             .field("trusted_proxies", &self.trusted_proxies)
@@ -265,6 +335,43 @@ impl Settings {
             }
         };
         let dev_mode = matches!(qq, QqMode::Simulated);
+        let qq_unionid = match var("QQ_UNIONID") {
+            None => false,
+            Some(v) => parse_bool("QQ_UNIONID", &v)?,
+        };
+        // A provider is on when all its settings are given; in dev mode, simulated
+        // otherwise. Outside dev mode it is never simulated.
+        let wechat = match all_or_none(
+            &var,
+            &["WECHAT_APP_ID", "WECHAT_APP_SECRET", "WECHAT_REDIRECT_URI"],
+        )? {
+            None if dev_mode => ProviderMode::Simulated,
+            None => ProviderMode::Off,
+            Some(v) => ProviderMode::Real(Box::new(WechatApp {
+                app_id: v[0].clone(),
+                app_secret: Secret::new(v[1].clone()),
+                redirect_uri: parse_http_url("WECHAT_REDIRECT_URI", &v[2])?,
+                open_url: base_url(&var, "WECHAT_OPEN_URL", "https://open.weixin.qq.com")?,
+                api_url: base_url(&var, "WECHAT_API_URL", "https://api.weixin.qq.com")?,
+            })),
+        };
+        let weibo = match all_or_none(
+            &var,
+            &[
+                "WEIBO_CLIENT_ID",
+                "WEIBO_CLIENT_SECRET",
+                "WEIBO_REDIRECT_URI",
+            ],
+        )? {
+            None if dev_mode => ProviderMode::Simulated,
+            None => ProviderMode::Off,
+            Some(v) => ProviderMode::Real(Box::new(WeiboApp {
+                client_id: v[0].clone(),
+                client_secret: Secret::new(v[1].clone()),
+                redirect_uri: parse_http_url("WEIBO_REDIRECT_URI", &v[2])?,
+                api_url: base_url(&var, "WEIBO_API_URL", "https://api.weibo.com")?,
+            })),
+        };
 
         let (secret_key, secret_key_generated) = match get("SECRET_KEY") {
             Some(v) if v.len() >= 32 => (Secret::new(v), false),
@@ -434,6 +541,9 @@ impl Settings {
             secret_key,
             secret_key_generated,
             qq,
+            qq_unionid,
+            wechat,
+            weibo,
             openid_token_ttl,
             session_cookie_secure,
             sms_provider,

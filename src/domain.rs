@@ -100,7 +100,8 @@ impl Username {
     }
 }
 
-/// A QQ openid: 1–64 characters of `[0-9A-Za-z_-]` (QQ promises no more than that).
+/// An openid (or unionid, or Weibo uid): 1–64 characters of `[0-9A-Za-z_-]` (QQ,
+/// WeChat and Weibo all keep within that).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenId(String);
 
@@ -126,6 +127,119 @@ impl OpenId {
 impl fmt::Display for OpenId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// A provider of external identities: who vouches for the person logging in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    Qq,
+    Wechat,
+    Weibo,
+}
+
+impl Default for Provider {
+    /// QQ: what a session or token that names no provider was made by.
+    fn default() -> Self {
+        Self::Qq
+    }
+}
+
+impl Provider {
+    pub fn is_qq(&self) -> bool {
+        *self == Self::Qq
+    }
+
+    /// Every provider, in the order pages list them.
+    pub const ALL: [Provider; 3] = [Provider::Qq, Provider::Wechat, Provider::Weibo];
+
+    /// The name in routes, the database and metrics: `qq`, `wechat`, `weibo`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Qq => "qq",
+            Self::Wechat => "wechat",
+            Self::Weibo => "weibo",
+        }
+    }
+
+    /// The name a customer knows it by: `QQ`, `微信`, `微博`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Qq => "QQ",
+            Self::Wechat => "微信",
+            Self::Weibo => "微博",
+        }
+    }
+
+    /// The name in English, as the log says it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Qq => "QQ",
+            Self::Wechat => "WeChat",
+            Self::Weibo => "Weibo",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == raw)
+    }
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who a provider says the person is: its openid for our application, and the unionid
+/// that is the same across the applications of one provider account, when it gives one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalId {
+    pub provider: Provider,
+    pub openid: OpenId,
+    pub unionid: Option<OpenId>,
+}
+
+impl ExternalId {
+    pub fn qq(openid: OpenId) -> Self {
+        Self {
+            provider: Provider::Qq,
+            openid,
+            unionid: None,
+        }
+    }
+
+    /// The signed token's payload: a bare openid for QQ without a unionid (as tokens
+    /// always were), else `provider:openid[:unionid]` (an id never holds a `:`).
+    pub fn to_payload(&self) -> String {
+        match (self.provider, &self.unionid) {
+            (Provider::Qq, None) => self.openid.as_str().to_owned(),
+            (p, None) => format!("{}:{}", p.as_str(), self.openid),
+            (p, Some(u)) => format!("{}:{}:{}", p.as_str(), self.openid, u),
+        }
+    }
+
+    pub fn from_payload(raw: &str) -> Option<Self> {
+        let mut parts = raw.split(':');
+        let first = parts.next()?;
+        let Some(second) = parts.next() else {
+            return OpenId::parse(first).map(Self::qq);
+        };
+        let provider = Provider::parse(first)?;
+        let openid = OpenId::parse(second)?;
+        let unionid = match parts.next() {
+            Some(u) => Some(OpenId::parse(u)?),
+            None => None,
+        };
+        if parts.next().is_some() {
+            return None;
+        }
+        Some(Self {
+            provider,
+            openid,
+            unionid,
+        })
     }
 }
 
@@ -272,6 +386,33 @@ mod tests {
                 .masked(),
             "4F65****3B11"
         );
+    }
+
+    #[test]
+    fn an_external_id_survives_its_payload_and_qqs_stays_a_bare_openid() {
+        let qq = ExternalId::qq(OpenId::parse("4F65D2442D41B0D1639FD7FC14123B11").unwrap());
+        assert_eq!(qq.to_payload(), "4F65D2442D41B0D1639FD7FC14123B11");
+        let wx = ExternalId {
+            provider: Provider::Wechat,
+            openid: OpenId::parse("ohS-VwAJ9GEXlplngwybJ3Z-ZHrI").unwrap(),
+            unionid: OpenId::parse("ohHrhwKnD9TOunEW0eKTS45vS5Qo"),
+        };
+        let wb = ExternalId {
+            provider: Provider::Weibo,
+            openid: OpenId::parse("6972314674").unwrap(),
+            unionid: None,
+        };
+        for id in [&qq, &wx, &wb] {
+            assert_eq!(
+                ExternalId::from_payload(&id.to_payload()).as_ref(),
+                Some(id)
+            );
+        }
+        for bad in ["", "qq:", "mail:abc", "wechat:a:b:c", "wechat:a b", ":abc"] {
+            assert_eq!(ExternalId::from_payload(bad), None, "{bad}");
+        }
+        assert_eq!(Provider::parse("wechat"), Some(Provider::Wechat));
+        assert_eq!(Provider::parse("WeChat"), None);
     }
 
     #[test]

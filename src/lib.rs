@@ -9,6 +9,7 @@ pub mod domain;
 pub mod fault;
 pub mod limits;
 pub mod login;
+pub mod providers;
 pub mod qq;
 pub mod recovery;
 pub mod self_service;

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::codes::service::CaptchaAnswer;
-use crate::db::{self, audit, audit::Action, audit::Origin, qq_bindings, users, users::User};
+use crate::db::{self, audit, audit::Action, audit::Origin, identities, users, users::User};
 use crate::domain::Password;
 use crate::fault::Unavailable;
 use crate::limits::{Guard, Limited};
@@ -152,9 +152,13 @@ pub struct ExportAccount {
 
 #[derive(Debug, Serialize)]
 pub struct ExportIdentity {
-    pub provider: &'static str,
+    pub provider: String,
     pub openid: String,
+    pub unionid: Option<String>,
+    pub nickname: String,
+    pub avatar_url: String,
     pub bound_at: String,
+    pub last_login_at: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -177,7 +181,7 @@ pub async fn export(db: &db::Db, user_id: i32) -> Result<Option<Export>, db::DbE
         let Some(user) = users::find_by_id(c, user_id)? else {
             return Ok(None);
         };
-        let binding = qq_bindings::find_by_user(c, user_id)?;
+        let binding = identities::all_of_user(c, user_id)?;
         let entries = audit::for_user(c, user_id)?;
         Ok(Some(Export {
             exported_at: utc(db::now()),
@@ -194,9 +198,13 @@ pub async fn export(db: &db::Db, user_id: i32) -> Result<Option<Export>, db::DbE
             identities: binding
                 .into_iter()
                 .map(|b| ExportIdentity {
-                    provider: "qq",
+                    provider: b.provider,
                     openid: b.openid,
-                    bound_at: utc(b.created_at),
+                    unionid: b.unionid,
+                    nickname: b.nickname,
+                    avatar_url: b.avatar_url,
+                    bound_at: utc(b.bound_at),
+                    last_login_at: b.last_login_at.map(utc),
                 })
                 .collect(),
             audit_log: entries

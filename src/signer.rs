@@ -10,7 +10,7 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::domain::OpenId;
+use crate::domain::{ExternalId, OpenId};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -88,19 +88,41 @@ impl Signer {
     /// A token carrying `openid`, valid until `expires_at` (unix seconds), and only
     /// for the session whose binding value is `session_id`.
     pub fn sign_openid(&self, openid: &OpenId, expires_at: i64, session_id: &str) -> String {
-        seal(&self.openid_key, openid.as_str(), expires_at, session_id)
+        self.sign_identity(&ExternalId::qq(openid.clone()), expires_at, session_id)
     }
 
-    /// The openid in `token` when it is intact, unexpired at `now` and was made for
+    /// The bind form's `access_token` for any provider's identity.
+    pub fn sign_identity(&self, id: &ExternalId, expires_at: i64, session_id: &str) -> String {
+        seal(&self.openid_key, &id.to_payload(), expires_at, session_id)
+    }
+
+    /// The identity in `token` when it is intact, unexpired at `now` and was made for
     /// `session_id`.
+    pub fn verify_identity(
+        &self,
+        token: &str,
+        session_id: &str,
+        now: i64,
+    ) -> Result<ExternalId, TokenError> {
+        let payload = open(&self.openid_key, token, session_id, now)?;
+        ExternalId::from_payload(&payload).ok_or(TokenError::Malformed)
+    }
+
+    /// The QQ openid in `token` ([`Self::verify_identity`] for a QQ identity only).
     pub fn verify_openid(
         &self,
         token: &str,
         session_id: &str,
         now: i64,
     ) -> Result<OpenId, TokenError> {
-        let openid = open(&self.openid_key, token, session_id, now)?;
-        OpenId::parse(&openid).ok_or(TokenError::Malformed)
+        match self.verify_identity(token, session_id, now)? {
+            ExternalId {
+                provider: crate::domain::Provider::Qq,
+                openid,
+                ..
+            } => Ok(openid),
+            _ => Err(TokenError::Malformed),
+        }
     }
 
     /// The JSON API's `state`: a nonce, the client's code challenge and `next`, valid

@@ -17,14 +17,17 @@ use url::Url;
 
 use crate::codes::sms::SmsProvider;
 use crate::codes::{CodeStore, MemoryStore, RedisStore};
+use crate::config::ProviderMode;
 use crate::config::{ConfigError, QqMode, Settings, SmsProviderKind};
 use crate::db;
+use crate::providers::{Providers, WechatClient, WeiboClient};
 use crate::qq::simulator::Simulator;
 use crate::qq::QqClient;
 use crate::signer::Signer;
 use crate::state::{AppState, Clock};
 use crate::web::error::AppError;
 use crate::web::metrics::Metrics;
+use crate::web::routes::dev_providers::{WechatSim, WeiboSim};
 use crate::web::{request_id, routes, session};
 
 pub use crate::web::session::SESSION_COOKIE;
@@ -117,6 +120,12 @@ impl Application {
             })?),
         };
 
+        let host = if addr.ip().is_unspecified() {
+            SocketAddr::from(([127, 0, 0, 1], addr.port()))
+        } else {
+            addr
+        };
+        let base = format!("http://{host}");
         let (qq, simulator) = match &settings.qq {
             QqMode::Real(app) => (
                 QqClient::new(
@@ -129,12 +138,6 @@ impl Application {
                 None,
             ),
             QqMode::Simulated => {
-                let host = if addr.ip().is_unspecified() {
-                    SocketAddr::from(([127, 0, 0, 1], addr.port()))
-                } else {
-                    addr
-                };
-                let base = format!("http://{host}");
                 let redirect = format!("{base}/oauth_callback/");
                 let sim = Simulator::new(redirect.clone());
                 let parse = |s: &str| Url::parse(s).map_err(|e| config_err("QQBIND_LISTEN", e));
@@ -160,16 +163,86 @@ impl Application {
             tracing::warn!("SECRET_KEY is not set: a random key was made for this start; sessions end when it stops");
         }
 
+        let observer = metrics.provider_observer();
+        let parse = |s: &str| Url::parse(s).map_err(|e| config_err("QQBIND_LISTEN", e));
+        let mut sims = DevSims {
+            qq: simulator,
+            ..DevSims::default()
+        };
+        let wechat = match &settings.wechat {
+            ProviderMode::Off => None,
+            ProviderMode::Real(app) => Some(
+                WechatClient::new(
+                    &app.open_url,
+                    &app.api_url,
+                    app.app_id.clone(),
+                    app.app_secret.clone(),
+                    app.redirect_uri.clone(),
+                )
+                .map_err(|e| config_err("WECHAT_API_URL", e))?,
+            ),
+            ProviderMode::Simulated => {
+                let redirect = format!("{base}/oauth/wechat/callback/");
+                let sim = Simulator::app("wx5f0c1d2e3a4b6c7d", redirect.clone());
+                let dev = parse(&format!("{base}/dev/wechat"))?;
+                let client = WechatClient::new(
+                    &dev,
+                    &dev,
+                    sim.client_id.clone(),
+                    crate::config::Secret::new(sim.client_secret.clone()),
+                    parse(&redirect)?,
+                )
+                .map_err(|e| config_err("WECHAT_API_URL", e))?;
+                tracing::warn!("dev mode: WeChat is SIMULATED by this server at {base}/dev/wechat/ (set WECHAT_APP_ID, WECHAT_APP_SECRET and WECHAT_REDIRECT_URI for the real one)");
+                sims.wechat = Some(WechatSim(sim));
+                Some(client)
+            }
+        }
+        .map(|c| c.with_observer(observer.clone()));
+        let weibo = match &settings.weibo {
+            ProviderMode::Off => None,
+            ProviderMode::Real(app) => Some(
+                WeiboClient::new(
+                    &app.api_url,
+                    app.client_id.clone(),
+                    app.client_secret.clone(),
+                    app.redirect_uri.clone(),
+                )
+                .map_err(|e| config_err("WEIBO_API_URL", e))?,
+            ),
+            ProviderMode::Simulated => {
+                let redirect = format!("{base}/oauth/weibo/callback/");
+                let sim = Simulator::app("3512345678", redirect.clone());
+                let client = WeiboClient::new(
+                    &parse(&format!("{base}/dev/weibo"))?,
+                    sim.client_id.clone(),
+                    crate::config::Secret::new(sim.client_secret.clone()),
+                    parse(&redirect)?,
+                )
+                .map_err(|e| config_err("WEIBO_API_URL", e))?;
+                tracing::warn!("dev mode: Weibo is SIMULATED by this server at {base}/dev/weibo/ (set WEIBO_CLIENT_ID, WEIBO_CLIENT_SECRET and WEIBO_REDIRECT_URI for the real one)");
+                sims.weibo = Some(WeiboSim(sim));
+                Some(client)
+            }
+        }
+        .map(|c| c.with_observer(observer.clone()));
+
+        let settings_unionid = settings.qq_unionid;
         let state = AppState {
             signer: Signer::new(settings.secret_key.expose().as_bytes()),
             sms: SmsProvider::new(&settings.sms_provider),
             settings: Arc::new(settings),
             db: database,
             codes,
-            qq: qq.with_observer(metrics.qq_observer()),
+            providers: Providers::new(
+                qq.with_observer(metrics.qq_observer())
+                    .with_unionid(settings_unionid),
+                wechat,
+                weibo,
+            ),
             clock,
         };
-        let server = build_server(listener, state.clone(), simulator, metrics.clone())?;
+        let server = build_server(listener, state.clone(), sims, metrics.clone())?;
         let metrics_server = match metrics_listener {
             None => None,
             Some(l) => {
@@ -229,22 +302,32 @@ fn metrics_server(
     .run())
 }
 
+/// The simulators dev mode serves (each only while its provider is simulated).
+#[derive(Default)]
+struct DevSims {
+    qq: Option<Simulator>,
+    wechat: Option<WechatSim>,
+    weibo: Option<WeiboSim>,
+}
+
 fn build_server(
     listener: TcpListener,
     state: AppState,
-    simulator: Option<Simulator>,
+    sims: DevSims,
     metrics: Metrics,
 ) -> Result<Server, StartupError> {
     let key = Key::derive_from(state.settings.secret_key.expose().as_bytes());
     let secure = state.settings.session_cookie_secure;
-    let dev_mode = simulator.is_some();
+    let dev_mode = sims.qq.is_some();
     // The outbox lists every mobile and code: dev mode only, whatever the provider.
     let dev_outbox = dev_mode && state.sms.outbox().is_some();
     let remembered_max_age = state.settings.session_max_age.as_secs();
     let settings = state.settings.clone();
     let trusted = state.settings.trusted_proxies.clone();
     let data = web::Data::new(state);
-    let simulator = simulator.map(web::Data::new);
+    let simulator = sims.qq.map(web::Data::new);
+    let wechat_sim = sims.wechat.map(web::Data::new);
+    let weibo_sim = sims.weibo.map(web::Data::new);
 
     let server = HttpServer::new(move || {
         let trusted = trusted.clone();
@@ -276,9 +359,19 @@ fn build_server(
         if let Some(sim) = &simulator {
             app = app.app_data(sim.clone());
         }
+        if let Some(sim) = &wechat_sim {
+            app = app.app_data(sim.clone());
+        }
+        if let Some(sim) = &weibo_sim {
+            app = app.app_data(sim.clone());
+        }
+        let (dev_wechat, dev_weibo) = (wechat_sim.is_some(), weibo_sim.is_some());
         app.configure(|cfg| {
             crate::web::api::configure(cfg, &settings);
             routes::configure(cfg, dev_mode, dev_outbox);
+            if dev_wechat || dev_weibo {
+                routes::dev_providers::configure(cfg);
+            }
         })
         .default_service(web::to(routes::pages::not_found))
         // Every error outside the API is a branded page with the visitor's header.

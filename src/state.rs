@@ -7,7 +7,7 @@ use crate::codes::sms::SmsProvider;
 use crate::codes::CodeStore;
 use crate::config::Settings;
 use crate::db::Db;
-use crate::qq::QqClient;
+use crate::providers::Providers;
 use crate::signer::Signer;
 
 #[derive(Clone)]
@@ -16,7 +16,8 @@ pub struct AppState {
     /// The database: `read_one`, `read`, `write`.
     pub db: Db,
     pub codes: CodeStore,
-    pub qq: QqClient,
+    /// QQ, and WeChat and Weibo when they are on.
+    pub providers: Providers,
     pub signer: Signer,
     pub sms: SmsProvider,
     /// What time it is for sessions, openid tokens and `state`s.

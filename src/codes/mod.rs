@@ -57,6 +57,11 @@ pub mod keys {
     pub fn api_state(nonce: &str) -> String {
         format!("qqbind:api_state:{nonce}")
     }
+    /// WeChat takes a `state` of at most 128 letters and digits: the API's signed state
+    /// is kept here under a short reference, which is what WeChat carries.
+    pub fn api_state_ref(reference: &str) -> String {
+        format!("qqbind:api_state_ref:{reference}")
+    }
     /// A logged-in session that is live (its value: the user id). Logout deletes it; a
     /// session without it is over, whatever its cookie says.
     pub fn live_session(sid: &str) -> String {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use diesel::QueryResult;
 
 use super::audit::{self, Action, AuditEntry};
-use super::qq_bindings::{self, QqBinding};
+use super::identities::{self, Identity};
 use super::users::{self, User, UserRow};
 use super::AnyConnection;
 
@@ -64,15 +64,16 @@ pub fn users(
     Ok(Listed { rows, page })
 }
 
-/// QQ bindings whose openid starts with `search`, with their accounts.
+/// Identities (of one provider, or all) whose openid or unionid starts with the
+/// filter's prefix, with their accounts.
 pub fn bindings(
     c: &mut AnyConnection,
-    search: &str,
+    filter: &identities::Filter,
     page: Option<u32>,
-) -> QueryResult<Listed<(QqBinding, User)>> {
-    let total = qq_bindings::search_count(c, search)?;
+) -> QueryResult<Listed<(Identity, User)>> {
+    let total = identities::search_count(c, filter)?;
     let page = Page::new(page, total, None);
-    let rows = qq_bindings::search(c, search, page.offset(), PAGE_SIZE)?;
+    let rows = identities::search(c, filter, page.offset(), PAGE_SIZE)?;
     Ok(Listed { rows, page })
 }
 
@@ -136,15 +137,15 @@ pub fn audit_log(
     }))
 }
 
-/// One account as its page shows it: the account, its binding, its latest audit entries.
-pub type UserDetails = (User, Option<QqBinding>, Vec<NamedEntry>);
+/// One account as its page shows it: the account, its identities, its latest audit entries.
+pub type UserDetails = (User, Vec<Identity>, Vec<NamedEntry>);
 
 /// The account `id` for its page.
 pub fn user_details(c: &mut AnyConnection, id: i32) -> QueryResult<Option<UserDetails>> {
     let Some(user) = users::find_by_id(c, id)? else {
         return Ok(None);
     };
-    let binding = qq_bindings::find_by_user(c, id)?;
+    let binding = identities::all_of_user(c, id)?;
     let filter = audit::Filter {
         user_id: Some(id),
         action: None,

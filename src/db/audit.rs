@@ -23,10 +23,15 @@ pub enum Action {
     PasswordReset,
     /// A new password set by the owner, with the old one (/info/password/).
     PasswordChanged,
+    /// A new account was made by the bind form of WeChat or Weibo (QQ's has its own).
+    UserCreatedByIdentity,
+    /// A WeChat or Weibo identity bound (QQ's has its own); the detail names the provider.
+    IdentityBind,
+    IdentityUnbind,
 }
 
 impl Action {
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 12] = [
         Self::UserCreatedByQq,
         Self::QqBind,
         Self::QqUnbind,
@@ -36,6 +41,9 @@ impl Action {
         Self::SuperuserCreated,
         Self::PasswordReset,
         Self::PasswordChanged,
+        Self::UserCreatedByIdentity,
+        Self::IdentityBind,
+        Self::IdentityUnbind,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -49,6 +57,9 @@ impl Action {
             Self::SuperuserCreated => "superuser_created",
             Self::PasswordReset => "password_reset",
             Self::PasswordChanged => "password_changed",
+            Self::UserCreatedByIdentity => "user_created_by_identity",
+            Self::IdentityBind => "identity_bind",
+            Self::IdentityUnbind => "identity_unbind",
         }
     }
 
@@ -68,6 +79,32 @@ impl Action {
             Self::SuperuserCreated => "创建管理员",
             Self::PasswordReset => "找回密码",
             Self::PasswordChanged => "修改密码",
+            Self::UserCreatedByIdentity => "微信/微博绑定时创建账号",
+            Self::IdentityBind => "绑定微信/微博",
+            Self::IdentityUnbind => "解除微信/微博绑定",
+        }
+    }
+
+    /// What binding an identity of `provider` is recorded as (QQ keeps its own names).
+    pub fn bind(provider: crate::domain::Provider) -> Self {
+        match provider {
+            crate::domain::Provider::Qq => Self::QqBind,
+            _ => Self::IdentityBind,
+        }
+    }
+
+    pub fn unbind(provider: crate::domain::Provider) -> Self {
+        match provider {
+            crate::domain::Provider::Qq => Self::QqUnbind,
+            _ => Self::IdentityUnbind,
+        }
+    }
+
+    /// An account made by the bind form of `provider`.
+    pub fn created_by(provider: crate::domain::Provider) -> Self {
+        match provider {
+            crate::domain::Provider::Qq => Self::UserCreatedByQq,
+            _ => Self::UserCreatedByIdentity,
         }
     }
 }

@@ -7,7 +7,7 @@
 
 pub mod admin;
 pub mod audit;
-pub mod qq_bindings;
+pub mod identities;
 pub mod schema;
 pub mod users;
 

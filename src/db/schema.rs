@@ -17,12 +17,16 @@ diesel::table! {
 }
 
 diesel::table! {
-    tb_oauth_qq (id) {
+    tb_oauth_identity (id) {
         id -> Integer,
-        user_id -> Integer,
+        provider -> Text,
         openid -> Text,
-        created_at -> Timestamp,
-        updated_at -> Timestamp,
+        unionid -> Nullable<Text>,
+        user_id -> Integer,
+        nickname -> Text,
+        avatar_url -> Text,
+        bound_at -> Timestamp,
+        last_login_at -> Nullable<Timestamp>,
     }
 }
 
@@ -39,6 +43,6 @@ diesel::table! {
     }
 }
 
-diesel::joinable!(tb_oauth_qq -> tb_users (user_id));
+diesel::joinable!(tb_oauth_identity -> tb_users (user_id));
 
-diesel::allow_tables_to_appear_in_same_query!(tb_users, tb_oauth_qq, tb_audit_log);
+diesel::allow_tables_to_appear_in_same_query!(tb_users, tb_oauth_identity, tb_audit_log);

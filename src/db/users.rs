@@ -170,8 +170,8 @@ pub fn prefix_end(prefix: &str) -> String {
     format!("{prefix}\u{10FFFF}")
 }
 
-/// One row of the operators' user list: the account and its QQ binding, if any.
-pub type UserRow = (User, Option<super::qq_bindings::QqBinding>);
+/// One row of the operators' user list: the account and its bound identities.
+pub type UserRow = (User, Vec<super::identities::Identity>);
 
 /// Accounts whose username or mobile starts with `q` (all when `q` is empty).
 fn matching(q: &str) -> tb_users::BoxedQuery<'static, MultiBackend> {
@@ -201,8 +201,6 @@ pub fn search(
     offset: i64,
     limit: i64,
 ) -> QueryResult<Vec<UserRow>> {
-    use super::qq_bindings::QqBinding;
-    use super::schema::tb_oauth_qq;
     // PostgreSQL's planner picks that walk itself, from its statistics.
     let sqlite = super::Backend::of_conn(conn) == super::Backend::Sqlite;
     let ids: Vec<i32> = if dense && sqlite && !q.is_empty() {
@@ -236,12 +234,20 @@ pub fn search(
             .limit(limit)
             .load(conn)?
     };
-    tb_users::table
-        .left_join(tb_oauth_qq::table)
-        .filter(tb_users::id.eq_any(ids))
-        .select((User::as_select(), Option::<QqBinding>::as_select()))
+    let users: Vec<User> = tb_users::table
+        .filter(tb_users::id.eq_any(&ids))
+        .select(User::as_select())
         .order(tb_users::id.desc())
-        .load(conn)
+        .load(conn)?;
+    let mut identities = super::identities::of_users(conn, &ids)?;
+    Ok(users
+        .into_iter()
+        .map(|u| {
+            let (mine, rest) = identities.drain(..).partition(|i| i.user_id == u.id);
+            identities = rest;
+            (u, mine)
+        })
+        .collect())
 }
 
 /// A search counts its matches up to this many: past it, the operator should narrow

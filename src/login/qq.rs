@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use crate::codes::{keys, CodeStore, StoreError};
 use crate::config::random_hex;
-use crate::db::{qq_bindings, users::User, Db};
-use crate::domain::{NextPath, OpenId};
+use crate::db::{identities, users::User, Db};
+use crate::domain::{ExternalId, NextPath, Provider};
 use crate::fault::Unavailable;
-use crate::qq::{AccessToken, QqClient, QqError};
+use crate::providers::{Connector, Grant, ProviderError};
 use crate::signer::{self, ApiState, Signer};
 
 /// How long a started QQ login may take (QQ's code lives 10 minutes).
@@ -57,9 +57,16 @@ pub fn issue_api_state(
     challenge: &str,
     next: &NextPath,
     now: i64,
+    provider: Provider,
 ) -> (String, ApiState) {
+    // The nonce names the provider (QQ's as always: bare), so a state is redeemed only
+    // by the provider it was issued for.
+    let nonce = match provider {
+        Provider::Qq => random_hex(16),
+        p => format!("{p}-{}", random_hex(16)),
+    };
     let api_state = ApiState {
-        nonce: random_hex(16),
+        nonce,
         challenge: challenge.to_owned(),
         next: next.as_str().to_owned(),
     };
@@ -76,10 +83,18 @@ pub async fn redeem_api_state(
     raw: &str,
     verifier: &str,
     now: i64,
+    provider: Provider,
 ) -> Result<ApiState, ApiStateError> {
     let api_state = signer
         .verify_state(raw, now)
         .map_err(|_| ApiStateError::Invalid)?;
+    let issued_for = match api_state.nonce.split_once('-') {
+        Some((p, _)) => Provider::parse(p),
+        None => Some(Provider::Qq),
+    };
+    if issued_for != Some(provider) {
+        return Err(ApiStateError::Invalid);
+    }
     if !signer::verifier_matches(verifier, &api_state.challenge) {
         tracing::info!("API state redeemed without its code_verifier");
         return Err(ApiStateError::Verifier);
@@ -96,73 +111,87 @@ pub async fn redeem_api_state(
 
 // -------------------------------------------------------------- the completion
 
-/// The QQ profile a new account takes: nickname and avatar, cleaned.
+/// The provider's profile a new account takes: nickname and avatar, cleaned.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Profile {
     pub nickname: String,
     pub avatar_url: String,
 }
 
-/// What a QQ login came to.
+/// What a provider login came to.
 pub enum Outcome {
-    /// The openid is bound to this active account: log it in.
+    /// The identity is bound to this active account: log it in.
     Bound(User),
     /// Not bound yet: a bind is to come.
     NotBound(Unbound),
 }
 
-/// A QQ identity not bound to any account yet.
+/// An external identity not bound to any account yet.
 pub struct Unbound {
-    pub openid: OpenId,
-    token: AccessToken,
+    pub id: ExternalId,
+    grant: Grant,
 }
 
 impl Unbound {
-    /// The QQ profile, for the bind form's greeting. A nicety: QQ failing here is no
-    /// failure of the login.
-    pub async fn profile(&self, qq: &QqClient) -> Profile {
-        match qq.profile(&self.token, &self.openid).await {
-            Ok(p) => Profile {
-                nickname: crate::domain::clean_nickname(p.nickname.as_deref().unwrap_or_default()),
-                avatar_url: crate::domain::clean_avatar_url(p.avatar_url.as_deref()),
-            },
-            Err(e) => {
-                tracing::info!(error = %e, "QQ user info unavailable");
-                Profile::default()
-            }
-        }
+    /// The provider's profile, for the bind form's greeting. A nicety: the provider
+    /// failing here is no failure of the login.
+    pub async fn profile(&self, connector: &Connector) -> Profile {
+        connector.profile(&self.grant).await
     }
 }
 
-/// A QQ login that did not come to an account or a bind.
+/// A provider login that did not come to an account or a bind.
 #[derive(Debug, thiserror::Error)]
 pub enum QqLoginError {
-    /// The openid's account is disabled: told so, whatever else.
+    /// The identity's account is disabled: told so, whatever else.
     #[error("{}", crate::login::DISABLED_MESSAGE)]
     Disabled,
-    /// QQ did not give us an openid.
+    /// The provider did not tell us who the person is.
     #[error("OAuth2.0认证失败")]
-    Qq(#[source] QqError),
+    Provider(crate::domain::Provider, #[source] ProviderError),
     #[error("服务暂时不可用，请稍后再试")]
     Unavailable(#[source] Unavailable),
 }
 
-/// Completes a QQ login whose `state` has been taken: trades `code` for an openid and
-/// finds the account bound to it, applying the disabled rule.
-pub async fn complete(qq: &QqClient, db: &Db, code: &str) -> Result<Outcome, QqLoginError> {
-    let token = qq.exchange_code(code).await.map_err(QqLoginError::Qq)?;
-    let openid = qq.openid(&token).await.map_err(QqLoginError::Qq)?;
-    let oid = openid.as_str().to_owned();
+/// Completes a provider login whose `state` has been taken: trades `code` for the
+/// person's identity and finds the account bound to it, applying the disabled rule.
+/// A returning identity keeps what arrived that it lacked (its unionid) and the time,
+/// written at most once a minute.
+pub async fn complete(connector: &Connector, db: &Db, code: &str) -> Result<Outcome, QqLoginError> {
+    let grant = connector
+        .sign_in(code)
+        .await
+        .map_err(|e| QqLoginError::Provider(connector.provider(), e))?;
+    let provider = grant.id.provider;
+    let oid = grant.id.openid.as_str().to_owned();
     let bound = db
-        .read_one(move |c| qq_bindings::user_of(c, &oid))
+        .read_one(move |c| identities::login_of(c, provider, &oid))
         .await
         .map_err(|e| QqLoginError::Unavailable(e.into()))?;
-    match bound {
-        Some(user) => {
-            crate::login::refuse_disabled(&user).map_err(|_| QqLoginError::Disabled)?;
-            tracing::info!(user_id = user.id, openid = %openid.masked(), "QQ login");
-            Ok(Outcome::Bound(user))
+    let Some((identity, user)) = bound else {
+        return Ok(Outcome::NotBound(Unbound {
+            id: grant.id.clone(),
+            grant,
+        }));
+    };
+    crate::login::refuse_disabled(&user).map_err(|_| QqLoginError::Disabled)?;
+    let now = crate::db::now();
+    let new_unionid = grant
+        .id
+        .unionid
+        .as_ref()
+        .filter(|_| identity.unionid.is_none())
+        .map(|u| u.as_str().to_owned());
+    if new_unionid.is_some() || crate::db::users::login_is_news(identity.last_login_at, now) {
+        let id = identity.id;
+        let noted = db
+            .write(move |c| Ok(identities::note_login(c, id, new_unionid.as_deref(), now)?))
+            .await;
+        if let Err(e) = noted {
+            // The login stands; the note is for the user centre and operators.
+            tracing::warn!(error = %e, "identity login not recorded");
         }
-        None => Ok(Outcome::NotBound(Unbound { openid, token })),
     }
+    tracing::info!(user_id = user.id, provider = %provider, openid = %grant.id.openid.masked(), "provider login");
+    Ok(Outcome::Bound(user))
 }

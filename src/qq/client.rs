@@ -7,7 +7,7 @@ use url::Url;
 
 use super::wire::{self, WireError};
 use crate::config::Secret;
-use crate::domain::OpenId;
+use crate::domain::{ExternalId, OpenId};
 
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -72,7 +72,17 @@ impl Endpoints {
     }
 }
 
-fn build_http() -> reqwest::Result<reqwest::Client> {
+/// This thread's HTTP client for the login providers (`fallback` when one cannot be
+/// made here): every provider's calls share its settings and connections.
+pub fn local_http(fallback: &reqwest::Client) -> reqwest::Client {
+    LOCAL_HTTP.with(|h| {
+        h.get_or_init(|| build_http().unwrap_or_else(|_| fallback.clone()))
+            .clone()
+    })
+}
+
+/// A client with the providers' settings: connect 3 s, total 5 s, no redirects.
+pub fn build_http() -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(TOTAL_TIMEOUT)
@@ -124,6 +134,8 @@ pub struct QqClient {
     /// Made (and so checked) at start; used on a thread where another could not be made.
     http: reqwest::Client,
     observer: Option<Observer>,
+    /// Ask `/me` for the unionid too (`QQ_UNIONID=on`).
+    unionid: bool,
     endpoints: std::sync::Arc<Endpoints>,
     client_id: String,
     client_secret: Secret,
@@ -141,6 +153,7 @@ impl QqClient {
         Ok(Self {
             http,
             observer: None,
+            unionid: false,
             endpoints: std::sync::Arc::new(Endpoints::under(&graph_url)),
             client_id,
             client_secret,
@@ -151,6 +164,12 @@ impl QqClient {
     /// Tells `observer` of every call from now on.
     pub fn with_observer(mut self, observer: Observer) -> Self {
         self.observer = Some(observer);
+        self
+    }
+
+    /// Asks `/me` for the unionid too (an application QQ gave the permission).
+    pub fn with_unionid(mut self, on: bool) -> Self {
+        self.unionid = on;
         self
     }
 
@@ -196,10 +215,7 @@ impl QqClient {
     }
 
     async fn get_text(&self, url: Url) -> Result<String, QqError> {
-        let http = LOCAL_HTTP.with(|h| {
-            h.get_or_init(|| build_http().unwrap_or_else(|_| self.http.clone()))
-                .clone()
-        });
+        let http = local_http(&self.http);
         let resp = http.get(url).send().await.map_err(http_error)?;
         let status = resp.status();
         if !status.is_success() {
@@ -226,14 +242,34 @@ impl QqClient {
 
     /// access token → openid (`/oauth2.0/me`), checking the answer is for our app.
     pub async fn openid(&self, token: &AccessToken) -> Result<OpenId, QqError> {
+        Ok(self.identity(token).await?.openid)
+    }
+
+    /// access token → openid and, with `QQ_UNIONID=on`, the unionid (`/oauth2.0/me`).
+    pub async fn identity(&self, token: &AccessToken) -> Result<ExternalId, QqError> {
         let mut url = self.endpoints.me.clone();
-        url.query_pairs_mut().append_pair("access_token", &token.0);
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("access_token", &token.0);
+            if self.unionid {
+                q.append_pair("unionid", "1");
+            }
+        }
         self.observed("me", async {
             let me = wire::parse_me_body(&self.get_text(url).await?)?;
             if me.client_id != self.client_id {
                 return Err(QqError::ClientMismatch);
             }
-            OpenId::parse(&me.openid).ok_or(QqError::BadOpenId)
+            let openid = OpenId::parse(&me.openid).ok_or(QqError::BadOpenId)?;
+            let unionid = match me.unionid.as_deref().filter(|u| !u.is_empty()) {
+                Some(u) if self.unionid => Some(OpenId::parse(u).ok_or(QqError::BadOpenId)?),
+                _ => None,
+            };
+            Ok(ExternalId {
+                provider: crate::domain::Provider::Qq,
+                openid,
+                unionid,
+            })
         })
         .await
     }

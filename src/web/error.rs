@@ -32,9 +32,12 @@ pub enum AppError {
     /// Anonymous where a login is needed: redirect to the login page, then back.
     #[error("请先登录")]
     LoginRequired { next: String },
-    /// QQ Connect did not give us an openid.
+    /// The provider (QQ Connect, WeChat, Weibo) did not tell us who the person is.
     #[error("OAuth2.0认证失败")]
-    QqFailed(#[source] crate::qq::QqError),
+    ProviderFailed(
+        crate::domain::Provider,
+        #[source] crate::providers::ProviderError,
+    ),
     /// A dependency (database, code store) is down or too slow.
     #[error("服务暂时不可用，请稍后再试")]
     Unavailable(#[source] Cause),
@@ -70,7 +73,9 @@ impl AppError {
     /// to users).
     pub fn log(&self) {
         match self {
-            Self::QqFailed(e) => tracing::warn!(cause = %chain(e), "QQ login failed"),
+            Self::ProviderFailed(p, e) => {
+                tracing::warn!(cause = %chain(e), "{} login failed", p.name())
+            }
             Self::Unavailable(e) => {
                 tracing::error!(cause = %chain(e.as_ref()), "dependency unavailable")
             }
@@ -90,7 +95,7 @@ impl From<DbError> for AppError {
 /// (whose `Display` holds no URL, token or secret).
 impl From<crate::qq::QqError> for AppError {
     fn from(e: crate::qq::QqError) -> Self {
-        Self::QqFailed(e)
+        Self::ProviderFailed(crate::domain::Provider::Qq, e.into())
     }
 }
 
@@ -272,8 +277,8 @@ impl From<BindError> for ApiError {
             BindError::BadOpenId => "4013",
             BindError::WrongPassword => "4014",
             BindError::Disabled => "4017",
-            BindError::AccountBoundElsewhere => "4015",
-            BindError::Failed => "4016",
+            BindError::AccountBoundElsewhere(_) => "4015",
+            BindError::Failed(_) => "4016",
             BindError::Captcha(_) => "4001",
             BindError::Limited(_) | BindError::Unavailable(_) => "",
         };
@@ -319,9 +324,9 @@ impl From<crate::bind::LinkError> for ApiError {
         match e {
             E::BadOpenId => Self::bad_request("4013", e.to_string()),
             E::OwnedElsewhere { .. } => Self::new(StatusCode::CONFLICT, "4090", e.to_string()),
-            E::AccountBoundElsewhere => Self::new(StatusCode::CONFLICT, "4015", e.to_string()),
+            E::AccountBoundElsewhere(_) => Self::new(StatusCode::CONFLICT, "4015", e.to_string()),
             E::Disabled => Self::new(StatusCode::FORBIDDEN, "4017", e.to_string()),
-            E::Failed => Self::bad_request("4016", e.to_string()),
+            E::Failed(_) => Self::bad_request("4016", e.to_string()),
             E::Unavailable(cause) => AppError::from(cause).into(),
         }
     }
@@ -379,7 +384,7 @@ impl From<crate::login::qq::QqLoginError> for ApiError {
         use crate::login::qq::QqLoginError as E;
         match e {
             E::Disabled => Self::new(StatusCode::FORBIDDEN, "4017", e.to_string()),
-            E::Qq(cause) => AppError::from(cause).into(),
+            E::Provider(p, cause) => AppError::ProviderFailed(p, cause).into(),
             E::Unavailable(cause) => AppError::from(cause).into(),
         }
     }
@@ -513,7 +518,7 @@ impl ResponseError for AppError {
             Self::Csrf | Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::LoginRequired { .. } => StatusCode::FOUND,
-            Self::QqFailed(_) => StatusCode::BAD_GATEWAY,
+            Self::ProviderFailed(..) => StatusCode::BAD_GATEWAY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Limited(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -534,7 +539,7 @@ impl ResponseError for AppError {
         let status = self.status_code();
         let info = ErrorPageInfo {
             message: self.to_string(),
-            retry_qq: matches!(self, Self::QqFailed(_) | Self::BadRequest(_)),
+            retry_qq: matches!(self, Self::ProviderFailed(..) | Self::BadRequest(_)),
         };
         let mut resp = match error_page_html(Nav::default(), status, &info, None) {
             Some(html) => HttpResponse::build(status)

@@ -20,8 +20,8 @@ use crate::state::AppState;
 /// Something a handler saw, counted by the metrics layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// A QQ login's outcome: `bound`, `bind_form`, `link_form`, `refused`, `failed`.
-    Login(&'static str),
+    /// A provider login's outcome: `bound`, `bind_form`, `link_form`, `refused`, `failed`.
+    Login(crate::domain::Provider, &'static str),
     /// A refused bind: the spec's row (`1`–`9`) or `captcha`, `limited`, `disabled`.
     BindRefused(&'static str),
     /// An SMS request: `sent`, `refused`, `failed`.
@@ -172,6 +172,20 @@ impl Metrics {
         })
     }
 
+    /// What the WeChat and Weibo clients tell of each call.
+    pub fn provider_observer(&self) -> crate::providers::Observer {
+        let m = self.clone();
+        Arc::new(move |provider, endpoint, took: Duration, failed| {
+            let i = &m.inner;
+            i.upstream_seconds
+                .with_label_values(&[provider.as_str(), endpoint])
+                .observe(took.as_secs_f64());
+            i.upstream_calls
+                .with_label_values(&[provider.as_str(), endpoint, failed.unwrap_or("ok")])
+                .inc();
+        })
+    }
+
     /// What the QQ client tells of each call.
     pub fn qq_observer(&self) -> crate::qq::client::Observer {
         let m = self.clone();
@@ -211,9 +225,11 @@ impl Metrics {
         let mut sms_seen = false;
         for e in &events.0 {
             match e {
-                Event::Login(outcome) => {
+                Event::Login(provider, outcome) => {
                     login_seen = true;
-                    i.logins.with_label_values(&["qq", outcome]).inc();
+                    i.logins
+                        .with_label_values(&[provider.as_str(), outcome])
+                        .inc();
                 }
                 Event::BindRefused(row) => i.bind_refusals.with_label_values(&[row]).inc(),
                 Event::Sms(outcome) => {
@@ -225,14 +241,27 @@ impl Metrics {
         }
         // What the answer's status says where no handler was left to say it (an error
         // answered before or instead of the handler's own page).
-        let callback = matches!(route.as_str(), "/oauth_callback/" | "/oauth_callback");
-        if callback && method == "GET" && !login_seen && status.as_u16() >= 400 {
+        let callback = match route.as_str() {
+            "/oauth_callback/" | "/oauth_callback" => Some(crate::domain::Provider::Qq),
+            "/oauth/{provider}/callback/" => res
+                .request()
+                .match_info()
+                .get("provider")
+                .and_then(crate::domain::Provider::parse),
+            _ => None,
+        };
+        if let (Some(provider), true) = (
+            callback,
+            method == "GET" && !login_seen && status.as_u16() >= 400,
+        ) {
             let outcome = if status.is_server_error() {
                 "failed"
             } else {
                 "refused"
             };
-            i.logins.with_label_values(&["qq", outcome]).inc();
+            i.logins
+                .with_label_values(&[provider.as_str(), outcome])
+                .inc();
         }
         let sms_route = matches!(
             route.as_str(),

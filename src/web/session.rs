@@ -20,6 +20,7 @@ use actix_web::{FromRequest, HttpRequest};
 use serde::{Deserialize, Serialize};
 
 use crate::config::random_hex;
+use crate::domain::Provider;
 use crate::web::error::AppError;
 
 /// The session cookie's name.
@@ -49,6 +50,9 @@ pub struct PendingLogin {
     /// Started to bind a QQ to the account logged in (`intent=link`).
     #[serde(default)]
     pub link: bool,
+    /// Whose login it is (QQ when the cookie names none).
+    #[serde(default, skip_serializing_if = "Provider::is_qq")]
+    pub provider: Provider,
 }
 
 /// Set by the callback when the openid is not bound yet; read by the bind POST, and by
@@ -74,6 +78,8 @@ pub struct PendingBind {
     /// For the account logged in (the confirmation page), not the bind form.
     #[serde(default)]
     pub link: bool,
+    #[serde(default, skip_serializing_if = "Provider::is_qq")]
+    pub provider: Provider,
 }
 
 impl PendingBind {

@@ -88,3 +88,45 @@ pub fn typed_back(value: &str, max: usize) -> String {
         .take(max)
         .collect()
 }
+
+/// How pages show a provider: its name, icon, buttons and where its login starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProviderView {
+    pub provider: crate::domain::Provider,
+}
+
+impl ProviderView {
+    pub fn of(provider: crate::domain::Provider) -> Self {
+        Self { provider }
+    }
+
+    /// `qq`, `wechat`, `weibo`: the icon's and the button class's name.
+    pub fn slug(&self) -> &'static str {
+        self.provider.as_str()
+    }
+
+    /// `QQ`, `微信`, `微博`.
+    pub fn label(&self) -> &'static str {
+        self.provider.label()
+    }
+
+    /// Where its login starts (QQ keeps its seed route).
+    pub fn authorize(&self) -> &'static str {
+        use crate::domain::Provider as P;
+        match self.provider {
+            P::Qq => "/qq/authorize/",
+            P::Wechat => "/oauth/wechat/authorize/",
+            P::Weibo => "/oauth/weibo/authorize/",
+        }
+    }
+
+    /// Where its provider sends the browser back, and the bind form posts to.
+    pub fn callback(&self) -> &'static str {
+        use crate::domain::Provider as P;
+        match self.provider {
+            P::Qq => "/oauth_callback/",
+            P::Wechat => "/oauth/wechat/callback/",
+            P::Weibo => "/oauth/weibo/callback/",
+        }
+    }
+}

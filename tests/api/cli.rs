@@ -111,7 +111,7 @@ fn migrate_applies_the_migrations_once(backend: Backend) {
     assert!(first.status.success());
     assert_eq!(
         String::from_utf8_lossy(&first.stdout).trim(),
-        "3 migration(s) applied"
+        "4 migration(s) applied"
     );
     let second = run();
     assert_eq!(

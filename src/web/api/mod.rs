@@ -21,6 +21,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/oauth/qq/user/"),
     ("PUT", "/api/oauth/qq/user/"),
     ("POST", "/api/oauth/qq/link/"),
+    ("GET", "/api/oauth/{provider}/authorization/"),
+    ("GET", "/api/oauth/{provider}/user/"),
+    ("POST", "/api/oauth/{provider}/user/"),
+    ("PUT", "/api/oauth/{provider}/user/"),
+    ("POST", "/api/oauth/{provider}/link/"),
     ("GET", "/api/user/"),
     ("POST", "/api/password/reset/"),
     ("GET", "/api/sms_codes/{mobile}/"),
@@ -31,11 +36,12 @@ pub const ROUTES: &[(&str, &str)] = &[
 pub const OPENAPI: &str = include_str!("openapi.json");
 
 async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
-    let allowed: Vec<&str> = ROUTES
-        .iter()
-        .filter(|(_, path)| route_matches(path, req.path()))
-        .map(|(m, _)| *m)
-        .collect();
+    let mut allowed: Vec<&str> = Vec::new();
+    for (method, _) in ROUTES.iter().filter(|(_, p)| route_matches(p, req.path())) {
+        if !allowed.contains(method) {
+            allowed.push(method);
+        }
+    }
     if allowed.is_empty() {
         return ApiError::new(StatusCode::NOT_FOUND, "4040", "接口不存在").error_response();
     }
@@ -121,6 +127,23 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings) {
             )
             .service(
                 web::resource("/oauth/qq/link/")
+                    .route(web::post().to(oauth::link))
+                    .default_service(not_allowed()),
+            )
+            .service(
+                web::resource("/oauth/{provider}/authorization/")
+                    .route(web::get().to(oauth::provider_authorization))
+                    .default_service(not_allowed()),
+            )
+            .service(
+                web::resource("/oauth/{provider}/user/")
+                    .route(web::get().to(oauth::provider_user))
+                    .route(web::post().to(oauth::bind_new))
+                    .route(web::put().to(oauth::bind_existing))
+                    .default_service(not_allowed()),
+            )
+            .service(
+                web::resource("/oauth/{provider}/link/")
                     .route(web::post().to(oauth::link))
                     .default_service(not_allowed()),
             )

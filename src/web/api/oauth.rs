@@ -6,11 +6,13 @@ use serde::Deserialize;
 
 use super::{jwt, ApiError};
 use crate::bind::{self, BindInput, ExistingInput, Profile};
+use crate::codes::keys;
 use crate::db;
 use crate::db::audit::{Channel, Origin};
-use crate::domain::NextPath;
+use crate::domain::{NextPath, Provider};
 use crate::limits::{self, Guard};
 use crate::login::{self, qq::Outcome};
+use crate::providers::Connector;
 use crate::signer::{self};
 use crate::state::AppState;
 use crate::web::routes::qq::CallbackQuery;
@@ -40,6 +42,50 @@ pub async fn authorization(
     state: web::Data<AppState>,
     q: web::Query<AuthorizationQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    authorization_for(&req, &state, &q, Provider::Qq).await
+}
+
+/// `GET /api/oauth/<provider>/authorization/`: the same, for any provider that is on.
+pub async fn provider_authorization(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    q: web::Query<AuthorizationQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let provider = named(&state, &path)?;
+    authorization_for(&req, &state, &q, provider).await
+}
+
+/// The provider a `/api/oauth/<provider>/…` path names, when it is on (else 404).
+fn named(state: &AppState, path: &str) -> Result<Provider, ApiError> {
+    Provider::parse(path)
+        .filter(|p| state.providers.get(*p).is_some())
+        .ok_or_else(|| {
+            ApiError::new(
+                actix_web::http::StatusCode::NOT_FOUND,
+                "4040",
+                "没有这个登录方式".to_owned(),
+            )
+        })
+}
+
+fn connector(state: &AppState, provider: Provider) -> Result<&Connector, ApiError> {
+    state.providers.get(provider).ok_or_else(|| {
+        ApiError::new(
+            actix_web::http::StatusCode::NOT_FOUND,
+            "4040",
+            "没有这个登录方式".to_owned(),
+        )
+    })
+}
+
+async fn authorization_for(
+    req: &HttpRequest,
+    state: &AppState,
+    q: &AuthorizationQuery,
+    provider: Provider,
+) -> Result<HttpResponse, ApiError> {
+    let connector = connector(state, provider)?;
     let challenge = q
         .code_challenge
         .as_deref()
@@ -56,7 +102,7 @@ pub async fn authorization(
             "code_challenge须为S256（base64url编码的SHA-256，43个字符），code_challenge_method=S256",
         ));
     }
-    let bucket = crate::web::routes::client(&state, &req).bucket();
+    let bucket = crate::web::routes::client(state, req).bucket();
     limits::count(
         &state.codes,
         state.settings.rate_limits,
@@ -65,10 +111,23 @@ pub async fn authorization(
     )
     .await?;
     let next = NextPath::sanitise(q.next.as_deref());
-    let (token, api_state) =
-        login::qq::issue_api_state(&state.signer, challenge, &next, state.clock.now());
+    let (mut token, api_state) =
+        login::qq::issue_api_state(&state.signer, challenge, &next, state.clock.now(), provider);
+    if provider == Provider::Wechat {
+        let reference = crate::config::random_hex(16);
+        state
+            .codes
+            .set_ex(
+                &keys::api_state_ref(&reference),
+                &token,
+                login::qq::STATE_TTL,
+            )
+            .await
+            .map_err(|e| ApiError::from(crate::web::error::AppError::from(e)))?;
+        token = reference;
+    }
     Ok(json(serde_json::json!({
-        "auth_url": state.qq.authorize_url(&token),
+        "auth_url": connector.authorize_url(&token, false),
         "next": api_state.next,
     })))
 }
@@ -79,8 +138,44 @@ pub async fn qq_user(
     state: web::Data<AppState>,
     q: web::Query<CallbackQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    user_for(&state, &q, Provider::Qq).await
+}
+
+/// `GET /api/oauth/<provider>/user/`: the same, for any provider that is on.
+pub async fn provider_user(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    q: web::Query<CallbackQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let provider = named(&state, &path)?;
+    user_for(&state, &q, provider).await
+}
+
+async fn user_for(
+    state: &AppState,
+    q: &CallbackQuery,
+    provider: Provider,
+) -> Result<HttpResponse, ApiError> {
+    let connector = connector(state, provider)?;
+    let referenced;
+    let q_state = match provider {
+        // WeChat carried a reference to the signed state (taken: it works once).
+        Provider::Wechat => {
+            let r = q.state.as_deref().map(str::trim).unwrap_or_default();
+            referenced = match r.is_empty() || r.len() > 64 {
+                true => None,
+                false => state
+                    .codes
+                    .take(&keys::api_state_ref(r))
+                    .await
+                    .map_err(|e| ApiError::from(crate::web::error::AppError::from(e)))?,
+            };
+            Some(referenced.as_deref().unwrap_or("invalid"))
+        }
+        _ => q.state.as_deref(),
+    };
     let code = q.code.as_deref().map(str::trim).unwrap_or_default();
-    let raw_state = q.state.as_deref().map(str::trim).unwrap_or_default();
+    let raw_state = q_state.map(str::trim).unwrap_or_default();
     if code.is_empty() || raw_state.is_empty() {
         return Err(ApiError::bad_request("4003", "缺少必传参数"));
     }
@@ -95,13 +190,14 @@ pub async fn qq_user(
         raw_state,
         verifier,
         state.clock.now(),
+        provider,
     )
     .await?;
-    match login::qq::complete(&state.qq, &state.db, code).await? {
+    match login::qq::complete(connector, &state.db, code).await? {
         Outcome::Bound(user) => {
-            crate::web::auth::record_login(&state, &user).await?;
+            crate::web::auth::record_login(state, &user).await?;
             Ok(json(serde_json::json!({
-                "token": jwt::issue(&state, &user)?,
+                "token": jwt::issue(state, &user)?,
                 "user_id": user.id,
                 "username": user.username,
                 "next": api_state.next,
@@ -110,7 +206,7 @@ pub async fn qq_user(
         Outcome::NotBound(unbound) => {
             let expires_at = state.clock.now() + state.settings.openid_token_ttl.as_secs() as i64;
             Ok(json(serde_json::json!({
-                "access_token": state.signer.sign_openid(&unbound.openid, expires_at, TOKEN_BINDING),
+                "access_token": state.signer.sign_identity(&unbound.id, expires_at, TOKEN_BINDING),
                 "next": api_state.next,
             })))
         }

@@ -29,10 +29,11 @@ pub async fn jwt_user(state: &AppState, req: &HttpRequest) -> Result<db::users::
 pub async fn me(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let user = jwt_user(&state, &req).await?;
     let uid = user.id;
-    let binding = state
+    let identities = state
         .db
-        .read(move |c| Ok(db::qq_bindings::find_by_user(c, uid)?))
+        .read(move |c| Ok(db::identities::all_of_user(c, uid)?))
         .await?;
+    let bound = |p: crate::domain::Provider| identities.iter().any(|i| i.provider == p.as_str());
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(serde_json::json!({
@@ -41,6 +42,8 @@ pub async fn me(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
             "mobile": user.mobile,
             "nickname": user.nickname,
             "avatar_url": user.avatar_url,
-            "qq_bound": binding.is_some(),
+            "qq_bound": bound(crate::domain::Provider::Qq),
+            "wechat_bound": bound(crate::domain::Provider::Wechat),
+            "weibo_bound": bound(crate::domain::Provider::Weibo),
         })))
 }

@@ -11,7 +11,8 @@ use super::{check_csrf, csrf_token};
 use crate::accounts;
 use crate::db::admin::{self, Page};
 use crate::db::audit::{Channel, Origin};
-use crate::db::{self, audit::Action, qq_bindings::QqBinding, users::User};
+use crate::db::{self, audit::Action, identities::Identity, users::User};
+use crate::domain::Provider;
 use crate::state::AppState;
 use crate::web::auth::Staff;
 use crate::web::error::AppError;
@@ -124,7 +125,10 @@ pub struct UserListRow {
     is_staff: bool,
     is_active: bool,
     date_joined: String,
+    /// The QQ openid, when bound.
     openid: Option<String>,
+    /// The other providers bound (`微信`, `微博`).
+    others: Vec<&'static str>,
 }
 
 #[derive(Template)]
@@ -170,7 +174,12 @@ pub async fn users(
             is_staff: u.is_staff,
             is_active: u.is_active,
             date_joined: beijing_time(u.date_joined),
-            openid: b.map(|b| b.openid),
+            others: b
+                .iter()
+                .filter(|i| i.provider != "qq")
+                .map(Identity::provider_label)
+                .collect(),
+            openid: b.into_iter().find(|i| i.provider == "qq").map(|b| b.openid),
         })
         .collect();
     render(
@@ -234,7 +243,8 @@ struct UserPage {
     user: User,
     date_joined: String,
     last_login: String,
-    binding: Option<(QqBinding, String)>,
+    /// Every identity of the account, with when it was bound.
+    identities: Vec<(Identity, String)>,
     audit: Vec<AuditRow>,
     is_self: bool,
 }
@@ -262,10 +272,13 @@ pub async fn user(
             csrf_token: csrf_token(&state, &session)?,
             date_joined: beijing_time(user.date_joined),
             last_login: time(user.last_login),
-            binding: binding.map(|b| {
-                let since = beijing_time(b.created_at);
-                (b, since)
-            }),
+            identities: binding
+                .into_iter()
+                .map(|b| {
+                    let since = beijing_time(b.bound_at);
+                    (b, since)
+                })
+                .collect(),
             audit,
             is_self: user.id == operator.id,
             user,
@@ -300,18 +313,21 @@ impl Change {
         match self {
             Self::Disable => "禁用账号",
             Self::Enable => "启用账号",
-            Self::Unbind => "解除QQ绑定",
+            Self::Unbind => "解除绑定",
         }
     }
 
-    fn question(self, user: &User) -> String {
+    fn question(self, user: &User, provider: Provider) -> String {
+        let p = provider.label();
         let who = format!("{}（手机号 {}）", user.username, user.mobile);
         match self {
             Self::Disable => {
                 format!("确定禁用账号 {who} 吗？禁用后该账号不能再用密码或QQ登录，已登录的会话立即失效。")
             }
             Self::Enable => format!("确定启用账号 {who} 吗？"),
-            Self::Unbind => format!("确定解除账号 {who} 的QQ绑定吗？该QQ下次登录时需要重新绑定。"),
+            Self::Unbind => {
+                format!("确定解除账号 {who} 的{p}绑定吗？该{p}下次登录时需要重新绑定。")
+            }
         }
     }
 }
@@ -325,9 +341,14 @@ pub async fn change(
     session: TypedSession,
     Staff(operator): Staff,
     path: web::Path<(i32, String)>,
+    which: web::Query<ProviderQuery>,
     form: web::Form<ChangeForm>,
 ) -> Result<HttpResponse, AppError> {
     let (id, slug) = path.into_inner();
+    let provider = match which.provider.as_deref() {
+        None | Some("") => Provider::Qq,
+        Some(p) => Provider::parse(p).ok_or(AppError::NotFound)?,
+    };
     let what = [Change::Disable, Change::Enable, Change::Unbind]
         .into_iter()
         .find(|c| c.slug() == slug)
@@ -347,8 +368,13 @@ pub async fn change(
             nav: Nav::from_request(&req),
             csrf_token: csrf_token(&state, &session)?,
             title: what.title(),
-            question: what.question(&target),
-            action: format!("/admin/users/{id}/{}/", what.slug()),
+            question: what.question(&target, provider),
+            action: match (what, provider) {
+                (Change::Unbind, p) if !p.is_qq() => {
+                    format!("/admin/users/{id}/unbind/?provider={p}")
+                }
+                _ => format!("/admin/users/{id}/{}/", what.slug()),
+            },
             button: what.title(),
             cancel: page,
         }
@@ -366,29 +392,33 @@ pub async fn change(
                     "account status changed"
                 );
                 if active {
-                    "已启用该账号"
+                    "已启用该账号".to_owned()
                 } else {
-                    "已禁用该账号"
+                    "已禁用该账号".to_owned()
                 }
             } else if active {
-                "该账号本来就是启用状态"
+                "该账号本来就是启用状态".to_owned()
             } else {
-                "该账号本来就是禁用状态"
+                "该账号本来就是禁用状态".to_owned()
             }
         }
-        Change::Unbind => match accounts::unbind_qq(&state.db, &operator, id, &origin).await? {
-            Some(_) => {
-                tracing::info!(
-                    operator = operator.id,
-                    user_id = id,
-                    "QQ unbound by an operator"
-                );
-                "已解除该账号的QQ绑定"
+        Change::Unbind => {
+            let p = provider.label();
+            match accounts::unbind(&state.db, &operator, id, provider, &origin).await? {
+                Some(_) => {
+                    tracing::info!(
+                        operator = operator.id,
+                        user_id = id,
+                        provider = %provider,
+                        "identity unbound by an operator"
+                    );
+                    format!("已解除该账号的{p}绑定")
+                }
+                None => format!("该账号没有绑定{p}"),
             }
-            None => "该账号没有绑定QQ",
-        },
+        }
     };
-    session.set_flash(notice)?;
+    session.set_flash(&notice)?;
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, page))
         .finish())
@@ -400,7 +430,10 @@ pub struct BindingRow {
     user_id: i32,
     username: String,
     mobile: String,
+    provider: &'static str,
+    provider_label: &'static str,
     openid: String,
+    unionid: String,
     since: String,
 }
 
@@ -411,6 +444,8 @@ struct BindingsPage {
     frame: Frame,
     csrf_token: String,
     openid: String,
+    /// The provider filter (`qq`, `wechat`, `weibo`; empty: all).
+    provider: String,
     rows: Vec<BindingRow>,
     pager: Pager,
 }
@@ -418,7 +453,14 @@ struct BindingsPage {
 #[derive(Deserialize)]
 pub struct BindingsQuery {
     openid: Option<String>,
+    provider: Option<String>,
     page: Option<u32>,
+}
+
+/// `?provider=`: which provider's identity a change or a list is about.
+#[derive(Deserialize)]
+pub struct ProviderQuery {
+    provider: Option<String>,
 }
 
 /// `GET /admin/bindings/?openid=&page=`: QQ bindings whose openid starts with `openid`.
@@ -430,12 +472,30 @@ pub async fn bindings(
     query: web::Query<BindingsQuery>,
 ) -> Result<HttpResponse, AppError> {
     let openid = search_text(query.openid.as_deref())?;
-    let (search, page) = (openid.clone(), query.page);
+    let provider = match query.provider.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(p) => Some(
+            Provider::parse(p).ok_or_else(|| AppError::BadRequest("没有这个登录方式".into()))?,
+        ),
+    };
+    let filter = db::identities::Filter {
+        provider,
+        prefix: openid.clone(),
+    };
+    let page = query.page;
     let listed = state
         .db
-        .read(move |c| Ok(admin::bindings(c, &search, page)?))
+        .read(move |c| Ok(admin::bindings(c, &filter, page)?))
         .await?;
-    let pager = Pager::new("/admin/bindings/", &[("openid", &openid)], listed.page);
+    let provider = provider
+        .map(Provider::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let pager = Pager::new(
+        "/admin/bindings/",
+        &[("openid", &openid), ("provider", &provider)],
+        listed.page,
+    );
     let rows = listed
         .rows
         .into_iter()
@@ -443,8 +503,11 @@ pub async fn bindings(
             user_id: u.id,
             username: u.username,
             mobile: u.mobile,
+            provider: b.provider().map_or("qq", Provider::as_str),
+            provider_label: b.provider_label(),
             openid: b.openid,
-            since: beijing_time(b.created_at),
+            unionid: b.unionid.unwrap_or_default(),
+            since: beijing_time(b.bound_at),
         })
         .collect();
     render(
@@ -454,6 +517,7 @@ pub async fn bindings(
             frame: Frame::new(&session, &operator, Tab::Bindings)?,
             csrf_token: csrf_token(&state, &session)?,
             openid,
+            provider,
             rows,
             pager,
         },

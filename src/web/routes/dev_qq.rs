@@ -238,12 +238,17 @@ async fn user_info(
 
 /// A plain coloured square with a QQ-penguin-ish initial, so the bind form has a picture.
 async fn avatar(path: web::Path<String>) -> HttpResponse {
-    let openid = path.into_inner();
-    let hue = openid
-        .bytes()
-        .fold(0u32, |h, b| (h * 31 + u32::from(b)) % 360);
+    avatar_svg(&path.into_inner(), "Q")
+}
+
+/// A coloured disc with `letter`, its hue from `id`: the simulators' avatars.
+pub fn avatar_svg(id: &str, letter: &str) -> HttpResponse {
+    let hue = id.bytes().fold(0u32, |h, b| (h * 31 + u32::from(b)) % 360);
+    let letter = askama::filters::escape(letter, askama::filters::Html)
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     let svg = format!(
-        r##"<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100" viewBox="0 0 100 100"><rect width="100" height="100" rx="50" fill="hsl({hue},60%,55%)"/><text x="50" y="64" font-size="42" text-anchor="middle" fill="#fff" font-family="sans-serif">Q</text></svg>"##
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100" viewBox="0 0 100 100"><rect width="100" height="100" rx="50" fill="hsl({hue},60%,55%)"/><text x="50" y="64" font-size="42" text-anchor="middle" fill="#fff" font-family="sans-serif">{letter}</text></svg>"##
     );
     HttpResponse::Ok()
         .content_type("image/svg+xml")

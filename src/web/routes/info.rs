@@ -9,17 +9,25 @@ use super::{check_csrf, csrf_token};
 use crate::accounts;
 use crate::db;
 use crate::db::audit::{Channel, Origin};
-use crate::domain::{mask_middle, Mobile};
+use crate::domain::{mask_middle, Mobile, Provider};
 use crate::state::AppState;
 use crate::web::auth::LoggedIn;
 use crate::web::error::AppError;
 use crate::web::session::TypedSession;
 use crate::web::views::render;
-use crate::web::views::{beijing_time, confirmed, ConfirmPage, Nav};
+use crate::web::views::{beijing_time, confirmed, ConfirmPage, Nav, ProviderView};
 
 pub struct BindingView {
     pub masked_openid: String,
     pub since: String,
+    pub nickname: String,
+    pub avatar_url: String,
+}
+
+/// One provider on the user centre: bound (and how), or one to bind.
+pub struct IdentityRow {
+    pub provider: ProviderView,
+    pub bound: Option<BindingView>,
 }
 
 #[derive(Template)]
@@ -30,8 +38,7 @@ struct InfoPage {
     username: String,
     mobile: String,
     nickname: String,
-    avatar_url: String,
-    binding: Option<BindingView>,
+    identities: Vec<IdentityRow>,
     flash: Option<String>,
     is_staff: bool,
 }
@@ -43,10 +50,41 @@ pub async fn info_page(
     LoggedIn(user): LoggedIn,
 ) -> Result<HttpResponse, AppError> {
     let uid = user.id;
-    let binding = state
+    let mut bound = state
         .db
-        .read(move |c| Ok(db::qq_bindings::find_by_user(c, uid)?))
+        .read(move |c| Ok(db::identities::all_of_user(c, uid)?))
         .await?;
+    // Each provider that is on (or that the account is bound to), in the usual order.
+    let identities = Provider::ALL
+        .into_iter()
+        .filter_map(|p| {
+            let mine = bound
+                .iter()
+                .position(|b| b.provider == p.as_str())
+                .map(|i| bound.swap_remove(i));
+            if mine.is_none() && state.providers.get(p).is_none() {
+                return None;
+            }
+            Some(IdentityRow {
+                provider: ProviderView::of(p),
+                bound: mine.map(|b| BindingView {
+                    masked_openid: mask_middle(&b.openid),
+                    since: beijing_time(b.bound_at),
+                    // The QQ row shows the account's own picture and name, as before.
+                    nickname: if p.is_qq() {
+                        user.nickname.clone()
+                    } else {
+                        b.nickname
+                    },
+                    avatar_url: if p.is_qq() {
+                        user.avatar_url.clone()
+                    } else {
+                        b.avatar_url
+                    },
+                }),
+            })
+        })
+        .collect();
     render(
         StatusCode::OK,
         &InfoPage {
@@ -57,11 +95,7 @@ pub async fn info_page(
                 .unwrap_or_else(|| mask_middle(&user.mobile)),
             username: user.username,
             nickname: user.nickname,
-            avatar_url: user.avatar_url,
-            binding: binding.map(|b| BindingView {
-                masked_openid: mask_middle(&b.openid),
-                since: beijing_time(b.created_at),
-            }),
+            identities,
             flash: session.take_flash()?,
             is_staff: user.is_staff,
         },
@@ -74,37 +108,44 @@ pub struct ChangeForm {
     confirm: Option<String>,
 }
 
-/// `POST /info/qq/unbind/`: asks once more, then removes this account's QQ binding.
-/// The next QQ login with that openid shows the bind form again.
+/// `POST /info/<provider>/unbind/`: asks once more, then removes this account's
+/// identity of that provider. The next login with it shows the bind form again.
 pub async fn unbind(
     req: HttpRequest,
     state: web::Data<AppState>,
     session: TypedSession,
     LoggedIn(user): LoggedIn,
+    path: web::Path<String>,
     form: web::Form<ChangeForm>,
 ) -> Result<HttpResponse, AppError> {
+    let provider = Provider::parse(&path).ok_or(AppError::NotFound)?;
     check_csrf(&state, &session, form.csrf_token.as_deref())?;
+    let p = provider.label();
     if !confirmed(form.confirm.as_deref()) {
         return ConfirmPage {
             nav: Nav::from_request(&req),
             csrf_token: csrf_token(&state, &session)?,
-            title: "解除QQ绑定",
-            question: "解除后将不能再用这个QQ直接登录本账号，确定要解除绑定吗？".to_owned(),
-            action: "/info/qq/unbind/".to_owned(),
+            title: match provider {
+                Provider::Qq => "解除QQ绑定",
+                Provider::Wechat => "解除微信绑定",
+                Provider::Weibo => "解除微博绑定",
+            },
+            question: format!("解除后将不能再用这个{p}直接登录本账号，确定要解除绑定吗？"),
+            action: format!("/info/{provider}/unbind/"),
             button: "确定解除",
             cancel: "/info/".to_owned(),
         }
         .respond();
     }
     let origin = Origin::new(super::client(&state, &req).address(), Channel::Form);
-    let removed = accounts::unbind_qq(&state.db, &user, user.id, &origin).await?;
+    let removed = accounts::unbind(&state.db, &user, user.id, provider, &origin).await?;
     if let Some(b) = &removed {
-        tracing::info!(user_id = user.id, openid = %mask_middle(&b.openid), "QQ unbound by its owner");
+        tracing::info!(user_id = user.id, provider = %provider, openid = %mask_middle(&b.openid), "identity unbound by its owner");
     }
-    session.set_flash(if removed.is_some() {
-        "已解除QQ绑定"
+    session.set_flash(&if removed.is_some() {
+        format!("已解除{p}绑定")
     } else {
-        "该账号尚未绑定QQ"
+        format!("该账号尚未绑定{p}")
     })?;
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/info/"))

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod codes;
+pub mod dev_providers;
 pub mod dev_qq;
 pub mod health;
 pub mod info;
@@ -113,7 +114,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool, dev_outbox: bool)
         )
         .service(web::resource("/logout/").route(web::post().to(login::logout)))
         .service(web::resource("/info/").route(web::get().to(info::info_page)))
-        .service(web::resource("/info/qq/unbind/").route(web::post().to(info::unbind)))
         .service(
             web::resource("/info/password/")
                 .route(web::get().to(info::password_page))
@@ -134,7 +134,21 @@ pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool, dev_outbox: bool)
             web::resource("/mobiles/{mobile}/count/").route(web::get().to(register::mobile_count)),
         )
         .service(web::resource("/image_codes/{uuid}/").route(web::get().to(codes::image_code)))
-        .service(web::resource("/sms_codes/{mobile}/").route(web::get().to(codes::sms_code)));
+        .service(web::resource("/sms_codes/{mobile}/").route(web::get().to(codes::sms_code)))
+        // Every provider's login (QQ's old paths above stay as they are).
+        .service(
+            web::resource("/oauth/{provider}/login/").route(web::get().to(qq::provider_login_url)),
+        )
+        .service(
+            web::resource("/oauth/{provider}/authorize/")
+                .route(web::get().to(qq::provider_authorize)),
+        )
+        .service(
+            web::resource("/oauth/{provider}/callback/")
+                .route(web::get().to(qq::provider_callback))
+                .route(web::post().to(qq::bind_submit)),
+        )
+        .service(web::resource("/info/{provider}/unbind/").route(web::post().to(info::unbind)));
     admin::configure(cfg);
     if dev_outbox {
         cfg.service(web::resource("/dev/sms/").route(web::get().to(codes::dev_outbox)));

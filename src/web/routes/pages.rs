@@ -54,6 +54,16 @@ const STATIC_FILES: &[(&str, &str, &str)] = &[
         "image/svg+xml",
         include_str!("../../../static/img/qq.svg"),
     ),
+    (
+        "img/wechat.svg",
+        "image/svg+xml",
+        include_str!("../../../static/img/wechat.svg"),
+    ),
+    (
+        "img/weibo.svg",
+        "image/svg+xml",
+        include_str!("../../../static/img/weibo.svg"),
+    ),
     ("img/favicon.svg", "image/svg+xml", FAVICON),
 ];
 

@@ -1,4 +1,6 @@
-//! The QQ login flow: start (`/qq/login/`, `/qq/authorize/`), callback, bind form.
+//! The provider login flow: start (`/qq/login/`, `/qq/authorize/`, and for every
+//! provider `/oauth/<provider>/{login,authorize}/`), callback, bind form. One flow for
+//! QQ, WeChat and Weibo: the same `state` rules, bind form, limits and audit.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -12,17 +14,17 @@ use crate::bind::{self, BindError, BindInput, Slot};
 use crate::codes::service::resend_wait;
 use crate::codes::Purpose;
 use crate::db::audit::{Channel, Origin};
-use crate::domain::Mobile;
-use crate::domain::NextPath;
+use crate::domain::{Mobile, NextPath, Provider};
 use crate::limits::{self, Guard};
 use crate::login::{self, qq::Outcome, qq::QqLoginError};
+use crate::providers::Connector;
 use crate::state::AppState;
 use crate::web::auth;
 use crate::web::auth::LoggedIn;
 use crate::web::error::{ApiError, AppError};
 use crate::web::metrics::{noted, Event};
 use crate::web::session::{code_digest, PendingBind, PendingLogin, TypedSession};
-use crate::web::views::{render, with_retry_after};
+use crate::web::views::{render, with_retry_after, ProviderView};
 
 /// Remembers a fresh `state` (with `next`) in this session and in the code store, and
 /// returns QQ's authorize URL for it.
@@ -31,7 +33,9 @@ async fn start_login(
     req: &HttpRequest,
     session: &TypedSession,
     q: &StartQuery,
+    provider: Provider,
 ) -> Result<String, AppError> {
+    let connector = connector(state, provider)?;
     let next = q.next.as_deref();
     // Each start leaves a `state` in the store for ten minutes: limited per client.
     let bucket = super::client(state, req).bucket();
@@ -54,10 +58,23 @@ async fn start_login(
             next: NextPath::sanitise(next).as_str().to_owned(),
             expires_at: now + login::qq::STATE_TTL.as_secs() as i64,
             link: q.intent.as_deref() == Some("link"),
+            provider,
         },
         now,
     )?;
-    Ok(state.qq.authorize_url_for(&nonce, is_phone(req)))
+    Ok(connector.authorize_url(&nonce, is_phone(req)))
+}
+
+/// `provider`'s connector, or 404 when it is not on.
+fn connector(state: &AppState, provider: Provider) -> Result<&Connector, AppError> {
+    state.providers.get(provider).ok_or(AppError::NotFound)
+}
+
+/// The provider a `/oauth/<provider>/…` path names, when it is one that is on.
+fn named(state: &AppState, path: &str) -> Result<Provider, AppError> {
+    let provider = Provider::parse(path).ok_or(AppError::NotFound)?;
+    connector(state, provider)?;
+    Ok(provider)
 }
 
 /// Whether the browser is a phone's (its User-Agent says so): QQ then shows its
@@ -89,8 +106,30 @@ pub async fn qq_login_url(
     session: TypedSession,
     q: web::Query<StartQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    login_url(&req, &state, &session, &q, Provider::Qq).await
+}
+
+/// `GET /oauth/<provider>/login/?next=`: the login URL as JSON, for any provider.
+pub async fn provider_login_url(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+    path: web::Path<String>,
+    q: web::Query<StartQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let provider = named(&state, &path)?;
+    login_url(&req, &state, &session, &q, provider).await
+}
+
+async fn login_url(
+    req: &HttpRequest,
+    state: &AppState,
+    session: &TypedSession,
+    q: &StartQuery,
+    provider: Provider,
+) -> Result<HttpResponse, ApiError> {
     // The seed's JSON answer: refusals are JSON too.
-    let login_url = start_login(&state, &req, &session, &q).await?;
+    let login_url = start_login(state, req, session, q, provider).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(serde_json::json!({ "code": "0", "errmsg": "OK", "login_url": login_url })))
@@ -103,19 +142,58 @@ pub async fn qq_authorize(
     session: TypedSession,
     q: web::Query<StartQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let login_url = start_login(&state, &req, &session, &q).await?;
+    authorize(&req, &state, &session, &q, Provider::Qq).await
+}
+
+/// `GET /oauth/<provider>/authorize/?next=`: straight to the provider.
+pub async fn provider_authorize(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+    path: web::Path<String>,
+    q: web::Query<StartQuery>,
+) -> Result<HttpResponse, AppError> {
+    let provider = named(&state, &path)?;
+    authorize(&req, &state, &session, &q, provider).await
+}
+
+async fn authorize(
+    req: &HttpRequest,
+    state: &AppState,
+    session: &TypedSession,
+    q: &StartQuery,
+    provider: Provider,
+) -> Result<HttpResponse, AppError> {
+    let login_url = start_login(state, req, session, q, provider).await?;
     Ok(HttpResponse::Found()
         .insert_header((header::LOCATION, login_url))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish())
 }
 
-/// `?code=&state=` as QQ sends the browser back (the API's also carries the verifier).
+/// `?code=&state=` as the provider sends the browser back (the API's also carries the
+/// verifier); Weibo's refusal says `error=access_denied` (WeChat's only leaves the code
+/// out, QQ's says `usercancel`).
 #[derive(Deserialize)]
 pub struct CallbackQuery {
     pub code: Option<String>,
     pub state: Option<String>,
     pub code_verifier: Option<String>,
+    pub error: Option<String>,
+    pub error_code: Option<String>,
+    pub usercancel: Option<String>,
+}
+
+impl CallbackQuery {
+    /// The person said no at the provider (or came back without a code, which is what
+    /// WeChat's refusal looks like).
+    fn cancelled(&self, provider: Provider) -> bool {
+        let no_code = self.code.as_deref().is_none_or(|c| c.trim().is_empty());
+        self.usercancel.is_some()
+            || self.error.as_deref() == Some("access_denied")
+            || self.error_code.as_deref() == Some("21330")
+            || (provider == Provider::Wechat && no_code && self.state.is_some())
+    }
 }
 
 /// `GET /oauth_callback/?code=&state=`: log in, or show the bind form (for a logged-in
@@ -127,50 +205,91 @@ pub async fn callback(
     session: TypedSession,
     q: web::Query<CallbackQuery>,
 ) -> Result<HttpResponse, AppError> {
+    provider_callback_for(&req, &state, &session, &q, Provider::Qq).await
+}
+
+/// `GET /oauth/<provider>/callback/?code=&state=`: the same, for any provider.
+pub async fn provider_callback(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+    path: web::Path<String>,
+    q: web::Query<CallbackQuery>,
+) -> Result<HttpResponse, AppError> {
+    let provider = named(&state, &path)?;
+    provider_callback_for(&req, &state, &session, &q, provider).await
+}
+
+async fn provider_callback_for(
+    req: &HttpRequest,
+    state: &AppState,
+    session: &TypedSession,
+    q: &CallbackQuery,
+    provider: Provider,
+) -> Result<HttpResponse, AppError> {
+    let connector = connector(state, provider)?;
     let code = q.code.as_deref().map(str::trim).unwrap_or_default();
     let st = q.state.as_deref().map(str::trim).unwrap_or_default();
     let now = state.clock.now();
-    if let Some(pending) = session.pending_bind()?.filter(|p| p.live(now)) {
+    let pending_bind = session
+        .pending_bind()?
+        .filter(|p| p.live(now) && p.provider == provider);
+    if let Some(pending) = pending_bind {
         let bare = code.is_empty() && st.is_empty();
         if bare || pending.came_from(st, code) {
-            // The state was used by the first visit: QQ is not asked again.
-            let me = linking_user(&state, &session, pending.link, auth::Check::ReadOnly).await?;
-            return show_pending(&req, &state, &session, pending, me).await;
+            // The state was used by the first visit: the provider is not asked again.
+            let me = linking_user(state, session, pending.link, auth::Check::ReadOnly).await?;
+            return show_pending(req, state, session, pending, me).await;
         }
     }
     if code.is_empty() {
-        return Err(AppError::BadRequest("缺少code".into()));
+        return Err(AppError::BadRequest(match provider {
+            Provider::Qq => "缺少code".to_owned(),
+            p if q.cancelled(p) => format!(
+                "您已取消{}授权（缺少code），可重新登录或选择其他登录方式",
+                p.label()
+            ),
+            _ => "缺少code".to_owned(),
+        }));
     }
-    let pending = take_state(&state, &session, q.state.as_deref()).await?;
+    let pending = take_state(state, session, q.state.as_deref(), provider).await?;
     // Only a login started to bind (the user centre's 绑定QQ) binds to the account
     // logged in; any other QQ login logs in as whoever the QQ belongs to.
-    let me = linking_user(&state, &session, pending.link, auth::Check::Changes).await?;
+    let me = linking_user(state, session, pending.link, auth::Check::Changes).await?;
 
-    let unbound = match login::qq::complete(&state.qq, &state.db, code).await {
+    let unbound = match login::qq::complete(connector, &state.db, code).await {
         Ok(Outcome::Bound(owner)) => {
             if let Some(me) = &me {
-                return bound_while_logged_in(&req, &state, &session, me, &owner, &pending.next);
+                return bound_while_logged_in(
+                    req,
+                    state,
+                    session,
+                    me,
+                    &owner,
+                    &pending.next,
+                    provider,
+                );
             }
-            let cookie = auth::log_in(&state, &session, &owner, false).await?;
+            let cookie = auth::log_in(state, session, &owner, false).await?;
             let resp = redirect(&pending.next).cookie(cookie).finish();
-            return Ok(noted(resp, Event::Login("bound")));
+            return Ok(noted(resp, Event::Login(provider, "bound")));
         }
         Ok(Outcome::NotBound(unbound)) => unbound,
         Err(e @ QqLoginError::Disabled) => {
             // Told plainly, on the page they log in from.
             let next = NextPath::sanitise(Some(&pending.next));
-            let page = LoginPage::refused(&req, &state, &session, &next, "", &e.to_string())?;
+            let page = LoginPage::refused(req, state, session, &next, "", &e.to_string())?;
             return Ok(noted(
                 render(StatusCode::FORBIDDEN, &page)?,
-                Event::Login("refused"),
+                Event::Login(provider, "refused"),
             ));
         }
-        Err(QqLoginError::Qq(e)) => return Err(e.into()),
+        Err(QqLoginError::Provider(p, e)) => return Err(AppError::ProviderFailed(p, e)),
         Err(QqLoginError::Unavailable(e)) => return Err(e.into()),
     };
 
-    // Not bound yet: the bind form (or the confirmation), greeted with the QQ profile.
-    let profile = unbound.profile(&state.qq).await;
+    // Not bound yet: the bind form (or the confirmation), greeted with the profile.
+    let profile = unbound.profile(connector).await;
     let sid = session.sid()?;
     let expires_at = now + state.settings.openid_token_ttl.as_secs() as i64;
     let pending_bind = PendingBind {
@@ -178,19 +297,20 @@ pub async fn callback(
         profile,
         state: st.to_owned(),
         code_digest: code_digest(code),
-        access_token: state.signer.sign_openid(&unbound.openid, expires_at, &sid),
+        access_token: state.signer.sign_identity(&unbound.id, expires_at, &sid),
         expires_at,
         link: me.is_some(),
+        provider,
     };
     session.set_pending_bind(&pending_bind)?;
     let linking = me.is_some();
-    let resp = show_pending(&req, &state, &session, pending_bind, me).await?;
+    let resp = show_pending(req, state, session, pending_bind, me).await?;
     let outcome = match (linking, resp.status()) {
         (_, s) if s.is_client_error() => "refused",
         (true, _) => "link_form",
         (false, _) => "bind_form",
     };
-    Ok(noted(resp, Event::Login(outcome)))
+    Ok(noted(resp, Event::Login(provider, outcome)))
 }
 
 /// The account a QQ login started with `intent=link` binds to: the one logged in. None
@@ -226,15 +346,17 @@ async fn show_pending(
         return render(StatusCode::OK, &page);
     };
     let sid = session.sid()?;
-    let openid = state
+    let id = state
         .signer
-        .verify_openid(&pending.access_token, &sid, state.clock.now())
+        .verify_identity(&pending.access_token, &sid, state.clock.now())
         .map_err(|_| AppError::BadRequest(BindError::BadOpenId.to_string()))?;
-    match bind::link_check(&state.deps(), &me, &openid).await {
+    let provider = id.provider;
+    match bind::link_check(&state.deps(), &me, &id).await {
         Ok(true) => render(
             StatusCode::OK,
             &LinkPage {
                 nav: Nav::from_request(req),
+                provider: ProviderView::of(provider),
                 csrf_token: csrf_token(state, session)?,
                 access_token: pending.access_token.clone(),
                 nickname: pending.profile.nickname.clone(),
@@ -245,10 +367,10 @@ async fn show_pending(
         ),
         Ok(false) => {
             session.clear_pending_bind();
-            session.set_flash("该QQ已绑定本账号")?;
+            session.set_flash(&format!("该{}已绑定本账号", provider.label()))?;
             Ok(redirect(&pending.next).finish())
         }
-        Err(e) => link_refused(req, state, session, e, &pending.next),
+        Err(e) => link_refused(req, state, session, e, &pending.next, provider),
     }
 }
 
@@ -261,14 +383,19 @@ fn bound_while_logged_in(
     me: &crate::db::users::User,
     owner: &crate::db::users::User,
     next: &str,
+    provider: Provider,
 ) -> Result<HttpResponse, AppError> {
     if owner.id == me.id {
-        return Ok(noted(redirect(next).finish(), Event::Login("bound")));
+        return Ok(noted(
+            redirect(next).finish(),
+            Event::Login(provider, "bound"),
+        ));
     }
     let e = bind::LinkError::OwnedElsewhere {
+        provider,
         owner: bind::masked_owner(owner),
     };
-    link_refused(req, state, session, e, next)
+    link_refused(req, state, session, e, next, provider)
 }
 
 /// Why a logged-in customer's QQ could not be bound: a page with the way on.
@@ -278,24 +405,26 @@ fn link_refused(
     session: &TypedSession,
     e: bind::LinkError,
     next: &str,
+    provider: Provider,
 ) -> Result<HttpResponse, AppError> {
     use bind::LinkError as E;
     let status = match e {
-        E::OwnedElsewhere { .. } | E::AccountBoundElsewhere => StatusCode::CONFLICT,
+        E::OwnedElsewhere { .. } | E::AccountBoundElsewhere(_) => StatusCode::CONFLICT,
         E::Disabled => StatusCode::FORBIDDEN,
-        E::BadOpenId | E::Failed => StatusCode::BAD_REQUEST,
+        E::BadOpenId | E::Failed(_) => StatusCode::BAD_REQUEST,
         E::Unavailable(cause) => return Err(cause.into()),
     };
-    if !matches!(e, E::Failed) {
+    if !matches!(e, E::Failed(_)) {
         session.clear_pending_bind();
     }
     let page = LinkRefusedPage {
         nav: Nav::from_request(req),
+        provider: ProviderView::of(provider),
         csrf_token: csrf_token(state, session)?,
         message: e.to_string(),
         owned_elsewhere: matches!(e, E::OwnedElsewhere { .. }),
-        account_has_qq: matches!(e, E::AccountBoundElsewhere),
-        retry_qq: matches!(e, E::BadOpenId | E::Failed),
+        account_has_qq: matches!(e, E::AccountBoundElsewhere(_)),
+        retry_qq: matches!(e, E::BadOpenId | E::Failed(_)),
         next: next.to_owned(),
     };
     render(status, &page)
@@ -306,6 +435,7 @@ fn link_refused(
 #[template(path = "link.html")]
 struct LinkPage {
     nav: Nav,
+    provider: ProviderView,
     csrf_token: String,
     access_token: String,
     nickname: String,
@@ -318,6 +448,7 @@ struct LinkPage {
 #[template(path = "link_refused.html")]
 struct LinkRefusedPage {
     nav: Nav,
+    provider: ProviderView,
     csrf_token: String,
     message: String,
     owned_elsewhere: bool,
@@ -349,16 +480,20 @@ pub async fn link_submit(
     let sid = session.sid()?;
     let origin = Origin::new(super::client(&state, &req).address(), Channel::Form);
     let token = form.access_token.as_deref().unwrap_or_default();
+    let provider = pending.provider;
     match bind::link(&state.deps(), &me, token, &sid, &pending.profile, &origin).await {
         Ok(_) => {
-            tracing::info!(user_id = me.id, "QQ bound from the user centre");
+            tracing::info!(user_id = me.id, provider = %provider, "identity bound from the user centre");
             session.clear_pending_bind();
-            session.set_flash("绑定成功，以后可用QQ一键登录本账号")?;
+            session.set_flash(&format!(
+                "绑定成功，以后可用{}一键登录本账号",
+                provider.label()
+            ))?;
             Ok(HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, pending.next))
                 .finish())
         }
-        Err(e) => link_refused(&req, &state, &session, e, &pending.next),
+        Err(e) => link_refused(&req, &state, &session, e, &pending.next, provider),
     }
 }
 
@@ -367,8 +502,12 @@ async fn take_state(
     state: &AppState,
     session: &TypedSession,
     nonce: Option<&str>,
+    provider: Provider,
 ) -> Result<PendingLogin, AppError> {
-    let refused = || AppError::BadRequest("QQ登录请求已失效（state无效），请重新点击QQ登录".into());
+    let refused = || {
+        let p = provider.label();
+        AppError::BadRequest(format!("{p}登录请求已失效（state无效），请重新点击{p}登录"))
+    };
     let nonce = nonce
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -379,6 +518,7 @@ async fn take_state(
     // Removed from the session before anything else looks at it: single use.
     let pending = session
         .take_pending_login(nonce, state.clock.now())?
+        .filter(|p| p.provider == provider)
         .ok_or_else(refused)?;
     let sid = session.existing_sid()?.ok_or_else(refused)?;
     if login::qq::take_state(&state.codes, nonce, &sid).await? {
@@ -429,6 +569,7 @@ impl BindErrors {
 #[template(path = "oauth_callback.html")]
 pub struct BindPage {
     nav: Nav,
+    provider: ProviderView,
     csrf_token: String,
     access_token: String,
     /// Where the bind goes on to (and where 重新QQ登录 comes back to).
@@ -453,6 +594,7 @@ impl BindPage {
     ) -> Result<Self, AppError> {
         Ok(Self {
             nav: Nav::from_request(req),
+            provider: ProviderView::of(pending.provider),
             csrf_token: csrf_token(state, session)?,
             access_token: pending.access_token.clone(),
             next: pending.next.clone(),
@@ -543,12 +685,13 @@ pub async fn bind_submit(
     let origin = Origin::new(client.address(), Channel::Form);
     match bind::bind(&state.deps(), &mut guard, &origin, &input, &sid, &profile).await {
         Ok(bound) => {
-            tracing::info!(user_id = bound.user.id, created = bound.created, "QQ bound");
+            let p = pending.provider.label();
+            tracing::info!(user_id = bound.user.id, created = bound.created, provider = %pending.provider, "identity bound");
             let cookie = auth::log_in(&state, &session, &bound.user, false).await?;
-            session.set_flash(if bound.created {
-                "绑定成功！您的账号已创建，用户名为您的手机号，以后可用QQ一键登录"
+            session.set_flash(&if bound.created {
+                format!("绑定成功！您的账号已创建，用户名为您的手机号，以后可用{p}一键登录")
             } else {
-                "绑定成功，以后可用QQ一键登录本账号"
+                format!("绑定成功，以后可用{p}一键登录本账号")
             })?;
             if bound.created {
                 session.set_first_visit()?;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use qqbind::codes::{keys, CodeStore};
-use qqbind::config::{QqApp, QqMode, Secret, Settings, SmsProviderKind};
+use qqbind::config::{ProviderMode, QqApp, QqMode, Secret, Settings, SmsProviderKind};
 use qqbind::db::{self};
 use qqbind::startup::Application;
 use qqbind::state::AppState;
@@ -46,6 +46,9 @@ pub fn test_settings(database_url: &str, redis_url: Option<String>, qq_url: &str
             redirect_uri: Url::parse(REDIRECT_URI).unwrap(),
             graph_url: Url::parse(qq_url).unwrap(),
         })),
+        qq_unionid: false,
+        wechat: ProviderMode::Off,
+        weibo: ProviderMode::Off,
         openid_token_ttl: Duration::from_secs(600),
         session_cookie_secure: false,
         sms_provider: SmsProviderKind::Log,
@@ -156,7 +159,7 @@ impl TestApp {
     pub async fn binding_count(&self) -> i64 {
         self.state
             .db
-            .write(|c| Ok(db::qq_bindings::count(c)?))
+            .write(|c| Ok(db::identities::count(c)?))
             .await
             .unwrap()
     }
@@ -170,11 +173,21 @@ impl TestApp {
             .unwrap()
     }
 
-    pub async fn binding_of(&self, openid: &str) -> Option<db::qq_bindings::QqBinding> {
+    /// The QQ identity `openid`, as stored.
+    pub async fn binding_of(&self, openid: &str) -> Option<db::identities::Identity> {
+        self.identity_of(qqbind::domain::Provider::Qq, openid).await
+    }
+
+    /// The identity `(provider, openid)`, as stored.
+    pub async fn identity_of(
+        &self,
+        provider: qqbind::domain::Provider,
+        openid: &str,
+    ) -> Option<db::identities::Identity> {
         let o = openid.to_owned();
         self.state
             .db
-            .write(move |c| Ok(db::qq_bindings::find_by_openid(c, &o)?))
+            .write(move |c| Ok(db::identities::find(c, provider, &o)?))
             .await
             .unwrap()
     }

@@ -1,0 +1,243 @@
+//! `tb_oauth_identity`: which account each external identity (a QQ, WeChat or Weibo
+//! openid) is bound to. One account per identity, one identity of each provider per
+//! account.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::tb_oauth_identity as t;
+use super::users::User;
+use super::{AnyConnection, MultiBackend};
+use crate::domain::Provider;
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = t)]
+pub struct Identity {
+    pub id: i32,
+    pub provider: String,
+    pub openid: String,
+    pub unionid: Option<String>,
+    pub user_id: i32,
+    pub nickname: String,
+    pub avatar_url: String,
+    pub bound_at: NaiveDateTime,
+    pub last_login_at: Option<NaiveDateTime>,
+}
+
+impl Identity {
+    /// The provider, as a value (rows hold only the three the table's check allows).
+    pub fn provider(&self) -> Option<Provider> {
+        Provider::parse(&self.provider)
+    }
+
+    /// The provider's name for pages (`QQ`, `微信`, `微博`).
+    pub fn provider_label(&self) -> &'static str {
+        self.provider().map_or("?", Provider::label)
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = t)]
+pub struct NewIdentity<'a> {
+    pub provider: &'a str,
+    pub openid: &'a str,
+    pub unionid: Option<&'a str>,
+    pub user_id: i32,
+    pub nickname: &'a str,
+    pub avatar_url: &'a str,
+    pub bound_at: NaiveDateTime,
+    pub last_login_at: Option<NaiveDateTime>,
+}
+
+pub fn find(
+    conn: &mut AnyConnection,
+    provider: Provider,
+    openid: &str,
+) -> QueryResult<Option<Identity>> {
+    t::table
+        .filter(t::provider.eq(provider.as_str()))
+        .filter(t::openid.eq(openid))
+        .select(Identity::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The account `(provider, openid)` is bound to, if any (one query).
+pub fn user_of(
+    conn: &mut AnyConnection,
+    provider: Provider,
+    openid: &str,
+) -> QueryResult<Option<User>> {
+    use super::schema::tb_users;
+    t::table
+        .inner_join(tb_users::table)
+        .filter(t::provider.eq(provider.as_str()))
+        .filter(t::openid.eq(openid))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The identity `(provider, openid)` with its account (one query): a returning login.
+pub fn login_of(
+    conn: &mut AnyConnection,
+    provider: Provider,
+    openid: &str,
+) -> QueryResult<Option<(Identity, User)>> {
+    use super::schema::tb_users;
+    t::table
+        .inner_join(tb_users::table)
+        .filter(t::provider.eq(provider.as_str()))
+        .filter(t::openid.eq(openid))
+        .select((Identity::as_select(), User::as_select()))
+        .first(conn)
+        .optional()
+}
+
+/// The identity of `provider` bound to `user_id`, if any.
+pub fn of_user(
+    conn: &mut AnyConnection,
+    provider: Provider,
+    user_id: i32,
+) -> QueryResult<Option<Identity>> {
+    t::table
+        .filter(t::provider.eq(provider.as_str()))
+        .filter(t::user_id.eq(user_id))
+        .select(Identity::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Every identity bound to `user_id`, oldest first.
+pub fn all_of_user(conn: &mut AnyConnection, user_id: i32) -> QueryResult<Vec<Identity>> {
+    t::table
+        .filter(t::user_id.eq(user_id))
+        .select(Identity::as_select())
+        .order(t::id.asc())
+        .load(conn)
+}
+
+/// Every identity bound to one of `user_ids`.
+pub fn of_users(conn: &mut AnyConnection, user_ids: &[i32]) -> QueryResult<Vec<Identity>> {
+    t::table
+        .filter(t::user_id.eq_any(user_ids))
+        .select(Identity::as_select())
+        .order(t::id.asc())
+        .load(conn)
+}
+
+/// Another identity of `provider` with `unionid` (the same person through another
+/// application of the same provider account), with its account.
+pub fn with_unionid(
+    conn: &mut AnyConnection,
+    provider: Provider,
+    unionid: &str,
+) -> QueryResult<Option<(Identity, User)>> {
+    use super::schema::tb_users;
+    t::table
+        .inner_join(tb_users::table)
+        .filter(t::provider.eq(provider.as_str()))
+        .filter(t::unionid.eq(unionid))
+        .select((Identity::as_select(), User::as_select()))
+        .order(t::id.asc())
+        .first(conn)
+        .optional()
+}
+
+pub fn insert(conn: &mut AnyConnection, new: &NewIdentity<'_>) -> QueryResult<Identity> {
+    crate::per_backend!(conn, |c| diesel::insert_into(t::table)
+        .values(new)
+        .returning(Identity::as_returning())
+        .get_result(c))
+}
+
+/// Keeps what a login brought: the unionid when the row has none yet, the time.
+pub fn note_login(
+    conn: &mut AnyConnection,
+    id: i32,
+    unionid: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let row = t::table.filter(t::id.eq(id));
+    if let Some(u) = unionid {
+        let missing = t::table.filter(t::id.eq(id)).filter(t::unionid.is_null());
+        crate::per_backend!(conn, |c| diesel::update(missing)
+            .set(t::unionid.eq(Some(u)))
+            .execute(c))?;
+    }
+    crate::per_backend!(conn, |c| diesel::update(row)
+        .set(t::last_login_at.eq(Some(now)))
+        .execute(c))
+}
+
+pub fn count(conn: &mut AnyConnection) -> QueryResult<i64> {
+    t::table.count().get_result(conn)
+}
+
+/// Removes `user_id`'s identity of `provider`; returns it when there was one.
+pub fn delete_of_user(
+    conn: &mut AnyConnection,
+    provider: Provider,
+    user_id: i32,
+) -> QueryResult<Option<Identity>> {
+    let mine = t::table
+        .filter(t::provider.eq(provider.as_str()))
+        .filter(t::user_id.eq(user_id));
+    crate::per_backend!(conn, |c| diesel::delete(mine)
+        .returning(Identity::as_returning())
+        .get_result(c)
+        .optional())
+}
+
+/// What the operators' identity list filters by.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub provider: Option<Provider>,
+    /// An openid or unionid prefix (all when empty).
+    pub prefix: String,
+}
+
+fn matching(filter: &Filter) -> t::BoxedQuery<'static, MultiBackend> {
+    let mut query = t::table.into_boxed();
+    if let Some(p) = filter.provider {
+        query = query.filter(t::provider.eq(p.as_str()));
+    }
+    let prefix = filter.prefix.as_str();
+    if prefix.is_empty() {
+        return query;
+    }
+    let end = super::users::prefix_end(prefix);
+    query.filter(
+        t::openid
+            .ge(prefix.to_owned())
+            .and(t::openid.lt(end.clone()))
+            .or(t::unionid.ge(prefix.to_owned()).and(t::unionid.lt(end))),
+    )
+}
+
+/// One page of the identities matching `filter`, newest first, with their account.
+pub fn search(
+    conn: &mut AnyConnection,
+    filter: &Filter,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<Vec<(Identity, User)>> {
+    use super::schema::tb_users;
+    let ids: Vec<i32> = matching(filter)
+        .select(t::id)
+        .order(t::id.desc())
+        .offset(offset)
+        .limit(limit)
+        .load(conn)?;
+    t::table
+        .inner_join(tb_users::table)
+        .filter(t::id.eq_any(ids))
+        .select((Identity::as_select(), User::as_select()))
+        .order(t::id.desc())
+        .load(conn)
+}
+
+/// How many identities [`search`] pages through for `filter`.
+pub fn search_count(conn: &mut AnyConnection, filter: &Filter) -> QueryResult<i64> {
+    matching(filter).count().get_result(conn)
+}
