@@ -18,10 +18,15 @@ pub const STATE_TTL: Duration = Duration::from_secs(600);
 
 // ------------------------------------------------------------ the form's state
 
-/// A fresh `state` for a browser session: a 192-bit nonce, kept in the code store with
-/// the session id that owns it (the session keeps its own copy with `next`).
-pub async fn issue_state(codes: &CodeStore, sid: &str) -> Result<String, StoreError> {
-    let nonce = random_hex(24);
+/// A fresh `state` for a browser session: a 192-bit nonce (WeChat's: 128 bits, as its
+/// `state` is best kept to 32 alphanumerics), kept in the code store with the session
+/// id that owns it (the session keeps its own copy with `next`).
+pub async fn issue_state(
+    codes: &CodeStore,
+    sid: &str,
+    provider: Provider,
+) -> Result<String, StoreError> {
+    let nonce = random_hex(if provider == Provider::Wechat { 16 } else { 24 });
     codes
         .set_ex(&keys::qq_state(&nonce), sid, STATE_TTL)
         .await?;

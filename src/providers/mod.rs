@@ -9,6 +9,7 @@ pub mod weibo;
 pub mod weibo_wire;
 
 use std::time::Duration;
+use url::Url;
 
 use crate::domain::{ExternalId, OpenId, Provider};
 use crate::login::qq::Profile;
@@ -235,5 +236,23 @@ impl Providers {
             .into_iter()
             .filter(|p| self.get(*p).is_some())
             .collect()
+    }
+}
+
+/// `path` under a provider's base URL (which may itself have a path, as a test fake's
+/// or the simulator's does).
+pub(crate) fn under(base: &Url, path: &str) -> Url {
+    let mut url = base.clone();
+    let root = url.path().trim_end_matches('/').to_owned();
+    url.set_path(&format!("{root}{path}"));
+    url.set_query(None);
+    url
+}
+
+/// WeChat's and Weibo's avatars work over https too: pages never load http images.
+pub(crate) fn https(url: &str) -> String {
+    match url.strip_prefix("http://") {
+        Some(rest) => format!("https://{rest}"),
+        None => url.to_owned(),
     }
 }

@@ -4,7 +4,7 @@
 use url::Url;
 
 use super::wechat_wire::{self, WxToken};
-use super::{body_of, http_error, id, observed, Observer, ProviderError};
+use super::{body_of, http_error, id, observed, under, Observer, ProviderError};
 use crate::config::Secret;
 use crate::domain::{ExternalId, Provider};
 
@@ -18,14 +18,6 @@ pub struct WechatClient {
     app_id: String,
     app_secret: Secret,
     redirect_uri: Url,
-}
-
-fn under(base: &Url, path: &str) -> Url {
-    let mut url = base.clone();
-    let root = url.path().trim_end_matches('/').to_owned();
-    url.set_path(&format!("{root}{path}"));
-    url.set_query(None);
-    url
 }
 
 impl WechatClient {
@@ -140,15 +132,7 @@ impl WechatClient {
                 return Err(ProviderError::Mismatch("userinfo of another unionid"));
             }
         }
-        let avatar = (!u.headimgurl.is_empty()).then(|| https(&u.headimgurl));
+        let avatar = (!u.headimgurl.is_empty()).then(|| super::https(&u.headimgurl));
         Ok((u.nickname, avatar))
-    }
-}
-
-/// WeChat's and Weibo's avatars work over https too: pages never load http images.
-pub(crate) fn https(url: &str) -> String {
-    match url.strip_prefix("http://") {
-        Some(rest) => format!("https://{rest}"),
-        None => url.to_owned(),
     }
 }

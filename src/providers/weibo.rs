@@ -4,7 +4,7 @@
 use url::Url;
 
 use super::weibo_wire;
-use super::{body_of, http_error, id, observed, Observer, ProviderError};
+use super::{body_of, http_error, id, observed, under, Observer, ProviderError};
 use crate::config::Secret;
 use crate::domain::{ExternalId, Provider};
 
@@ -19,14 +19,6 @@ pub struct WeiboClient {
     client_id: String,
     client_secret: Secret,
     redirect_uri: Url,
-}
-
-fn under(base: &Url, path: &str) -> Url {
-    let mut url = base.clone();
-    let root = url.path().trim_end_matches('/').to_owned();
-    url.set_path(&format!("{root}{path}"));
-    url.set_query(None);
-    url
 }
 
 impl WeiboClient {
@@ -180,7 +172,7 @@ impl WeiboClient {
         if u.uid != who.openid.as_str() {
             return Err(ProviderError::Mismatch("profile of another uid"));
         }
-        let avatar = (!u.avatar_url.is_empty()).then(|| super::wechat::https(&u.avatar_url));
+        let avatar = (!u.avatar_url.is_empty()).then(|| super::https(&u.avatar_url));
         Ok((u.screen_name, avatar))
     }
 }

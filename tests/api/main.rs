@@ -23,6 +23,7 @@ mod layers;
 mod limits;
 mod login;
 mod operations;
+mod providers;
 mod qq_login;
 mod recovery;
 mod register;

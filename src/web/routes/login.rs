@@ -30,6 +30,8 @@ pub struct LoginPage {
     image_code_errmsg: Option<String>,
     /// A one-time notice: 已退出, 密码已重置.
     flash: Option<String>,
+    /// The sign-in buttons: one per provider that is on.
+    providers: Vec<crate::web::views::ProviderView>,
 }
 
 impl LoginPage {
@@ -50,6 +52,12 @@ impl LoginPage {
             image_code_id: None,
             image_code_errmsg: None,
             flash: None,
+            providers: state
+                .providers
+                .enabled()
+                .into_iter()
+                .map(crate::web::views::ProviderView::of)
+                .collect(),
         })
     }
 

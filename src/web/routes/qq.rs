@@ -50,7 +50,7 @@ async fn start_login(
     let sid = session.sid()?;
     // The session copy alone could be replayed with an old cookie; the store copy is
     // taken atomically, so each state works once.
-    let nonce = login::qq::issue_state(&state.codes, &sid).await?;
+    let nonce = login::qq::issue_state(&state.codes, &sid, provider).await?;
     let now = state.clock.now();
     session.push_pending_login(
         PendingLogin {

@@ -2,6 +2,7 @@
 //! browser: one module each, all re-exported here (`use crate::helpers::*`).
 
 mod app;
+mod fake_providers;
 mod fake_qq;
 mod pages;
 mod postgres;
@@ -10,6 +11,7 @@ mod setups;
 mod tls;
 
 pub use app::*;
+pub use fake_providers::*;
 pub use fake_qq::*;
 pub use pages::*;
 pub use postgres::*;

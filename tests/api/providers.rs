@@ -1,0 +1,586 @@
+//! WeChat and Weibo beside QQ (issue 16): login, bind and the returning login against
+//! fakes on random loopback ports, every error shape of `providers.md` answered with a
+//! clear page, and the bind race.
+
+use qqbind::domain::Provider;
+use url::Url;
+
+use crate::helpers::*;
+
+const MOBILE: &str = "13800138000";
+
+/// The app with WeChat and Weibo registered at fakes of their own.
+pub struct ProvidersApp {
+    pub app: TestApp,
+    pub wechat: FakeWechat,
+    pub weibo: FakeWeibo,
+}
+
+pub async fn spawn_with_providers(kind: Setup) -> ProvidersApp {
+    let (wechat, weibo) = (FakeWechat::start().await, FakeWeibo::start().await);
+    let app = spawn_app_with(kind, |s| with_fakes(s, &wechat, &weibo)).await;
+    ProvidersApp { app, wechat, weibo }
+}
+
+/// `GET /oauth/<p>/authorize/?next=`: the provider's page, and the `state` it carries.
+pub async fn authorize(b: &Browser, p: Provider, next: &str) -> (Url, String) {
+    let r = b
+        .get(&format!(
+            "/oauth/{}/authorize/?next={}",
+            p.as_str(),
+            urlencode(next)
+        ))
+        .await;
+    assert_eq!(r.status(), 302);
+    let to = Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    let state = to
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .expect("a state");
+    (to, state)
+}
+
+pub async fn provider_callback(b: &Browser, p: Provider, query: &str) -> reqwest::Response {
+    b.get(&format!("/oauth/{}/callback/?{query}", p.as_str()))
+        .await
+}
+
+/// Through the provider's page and back with a fresh code for `id`.
+pub async fn sign_in(b: &Browser, p: Provider, id: &str, next: &str) -> reqwest::Response {
+    let (_, state) = authorize(b, p, next).await;
+    provider_callback(
+        b,
+        p,
+        &format!(
+            "code={}&state={}",
+            urlencode(&provider_code(id)),
+            urlencode(&state)
+        ),
+    )
+    .await
+}
+
+pub async fn post_provider_bind(
+    b: &Browser,
+    p: Provider,
+    page: &str,
+    mobile: &str,
+    sms: &str,
+) -> reqwest::Response {
+    b.post_form(
+        &format!("/oauth/{}/callback/", p.as_str()),
+        &[
+            ("mobile", mobile),
+            ("password", PASSWORD),
+            ("sms_code", sms),
+            ("access_token", &input_value(page, "access_token").unwrap()),
+            ("csrf_token", &input_value(page, "csrf_token").unwrap()),
+        ],
+    )
+    .await
+}
+
+async fn wechat_login_bind_and_returning_login(kind: Setup) {
+    let t = spawn_with_providers(kind).await;
+    let app = &t.app;
+    let openid = "ohS-VwAJ9GEXlplngwybJ3Z-ZHrI";
+    t.wechat.set_nickname(openid, "飞翔的企鹅🐧");
+
+    // The login page offers the three ways in.
+    let b = app.browser();
+    let login = b.get("/login/").await.text().await.unwrap();
+    for (id, label) in [
+        ("qq-login", "QQ登录"),
+        ("wechat-login", "微信登录"),
+        ("weibo-login", "微博登录"),
+    ] {
+        assert!(login.contains(&format!("id=\"{id}\"")), "{id} button");
+        assert!(login.contains(label));
+    }
+    assert!(login.contains("href=\"/oauth/wechat/authorize/?next=%2F\""));
+
+    // The QR page: WeChat's parameters in its documented order, the fragment literal.
+    let (to, state) = authorize(&b, Provider::Wechat, "/info/").await;
+    assert_eq!(to.path(), "/open/connect/qrconnect");
+    assert_eq!(to.fragment(), Some("wechat_redirect"));
+    let keys: Vec<String> = to.query_pairs().map(|(k, _)| k.into_owned()).collect();
+    assert_eq!(
+        keys,
+        ["appid", "redirect_uri", "response_type", "scope", "state"]
+    );
+    let q = |k: &str| {
+        to.query_pairs()
+            .find(|(n, _)| n == k)
+            .unwrap()
+            .1
+            .into_owned()
+    };
+    assert_eq!(q("appid"), WECHAT_APP_ID);
+    assert_eq!(q("redirect_uri"), WECHAT_REDIRECT_URI);
+    assert_eq!(q("scope"), "snsapi_login");
+    assert!(
+        state.len() <= 32 && state.chars().all(|c| c.is_ascii_alphanumeric()),
+        "{state}"
+    );
+
+    // Back with a code: the bind form greets with WeChat's nickname and avatar.
+    let code = provider_code(openid);
+    let r = provider_callback(&b, Provider::Wechat, &format!("code={code}&state={state}")).await;
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("亲爱的 <strong>飞翔的企鹅🐧</strong>，请绑定手机号"),
+        "{page}"
+    );
+    assert!(page.contains("action=\"/oauth/wechat/callback/\""));
+    assert!(page.contains(&format!(
+        "https://thirdwx.qlogo.cn/mmopen/vi_32/{openid}/132"
+    )));
+    assert!(!page.contains(WECHAT_APP_SECRET) && !page.contains(&format!("tok-{openid}")));
+
+    // The code is spent: a reload shows the same form without asking WeChat again.
+    let calls = t.wechat.token_calls();
+    let again =
+        provider_callback(&b, Provider::Wechat, &format!("code={code}&state={state}")).await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(t.wechat.token_calls(), calls);
+
+    let sms = app.request_sms_code(&b, MOBILE).await;
+    let r = post_provider_bind(&b, Provider::Wechat, &page, MOBILE, &sms).await;
+    assert_is_redirect_to(&r, "/info/");
+    let user = app.user_by_mobile(MOBILE).await.expect("account made");
+    let id = app
+        .identity_of(Provider::Wechat, openid)
+        .await
+        .expect("bound");
+    assert_eq!(id.user_id, user.id);
+    assert_eq!(id.unionid.as_deref(), Some(format!("u-{openid}").as_str()));
+    assert_eq!(id.nickname, "飞翔的企鹅🐧");
+    assert!(id.last_login_at.is_some());
+    assert!(app.binding_of(openid).await.is_none(), "not a QQ binding");
+    assert_eq!(
+        app.audit_actions(user.id).await,
+        ["identity_bind", "user_created_by_identity"]
+    );
+    let info = b.get("/info/").await.text().await.unwrap();
+    assert!(
+        info.contains("已绑定微信：<strong>飞翔的企鹅🐧</strong>"),
+        "{info}"
+    );
+    assert!(info.contains("id=\"unbind-wechat\""));
+    assert!(info.contains("尚未绑定QQ") && info.contains("尚未绑定微博"));
+
+    // The returning login: straight in, no form.
+    let other = app.browser();
+    let r = sign_in(&other, Provider::Wechat, openid, "/info/").await;
+    assert_is_redirect_to(&r, "/info/");
+    assert!(other.is_logged_in().await);
+    assert_eq!(app.binding_count().await, 1);
+}
+
+async fn weibo_login_bind_and_returning_login(kind: Setup) {
+    let t = spawn_with_providers(kind).await;
+    let app = &t.app;
+    let uid = "6972314674";
+    let b = app.browser();
+    let (to, state) = authorize(&b, Provider::Weibo, "/info/").await;
+    assert_eq!(to.path(), "/oauth2/authorize");
+    let q = |k: &str| {
+        to.query_pairs()
+            .find(|(n, _)| n == k)
+            .map(|v| v.1.into_owned())
+    };
+    assert_eq!(q("client_id").as_deref(), Some(WEIBO_CLIENT_ID));
+    assert_eq!(q("redirect_uri").as_deref(), Some(WEIBO_REDIRECT_URI));
+    assert_eq!(q("response_type").as_deref(), Some("code"));
+    assert_eq!(q("display"), None, "a computer gets the default page");
+
+    let r = provider_callback(
+        &b,
+        Provider::Weibo,
+        &format!("code={}&state={state}", provider_code(uid)),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains(&format!("亲爱的 <strong>微博用户{uid}</strong>")),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!("https://tp3.sinaimg.cn/{uid}/180/0/0")),
+        "https avatar"
+    );
+    // The token was asked for by POST with the same redirect_uri as the consent page's.
+    let form = t.weibo.state.lock().unwrap().last_token_form.clone();
+    assert_eq!(
+        form.get("redirect_uri").map(String::as_str),
+        Some(WEIBO_REDIRECT_URI)
+    );
+    assert_eq!(
+        form.get("grant_type").map(String::as_str),
+        Some("authorization_code")
+    );
+
+    let sms = app.request_sms_code(&b, MOBILE).await;
+    let r = post_provider_bind(&b, Provider::Weibo, &page, MOBILE, &sms).await;
+    assert_is_redirect_to(&r, "/info/");
+    let user = app.user_by_mobile(MOBILE).await.unwrap();
+    let id = app.identity_of(Provider::Weibo, uid).await.expect("bound");
+    assert_eq!((id.user_id, id.unionid.as_deref()), (user.id, None));
+    let info = b.get("/info/").await.text().await.unwrap();
+    assert!(info.contains(&format!("已绑定微博：<strong>微博用户{uid}</strong>")));
+
+    let other = app.browser();
+    let r = sign_in(&other, Provider::Weibo, uid, "/info/").await;
+    assert_is_redirect_to(&r, "/info/");
+    assert!(other.is_logged_in().await);
+
+    // A phone gets Weibo's page for phones.
+    let phone = app.browser();
+    let r = phone
+        .client
+        .get(format!("{}/oauth/weibo/authorize/?next=/", app.base))
+        .header(
+            "user-agent",
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
+        )
+        .send()
+        .await
+        .unwrap();
+    let to = Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    assert!(
+        to.query_pairs()
+            .any(|(k, v)| k == "display" && v == "mobile"),
+        "{to}"
+    );
+}
+
+/// Two browsers bind one WeChat openid to two mobiles at once: one binding, one
+/// refusal saying so, no orphan account.
+async fn two_racing_binds_of_one_wechat_openid_leave_one_binding(kind: Setup) {
+    let t = spawn_with_providers(kind).await;
+    let app = &t.app;
+    for round in 0..3 {
+        let openid = format!("oRACE{round}-wechat-openid-0000000");
+        let (a, b) = (app.browser(), app.browser());
+        let pa = sign_in(&a, Provider::Wechat, &openid, "/")
+            .await
+            .text()
+            .await
+            .unwrap();
+        let pb = sign_in(&b, Provider::Wechat, &openid, "/")
+            .await
+            .text()
+            .await
+            .unwrap();
+        let (ma, mb) = (format!("1380000{round:04}"), format!("1390000{round:04}"));
+        app.give_sms_code(&ma, "111111").await;
+        app.give_sms_code(&mb, "222222").await;
+        let (ra, rb) = tokio::join!(
+            post_provider_bind(&a, Provider::Wechat, &pa, &ma, "111111"),
+            post_provider_bind(&b, Provider::Wechat, &pb, &mb, "222222"),
+        );
+        let mut statuses = [ra.status().as_u16(), rb.status().as_u16()];
+        statuses.sort();
+        assert_eq!(statuses, [302, 400], "round {round}");
+        let loser = if ra.status() == 400 { ra } else { rb };
+        let page = loser.text().await.unwrap();
+        assert_eq!(
+            slot_message(&page, "qq-login-error").as_deref(),
+            Some("微信登录失败")
+        );
+        let owners = [app.user_by_mobile(&ma).await, app.user_by_mobile(&mb).await];
+        assert_eq!(owners.iter().flatten().count(), 1, "no orphan account");
+        let bound = app.identity_of(Provider::Wechat, &openid).await.unwrap();
+        assert_eq!(
+            Some(bound.user_id),
+            owners.iter().flatten().next().map(|u| u.id)
+        );
+    }
+    assert_eq!(app.binding_count().await, 3);
+}
+
+crate::all_setups!(
+    wechat_login_bind_and_returning_login,
+    weibo_login_bind_and_returning_login,
+    two_racing_binds_of_one_wechat_openid_leave_one_binding,
+);
+
+/// Each failure shape of a provider, and what the customer is told: a clear page with
+/// its status, nothing stored, nothing secret.
+async fn assert_clear_failure(t: &ProvidersApp, p: Provider, id: &str, what: &str) {
+    let b = t.app.browser();
+    let r = sign_in(&b, p, id, "/").await;
+    let status = r.status().as_u16();
+    let page = r.text().await.unwrap();
+    assert_eq!(status, 502, "{what}: {page}");
+    assert!(page.contains("OAuth2.0认证失败"), "{what}: {page}");
+    assert!(
+        page.contains(&format!("href=\"/oauth/{}/authorize/", p.as_str())) || page.contains("重新"),
+        "{what}: a way to try again"
+    );
+    for secret in [WECHAT_APP_SECRET, WEIBO_CLIENT_SECRET, &format!("tok-{id}")] {
+        assert!(!page.contains(secret), "{what}: {secret} shown");
+    }
+    assert_eq!(t.app.binding_count().await, 0, "{what}");
+}
+
+mod failures {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_wechat_token_error_shape_gets_a_clear_page() {
+        let t = spawn_with_providers(Setup::MEMORY).await;
+        let openid = "oFAIL-wechat-openid-000000000";
+        for (what, status, body) in [
+            (
+                "invalid code",
+                200,
+                r#"{"errcode":40029,"errmsg":"invalid code"}"#,
+            ),
+            (
+                "hints suffix",
+                200,
+                r#"{"errcode":40029,"errmsg":"invalid code, hints: [ req_id: jGkksa0933ssz5 ]"}"#,
+            ),
+            (
+                "code been used",
+                200,
+                r#"{"errcode":40163,"errmsg":"code been used, rid: 6206378a-793424c0-2e4091cc"}"#,
+            ),
+            (
+                "wrong secret",
+                200,
+                r#"{"errcode":40125,"errmsg":"invalid appsecret, view more at http:\/\/t.cn\/RAEkdVq, hints: [ req_id: Scg6za0214th22 ]"}"#,
+            ),
+            (
+                "system error",
+                200,
+                r#"{"errcode":-1,"errmsg":"system error, rid: 6326ffdf-41c7c0d8-5a6bb364"}"#,
+            ),
+            (
+                "expired code",
+                200,
+                r#"{"errcode":42003,"errmsg":"code expired"}"#,
+            ),
+            (
+                "missing code",
+                200,
+                r#"{"errcode":41008,"errmsg":"missing code"}"#,
+            ),
+            (
+                "minute quota",
+                200,
+                r#"{"errcode":45011,"errmsg":"api minute-quota reach limit mustslower retry next minute"}"#,
+            ),
+            (
+                "require https",
+                200,
+                r#"{"errcode":43003,"errmsg":"require https"}"#,
+            ),
+            (
+                "base scope",
+                200,
+                r#"{"access_token":"tok-x","expires_in":7200,"refresh_token":"r","openid":"oFAIL-wechat-openid-000000000","scope":"snsapi_base"}"#,
+            ),
+            (
+                "snapshot visitor",
+                200,
+                r#"{"access_token":"tok-x","expires_in":7200,"refresh_token":"r","openid":"oFAIL-wechat-openid-000000000","scope":"snsapi_userinfo","is_snapshotuser":1}"#,
+            ),
+            (
+                "no openid",
+                200,
+                r#"{"access_token":"tok-x","expires_in":7200,"scope":"snsapi_login"}"#,
+            ),
+            (
+                "bad openid",
+                200,
+                r#"{"access_token":"tok-x","expires_in":7200,"openid":"<script>alert(1)</script>","scope":"snsapi_login"}"#,
+            ),
+            ("HTML page", 200, "<html><body>该链接无法访问</body></html>"),
+            ("empty", 200, ""),
+            ("HTTP 500", 500, "oops"),
+            ("HTTP 404", 404, "<html>404</html>"),
+        ] {
+            t.wechat.set_token(Some(Canned::new(status, body)));
+            assert_clear_failure(&t, Provider::Wechat, openid, what).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_wechat_userinfo_failure_still_shows_the_bind_form_without_a_profile() {
+        let t = spawn_with_providers(Setup::MEMORY).await;
+        let openid = "oINFO-wechat-openid-000000000";
+        for (what, body) in [
+            (
+                "invalid credential",
+                r#"{"errcode":40001,"errmsg":"invalid credential, access_token is invalid or not latest, rid: 1"}"#,
+            ),
+            (
+                "expired token",
+                r#"{"errcode":42001,"errmsg":"access_token expired"}"#,
+            ),
+            (
+                "unauthorized",
+                r#"{"errcode":48001,"errmsg":"api unauthorized"}"#,
+            ),
+            (
+                "another openid",
+                r#"{"openid":"oSOMEONE-else-000000000000000","nickname":"别人","headimgurl":"","privilege":[]}"#,
+            ),
+            (
+                "another unionid",
+                r#"{"openid":"oINFO-wechat-openid-000000000","nickname":"别人","headimgurl":"","privilege":[],"unionid":"u-other"}"#,
+            ),
+            ("garbage", "}{"),
+        ] {
+            t.wechat.set_userinfo(Some(Canned::new(200, body)));
+            let b = t.app.browser();
+            let r = sign_in(&b, Provider::Wechat, openid, "/").await;
+            assert_eq!(r.status(), 200, "{what}");
+            let page = r.text().await.unwrap();
+            assert!(
+                page.contains("微信登录成功，请绑定手机号"),
+                "{what}: {page}"
+            );
+            assert!(
+                !page.contains("别人"),
+                "{what}: a profile not of this person is not shown"
+            );
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_weibo_error_shape_gets_a_clear_page() {
+        let t = spawn_with_providers(Setup::MEMORY).await;
+        let uid = "5529945701";
+        let oauth = |error: &str, code: i64, d: &str| {
+            format!(
+                r#"{{"error":"{error}","error_code":{code},"request":"/oauth2/access_token","error_uri":"/oauth2/access_token","error_description":"{d}"}}"#
+            )
+        };
+        for (what, status, body) in [
+            ("invalid_grant", 400, oauth("invalid_grant", 21325, "invalid authorization code:1e6f0dcfc9050a084781f6c4d7432d51")),
+            ("invalid_client", 401, oauth("invalid_client", 21324, "client_secret error.")),
+            ("redirect mismatch", 400, oauth("redirect_uri_mismatch", 21322, "redirect_uri mismatch")),
+            ("invalid_request", 400, oauth("invalid_request", 21323, "miss required parameter")),
+            ("grant type", 400, oauth("unsupported_grant_type", 21328, "x")),
+            ("error_code as a string", 400, r#"{"error":"Source paramter (appkey) is missing","error_code":"10006","request":"/oauth2/access_token"}"#.to_owned()),
+            ("rate limit", 403, r#"{"error":"User requests out of rate limit!","error_code":10023,"request":"/oauth2/access_token"}"#.to_owned()),
+            ("error with 200", 200, oauth("temporarily_unavailable", 21331, "x")),
+            ("no uid", 200, r#"{"access_token":"2.00x","expires_in":157679999}"#.to_owned()),
+            ("bad uid", 200, r#"{"access_token":"2.00x","expires_in":1,"uid":"../../etc"}"#.to_owned()),
+            ("HTML", 200, "<html>微博</html>".to_owned()),
+            ("HTTP 502", 502, "bad gateway".to_owned()),
+        ] {
+            t.weibo.set_token(Some(Canned::new(status, &body)));
+            assert_clear_failure(&t, Provider::Weibo, uid, what).await;
+        }
+        t.weibo.set_token(None);
+        for (what, status, body) in [
+            ("another application", 200, format!(r#"{{"uid":{uid},"appkey":1352222456,"scope":null,"create_at":1352267591,"expire_in":157679471}}"#)),
+            ("another uid", 200, format!(r#"{{"uid":1073880650,"appkey":{WEIBO_CLIENT_ID},"scope":null,"create_at":1,"expire_in":2}}"#)),
+            ("invalid token", 401, r#"{"error":"invalid_access_token","error_code":21332,"request":"/oauth2/get_token_info"}"#.to_owned()),
+            ("expired token", 401, r#"{"error":"expired_token","error_code":21327,"request":"/oauth2/get_token_info"}"#.to_owned()),
+            ("garbage", 200, "[]".to_owned()),
+        ] {
+            t.weibo.set_token_info(Some(Canned::new(status, &body)));
+            assert_clear_failure(&t, Provider::Weibo, uid, what).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_weibo_profile_failure_still_shows_the_bind_form_without_a_profile() {
+        let t = spawn_with_providers(Setup::MEMORY).await;
+        let uid = "3195025850";
+        for (what, status, body) in [
+            ("test restriction", 403, r#"{"error":"applications over the unaudited use restrictions!","error_code":21321,"request":"/2/users/show.json"}"#.to_owned()),
+            ("unknown user", 400, r#"{"error":"User does not exists!","error_code":20003,"request":"/2/users/show.json"}"#.to_owned()),
+            ("another uid", 200, r#"{"id":1,"idstr":"1","screen_name":"别人","profile_image_url":""}"#.to_owned()),
+            ("garbage", 200, "null".to_owned()),
+        ] {
+            t.weibo.set_users_show(Some(Canned::new(status, &body)));
+            let b = t.app.browser();
+            let r = sign_in(&b, Provider::Weibo, uid, "/").await;
+            assert_eq!(r.status(), 200, "{what}");
+            let page = r.text().await.unwrap();
+            assert!(page.contains("微博登录成功，请绑定手机号"), "{what}: {page}");
+            assert!(!page.contains("别人"), "{what}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_refusal_at_the_provider_says_so_and_asks_nothing() {
+        let t = spawn_with_providers(Setup::MEMORY).await;
+        // WeChat's refusal: back with the state and nothing else.
+        let b = t.app.browser();
+        let (_, state) = authorize(&b, Provider::Wechat, "/").await;
+        let r = provider_callback(&b, Provider::Wechat, &format!("state={state}")).await;
+        assert_eq!(r.status(), 400);
+        let page = r.text().await.unwrap();
+        assert!(page.contains("您已取消微信授权（缺少code）"), "{page}");
+        assert_eq!(t.wechat.token_calls(), 0);
+        // Weibo's: error=access_denied, error_code=21330.
+        let (_, state) = authorize(&b, Provider::Weibo, "/").await;
+        let r = provider_callback(
+            &b,
+            Provider::Weibo,
+            &format!("error_uri=%2Foauth2%2Fauthorize&error=access_denied&error_description=user%20denied%20your%20request.&error_code=21330&state={state}"),
+        )
+        .await;
+        assert_eq!(r.status(), 400);
+        assert!(r
+            .text()
+            .await
+            .unwrap()
+            .contains("您已取消微博授权（缺少code）"));
+        assert_eq!(t.weibo.token_calls(), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_state_of_one_provider_is_refused_by_another() {
+        let t = spawn_with_providers(Setup::MEMORY).await;
+        let b = t.app.browser();
+        let (_, state) = authorize(&b, Provider::Wechat, "/").await;
+        let r = provider_callback(
+            &b,
+            Provider::Weibo,
+            &format!("code={}&state={state}", provider_code("1234567")),
+        )
+        .await;
+        assert_eq!(r.status(), 400);
+        assert_eq!(
+            t.weibo.token_calls(),
+            0,
+            "no code is spent on a foreign state"
+        );
+        // Nor may the QQ callback take it.
+        let r = b.callback("code-QQ", &state).await;
+        assert_eq!(r.status(), 400);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_provider_that_is_off_has_no_button_and_no_routes() {
+        let app = spawn_app(Setup::MEMORY).await;
+        let b = app.browser();
+        let login = b.get("/login/").await.text().await.unwrap();
+        assert!(login.contains("id=\"qq-login\""));
+        assert!(
+            !login.contains("wechat") && !login.contains("weibo"),
+            "{login}"
+        );
+        for path in [
+            "/oauth/wechat/authorize/",
+            "/oauth/weibo/login/",
+            "/oauth/wechat/callback/?code=x&state=y",
+            "/oauth/github/authorize/",
+        ] {
+            assert_eq!(b.get(path).await.status(), 404, "{path}");
+        }
+        // QQ's own routes under the provider pattern work too.
+        assert_eq!(b.get("/oauth/qq/authorize/").await.status(), 302);
+    }
+}
