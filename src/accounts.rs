@@ -297,36 +297,62 @@ pub fn create_superuser(
     })
 }
 
+/// What an unbind came to.
+#[derive(Debug)]
+pub enum Unbound {
+    Removed(Identity),
+    /// The account had no identity of that provider.
+    NotBound,
+    /// It was the account's last way in (no usable password, no other identity):
+    /// refused, so the account is not locked out.
+    LastWayIn,
+}
+
+/// The message of a refused unbind of the last way in.
+pub const LAST_WAY_IN: &str =
+    "这是该账号唯一的登录方式（账号没有可用的密码），请先通过“忘记密码”设置密码，再解除绑定";
+
 /// Removes `target`'s identity of `provider`, recording `actor` (the owner or an
-/// operator). `None` when there was none.
+/// operator), unless it is the account's last way in. The account's row is locked
+/// first, so two unbinds at once cannot both take the last two identities.
 pub async fn unbind(
     db: &Db,
     actor: &User,
     target: i32,
     provider: Provider,
     origin: &Origin,
-) -> Result<Option<Identity>, db::DbError> {
+) -> Result<Unbound, db::DbError> {
     let actor = actor.id;
     let origin = origin.clone();
     db.write(move |c| {
         Ok(db::transaction(c, |c| {
-            let removed = identities::delete_of_user(c, provider, target)?;
-            if let Some(b) = &removed {
-                let detail = match provider {
-                    Provider::Qq => format!("openid={}", b.openid),
-                    p => format!("provider={p} openid={}", b.openid),
-                };
-                audit::record(
-                    c,
-                    Some(actor),
-                    Action::unbind(provider),
-                    Some(target),
-                    &detail,
-                    db::now(),
-                    &origin,
-                )?;
+            let Some(owner) = users::lock(c, target)? else {
+                return Ok(Unbound::NotBound);
+            };
+            let mine = identities::all_of_user(c, target)?;
+            if !mine.iter().any(|i| i.provider() == Some(provider)) {
+                return Ok(Unbound::NotBound);
             }
-            Ok::<_, DieselError>(removed)
+            if mine.len() == 1 && !owner.has_usable_password() {
+                return Ok(Unbound::LastWayIn);
+            }
+            let Some(b) = identities::delete_of_user(c, provider, target)? else {
+                return Ok(Unbound::NotBound);
+            };
+            let detail = match provider {
+                Provider::Qq => format!("openid={}", b.openid),
+                p => format!("provider={p} openid={}", b.openid),
+            };
+            audit::record(
+                c,
+                Some(actor),
+                Action::unbind(provider),
+                Some(target),
+                &detail,
+                db::now(),
+                &origin,
+            )?;
+            Ok::<_, DieselError>(Unbound::Removed(b))
         })?)
     })
     .await

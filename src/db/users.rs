@@ -37,6 +37,29 @@ pub struct NewUser<'a> {
     pub date_joined: NaiveDateTime,
 }
 
+impl User {
+    /// Whether the account can log in with a password at all: an account whose hash is
+    /// no bcrypt hash (`!` — imported without one) has only its identities and SMS.
+    pub fn has_usable_password(&self) -> bool {
+        self.password.starts_with("$2")
+    }
+}
+
+/// The account, its row locked until the transaction ends (PostgreSQL; SQLite's write
+/// transactions already run one at a time): changes that check and then write what an
+/// account holds are serialised.
+pub fn lock(conn: &mut AnyConnection, id: i32) -> QueryResult<Option<User>> {
+    match conn {
+        AnyConnection::Postgresql(c) => tb_users::table
+            .find(id)
+            .select(User::as_select())
+            .for_update()
+            .first(c)
+            .optional(),
+        AnyConnection::Sqlite(_) => find_by_id(conn, id),
+    }
+}
+
 pub fn find_by_id(conn: &mut AnyConnection, id: i32) -> QueryResult<Option<User>> {
     tb_users::table
         .find(id)

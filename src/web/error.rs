@@ -27,6 +27,9 @@ pub enum AppError {
     Csrf,
     #[error("{0}")]
     Forbidden(String),
+    /// The request is understood but would leave things wrong (409).
+    #[error("{0}")]
+    Conflict(String),
     #[error("您访问的页面不存在")]
     NotFound,
     /// Anonymous where a login is needed: redirect to the login page, then back.
@@ -516,6 +519,7 @@ impl ResponseError for AppError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Csrf | Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::LoginRequired { .. } => StatusCode::FOUND,
             Self::ProviderFailed(..) => StatusCode::BAD_GATEWAY,

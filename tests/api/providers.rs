@@ -302,10 +302,140 @@ async fn two_racing_binds_of_one_wechat_openid_leave_one_binding(kind: Setup) {
     assert_eq!(app.binding_count().await, 3);
 }
 
+/// An account with no usable password (imported with `!`) and a QQ and a WeChat
+/// identity; logged in by WeChat.
+async fn passwordless_account_with_two_identities(t: &ProvidersApp) -> (i32, Browser) {
+    use qqbind::db::{self, identities::NewIdentity, users::NewUser};
+    let user = t
+        .app
+        .state
+        .db
+        .write(|c| {
+            let u = db::users::insert(
+                c,
+                &NewUser {
+                    username: "imported01",
+                    mobile: MOBILE,
+                    password: "!",
+                    nickname: "",
+                    avatar_url: "",
+                    is_staff: false,
+                    is_active: true,
+                    date_joined: db::now(),
+                },
+            )?;
+            for (provider, openid) in [
+                ("qq", "QQOPENID0000000000000000000000001"),
+                ("wechat", "oLAST-wechat-openid-000000000"),
+            ] {
+                db::identities::insert(
+                    c,
+                    &NewIdentity {
+                        provider,
+                        openid,
+                        unionid: None,
+                        user_id: u.id,
+                        nickname: "",
+                        avatar_url: "",
+                        bound_at: db::now(),
+                        last_login_at: None,
+                    },
+                )?;
+            }
+            Ok(u)
+        })
+        .await
+        .unwrap();
+    let b = t.app.browser();
+    let r = sign_in(
+        &b,
+        Provider::Wechat,
+        "oLAST-wechat-openid-000000000",
+        "/info/",
+    )
+    .await;
+    assert_is_redirect_to(&r, "/info/");
+    (user.id, b)
+}
+
+async fn unbind(b: &Browser, provider: &str) -> reqwest::Response {
+    let csrf = b.csrf_from("/info/").await;
+    b.post_form(
+        &format!("/info/{provider}/unbind/"),
+        &[("csrf_token", &csrf), ("confirm", "yes")],
+    )
+    .await
+}
+
+/// The last way into an account with no usable password cannot be unbound, by its
+/// owner or an operator, and two unbinds at once cannot take the last two.
+async fn the_last_way_in_cannot_be_unbound(kind: Setup) {
+    let t = spawn_with_providers(kind).await;
+    let (uid, b) = passwordless_account_with_two_identities(&t).await;
+    let r = unbind(&b, "qq").await;
+    assert_eq!(r.status(), 303);
+    let r = unbind(&b, "wechat").await;
+    assert_eq!(r.status(), 409);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("这是该账号唯一的登录方式（账号没有可用的密码）"),
+        "{page}"
+    );
+    assert!(t
+        .app
+        .identity_of(Provider::Wechat, "oLAST-wechat-openid-000000000")
+        .await
+        .is_some());
+    assert_eq!(t.app.audit_actions(uid).await, ["qq_unbind"]);
+
+    // An operator is held to the same rule.
+    t.app.create_staff("operator", "13900139000").await;
+    let op = t.app.logged_in("operator", STAFF_PASSWORD).await;
+    let csrf = op.csrf_from(&format!("/admin/users/{uid}/")).await;
+    let r = op
+        .post_form(
+            &format!("/admin/users/{uid}/unbind/?provider=wechat"),
+            &[("csrf_token", &csrf), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(r.status(), 409);
+    assert_eq!(t.app.binding_count().await, 1);
+}
+
+async fn two_unbinds_at_once_leave_a_way_in(kind: Setup) {
+    let t = spawn_with_providers(kind).await;
+    for _ in 0..3 {
+        let (uid, b) = passwordless_account_with_two_identities(&t).await;
+        let (ra, rb) = tokio::join!(unbind(&b, "qq"), unbind(&b, "wechat"));
+        let mut statuses = [ra.status().as_u16(), rb.status().as_u16()];
+        statuses.sort();
+        assert_eq!(statuses, [303, 409]);
+        assert_eq!(t.app.binding_count().await, 1, "one way in is left");
+        // Clean up for the next round: the account and its last identity.
+        t.app
+            .state
+            .db
+            .write(move |c| {
+                use diesel::prelude::*;
+                use qqbind::db::schema::{tb_audit_log, tb_oauth_identity, tb_users};
+                qqbind::per_backend!(c, |c| {
+                    diesel::delete(tb_oauth_identity::table).execute(c)?;
+                    diesel::delete(tb_audit_log::table).execute(c)?;
+                    diesel::delete(tb_users::table.find(uid)).execute(c)
+                })?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+    }
+}
+
 crate::all_setups!(
     wechat_login_bind_and_returning_login,
     weibo_login_bind_and_returning_login,
     two_racing_binds_of_one_wechat_openid_leave_one_binding,
+    the_last_way_in_cannot_be_unbound,
+    two_unbinds_at_once_leave_a_way_in,
 );
 
 /// Each failure shape of a provider, and what the customer is told: a clear page with

@@ -405,7 +405,10 @@ pub async fn change(
         Change::Unbind => {
             let p = provider.label();
             match accounts::unbind(&state.db, &operator, id, provider, &origin).await? {
-                Some(_) => {
+                accounts::Unbound::LastWayIn => {
+                    return Err(AppError::Conflict(accounts::LAST_WAY_IN.to_owned()))
+                }
+                accounts::Unbound::Removed(_) => {
                     tracing::info!(
                         operator = operator.id,
                         user_id = id,
@@ -414,7 +417,7 @@ pub async fn change(
                     );
                     format!("已解除该账号的{p}绑定")
                 }
-                None => format!("该账号没有绑定{p}"),
+                accounts::Unbound::NotBound => format!("该账号没有绑定{p}"),
             }
         }
     };

@@ -138,15 +138,17 @@ pub async fn unbind(
         .respond();
     }
     let origin = Origin::new(super::client(&state, &req).address(), Channel::Form);
-    let removed = accounts::unbind(&state.db, &user, user.id, provider, &origin).await?;
-    if let Some(b) = &removed {
-        tracing::info!(user_id = user.id, provider = %provider, openid = %mask_middle(&b.openid), "identity unbound by its owner");
-    }
-    session.set_flash(&if removed.is_some() {
-        format!("已解除{p}绑定")
-    } else {
-        format!("该账号尚未绑定{p}")
-    })?;
+    let notice = match accounts::unbind(&state.db, &user, user.id, provider, &origin).await? {
+        accounts::Unbound::Removed(b) => {
+            tracing::info!(user_id = user.id, provider = %provider, openid = %mask_middle(&b.openid), "identity unbound by its owner");
+            format!("已解除{p}绑定")
+        }
+        accounts::Unbound::NotBound => format!("该账号尚未绑定{p}"),
+        accounts::Unbound::LastWayIn => {
+            return Err(AppError::Conflict(accounts::LAST_WAY_IN.to_owned()))
+        }
+    };
+    session.set_flash(&notice)?;
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/info/"))
         .finish())
