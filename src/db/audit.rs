@@ -28,10 +28,12 @@ pub enum Action {
     /// A WeChat or Weibo identity bound (QQ's has its own); the detail names the provider.
     IdentityBind,
     IdentityUnbind,
+    /// A new openid whose unionid led to the account, confirmed by the person.
+    SamePersonLogin,
 }
 
 impl Action {
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 13] = [
         Self::UserCreatedByQq,
         Self::QqBind,
         Self::QqUnbind,
@@ -44,6 +46,7 @@ impl Action {
         Self::UserCreatedByIdentity,
         Self::IdentityBind,
         Self::IdentityUnbind,
+        Self::SamePersonLogin,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -60,6 +63,7 @@ impl Action {
             Self::UserCreatedByIdentity => "user_created_by_identity",
             Self::IdentityBind => "identity_bind",
             Self::IdentityUnbind => "identity_unbind",
+            Self::SamePersonLogin => "same_person_login",
         }
     }
 
@@ -82,6 +86,7 @@ impl Action {
             Self::UserCreatedByIdentity => "微信/微博绑定时创建账号",
             Self::IdentityBind => "绑定微信/微博",
             Self::IdentityUnbind => "解除微信/微博绑定",
+            Self::SamePersonLogin => "同一unionid的新openid确认登录",
         }
     }
 

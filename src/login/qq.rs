@@ -129,6 +129,10 @@ pub enum Outcome {
     Bound(User),
     /// Not bound yet: a bind is to come.
     NotBound(Unbound),
+    /// A new openid of a person whose unionid an account's identity of the same
+    /// provider already has (another app of the same provider account: WeChat website
+    /// and 公众号, QQ web and app): that account, once the person confirms.
+    SamePerson { unbound: Unbound, owner: User },
 }
 
 /// An external identity not bound to any account yet.
@@ -174,10 +178,14 @@ pub async fn complete(connector: &Connector, db: &Db, code: &str) -> Result<Outc
         .await
         .map_err(|e| QqLoginError::Unavailable(e.into()))?;
     let Some((identity, user)) = bound else {
-        return Ok(Outcome::NotBound(Unbound {
+        let unbound = Unbound {
             id: grant.id.clone(),
             grant,
-        }));
+        };
+        return match same_person(db, &unbound.id).await? {
+            Some(owner) => Ok(Outcome::SamePerson { unbound, owner }),
+            None => Ok(Outcome::NotBound(unbound)),
+        };
     };
     crate::login::refuse_disabled(&user).map_err(|_| QqLoginError::Disabled)?;
     let now = crate::db::now();
@@ -199,4 +207,74 @@ pub async fn complete(connector: &Connector, db: &Db, code: &str) -> Result<Outc
     }
     tracing::info!(user_id = user.id, provider = %provider, openid = %grant.id.openid.masked(), "provider login");
     Ok(Outcome::Bound(user))
+}
+
+/// The account whose identity of `id`'s provider has `id`'s unionid under another
+/// openid (the disabled rule applied), if any.
+async fn same_person(db: &Db, id: &ExternalId) -> Result<Option<User>, QqLoginError> {
+    let Some(unionid) = id.unionid.as_ref().map(|u| u.as_str().to_owned()) else {
+        return Ok(None);
+    };
+    let provider = id.provider;
+    let found = db
+        .read_one(move |c| identities::with_unionid(c, provider, &unionid))
+        .await
+        .map_err(|e| QqLoginError::Unavailable(e.into()))?;
+    match found {
+        Some((other, owner)) if other.openid != id.openid.as_str() => {
+            crate::login::refuse_disabled(&owner).map_err(|_| QqLoginError::Disabled)?;
+            Ok(Some(owner))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Why a same-person login was not confirmed.
+#[derive(Debug, thiserror::Error)]
+pub enum SamePersonError {
+    /// The signed identity is forged, expired, of another session, or no longer
+    /// matches an account by its unionid.
+    #[error("登录请求已失效，请重新登录")]
+    Stale,
+    #[error("{}", crate::login::DISABLED_MESSAGE)]
+    Disabled,
+    #[error("服务暂时不可用，请稍后再试")]
+    Unavailable(#[source] Unavailable),
+}
+
+/// The person confirmed that the account their unionid leads to is theirs: that
+/// account, the login recorded in its audit log (the new openid, never silently).
+pub async fn confirm_same_person(
+    db: &Db,
+    id: &ExternalId,
+    origin: &crate::db::audit::Origin,
+) -> Result<User, SamePersonError> {
+    let owner = match same_person(db, id).await {
+        Ok(Some(owner)) => owner,
+        Ok(None) => return Err(SamePersonError::Stale),
+        Err(QqLoginError::Disabled) => return Err(SamePersonError::Disabled),
+        Err(QqLoginError::Unavailable(e)) => return Err(SamePersonError::Unavailable(e)),
+        Err(QqLoginError::Provider(..)) => return Err(SamePersonError::Stale),
+    };
+    let detail = format!(
+        "provider={} openid={} unionid={}",
+        id.provider,
+        id.openid.as_str(),
+        id.unionid.as_ref().map(|u| u.as_str()).unwrap_or_default()
+    );
+    let (uid, origin) = (owner.id, origin.clone());
+    db.write(move |c| {
+        Ok(crate::db::audit::record(
+            c,
+            Some(uid),
+            crate::db::audit::Action::SamePersonLogin,
+            Some(uid),
+            &detail,
+            crate::db::now(),
+            &origin,
+        )?)
+    })
+    .await
+    .map_err(|e| SamePersonError::Unavailable(e.into()))?;
+    Ok(owner)
 }

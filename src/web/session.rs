@@ -80,6 +80,10 @@ pub struct PendingBind {
     pub link: bool,
     #[serde(default, skip_serializing_if = "Provider::is_qq")]
     pub provider: Provider,
+    /// The account (masked) this identity's unionid leads to: the page asks the person
+    /// to confirm it is theirs, and no bind form is offered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub same_person: Option<String>,
 }
 
 impl PendingBind {

@@ -430,12 +430,140 @@ async fn two_unbinds_at_once_leave_a_way_in(kind: Setup) {
     }
 }
 
+/// A new openid (WeChat's 公众号 beside its website app) with the unionid of an account's
+/// WeChat: that account, after the person confirms — never silently, never a second
+/// account.
+async fn a_known_unionid_under_a_new_openid_asks_before_logging_in(kind: Setup) {
+    let t = spawn_with_providers(kind).await;
+    let app = &t.app;
+    let (web, mp) = (
+        "oWEB-wechat-openid-0000000000",
+        "oMP-wechat-openid-00000000000",
+    );
+    t.wechat.set_unionid(mp, Some(&format!("u-{web}")));
+    let b = app.browser();
+    let page = sign_in(&b, Provider::Wechat, web, "/")
+        .await
+        .text()
+        .await
+        .unwrap();
+    app.give_sms_code(MOBILE, "123456").await;
+    let r = post_provider_bind(&b, Provider::Wechat, &page, MOBILE, "123456").await;
+    assert_eq!(r.status(), 302);
+    let owner = app.user_by_mobile(MOBILE).await.unwrap();
+
+    let other = app.browser();
+    let r = sign_in(&other, Provider::Wechat, mp, "/info/").await;
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("已关联账号 <strong>138****8000</strong>，要登录该账号吗？"),
+        "{page}"
+    );
+    assert!(input_value(&page, "mobile").is_none(), "no bind form");
+    assert!(!other.is_logged_in().await, "not before the person says so");
+    // The bind form cannot be forced past it.
+    let r = post_provider_bind(&other, Provider::Wechat, &page, "13900139000", "123456").await;
+    assert_eq!(r.status(), 400);
+    assert!(app.user_by_mobile("13900139000").await.is_none());
+    // A forged token is refused.
+    let csrf = input_value(&page, "csrf_token").unwrap();
+    let r = other
+        .post_form(
+            "/oauth_callback/same_person/",
+            &[("csrf_token", csrf.as_str()), ("access_token", "forged")],
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    let r = other
+        .post_form(
+            "/oauth_callback/same_person/",
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("access_token", &input_value(&page, "access_token").unwrap()),
+            ],
+        )
+        .await;
+    assert_is_redirect_to(&r, "/info/");
+    assert!(other.is_logged_in().await);
+    let info = other.get("/info/").await.text().await.unwrap();
+    assert!(
+        info.contains("<dd id=\"info-mobile\">138****8000</dd>") || info.contains(MOBILE),
+        "{info}"
+    );
+    let entry = app.audit_of(owner.id).await.into_iter().next().unwrap();
+    assert_eq!(entry.action, "same_person_login");
+    assert!(
+        entry.detail.contains(&format!("openid={mp}")),
+        "{}",
+        entry.detail
+    );
+    assert_eq!(app.user_count().await, 1);
+    assert_eq!(app.binding_count().await, 1);
+    // It was used once: a replay of the confirmation is refused.
+    let r = other
+        .post_form(
+            "/oauth_callback/same_person/",
+            &[
+                (
+                    "csrf_token",
+                    other.csrf_from("/info/password/").await.as_str(),
+                ),
+                ("access_token", &input_value(&page, "access_token").unwrap()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+}
+
+/// An identity stored without a unionid gets it at its next login.
+async fn a_missing_unionid_is_filled_at_the_next_login(kind: Setup) {
+    let t = spawn_with_providers(kind).await;
+    let app = &t.app;
+    let openid = "oNOUNION-wechat-openid-000000";
+    t.wechat.set_unionid(openid, None);
+    let b = app.browser();
+    let page = sign_in(&b, Provider::Wechat, openid, "/")
+        .await
+        .text()
+        .await
+        .unwrap();
+    app.give_sms_code(MOBILE, "123456").await;
+    assert_eq!(
+        post_provider_bind(&b, Provider::Wechat, &page, MOBILE, "123456")
+            .await
+            .status(),
+        302
+    );
+    assert_eq!(
+        app.identity_of(Provider::Wechat, openid)
+            .await
+            .unwrap()
+            .unionid,
+        None
+    );
+    t.wechat
+        .set_unionid(openid, Some("oUNION-arrived-later-00000000"));
+    let r = sign_in(&app.browser(), Provider::Wechat, openid, "/").await;
+    assert_eq!(r.status(), 302);
+    assert_eq!(
+        app.identity_of(Provider::Wechat, openid)
+            .await
+            .unwrap()
+            .unionid
+            .as_deref(),
+        Some("oUNION-arrived-later-00000000")
+    );
+}
+
 crate::all_setups!(
     wechat_login_bind_and_returning_login,
     weibo_login_bind_and_returning_login,
     two_racing_binds_of_one_wechat_openid_leave_one_binding,
     the_last_way_in_cannot_be_unbound,
     two_unbinds_at_once_leave_a_way_in,
+    a_known_unionid_under_a_new_openid_asks_before_logging_in,
+    a_missing_unionid_is_filled_at_the_next_login,
 );
 
 /// Each failure shape of a provider, and what the customer is told: a clear page with

@@ -26,6 +26,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/oauth/{provider}/user/"),
     ("PUT", "/api/oauth/{provider}/user/"),
     ("POST", "/api/oauth/{provider}/link/"),
+    ("POST", "/api/oauth/{provider}/same_person/"),
     ("GET", "/api/user/"),
     ("POST", "/api/password/reset/"),
     ("GET", "/api/sms_codes/{mobile}/"),
@@ -145,6 +146,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings) {
             .service(
                 web::resource("/oauth/{provider}/link/")
                     .route(web::post().to(oauth::link))
+                    .default_service(not_allowed()),
+            )
+            .service(
+                web::resource("/oauth/{provider}/same_person/")
+                    .route(web::post().to(oauth::same_person))
                     .default_service(not_allowed()),
             )
             .service(

@@ -210,7 +210,57 @@ async fn user_for(
                 "next": api_state.next,
             })))
         }
+        Outcome::SamePerson { unbound, owner } => {
+            let expires_at = state.clock.now() + state.settings.openid_token_ttl.as_secs() as i64;
+            Ok(json(serde_json::json!({
+                "access_token": state.signer.sign_identity(&unbound.id, expires_at, TOKEN_BINDING),
+                "same_person": bind::masked_owner(&owner),
+                "next": api_state.next,
+            })))
+        }
     }
+}
+
+/// `POST /api/oauth/<provider>/same_person/`: the person confirmed the account their
+/// unionid leads to; a JWT for it.
+pub async fn same_person(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Json<LinkBody>,
+) -> Result<HttpResponse, ApiError> {
+    let provider = named(&state, &path)?;
+    let token = body.access_token.as_deref().unwrap_or_default().trim();
+    if token.is_empty() {
+        return Err(ApiError::bad_request("4003", "缺少必传参数"));
+    }
+    let invalid = || ApiError::bad_request("4013", "无效的openid");
+    let id = state
+        .signer
+        .verify_identity(token, TOKEN_BINDING, state.clock.now())
+        .map_err(|_| invalid())?;
+    if id.provider != provider {
+        return Err(invalid());
+    }
+    let (_, origin) = guard(&state, &req);
+    let user = match login::qq::confirm_same_person(&state.db, &id, &origin).await {
+        Ok(user) => user,
+        Err(login::qq::SamePersonError::Stale) => return Err(invalid()),
+        Err(e @ login::qq::SamePersonError::Disabled) => {
+            return Err(ApiError::new(
+                actix_web::http::StatusCode::FORBIDDEN,
+                "4017",
+                e.to_string(),
+            ))
+        }
+        Err(login::qq::SamePersonError::Unavailable(e)) => return Err(e.into()),
+    };
+    crate::web::auth::record_login(&state, &user).await?;
+    Ok(json(serde_json::json!({
+        "token": jwt::issue(&state, &user)?,
+        "user_id": user.id,
+        "username": user.username,
+    })))
 }
 
 /// `POST /api/oauth/qq/user/`: the bind form's fields (and Renran's optional nickname).

@@ -98,6 +98,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool, dev_outbox: bool)
         )
         .service(web::resource("/oauth_callback/link/").route(web::post().to(qq::link_submit)))
         .service(
+            web::resource("/oauth_callback/same_person/")
+                .route(web::post().to(qq::same_person_submit)),
+        )
+        .service(
             web::resource("/password/reset/")
                 .route(web::get().to(reset::reset_page))
                 .route(web::post().to(reset::reset_submit)),

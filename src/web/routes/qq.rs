@@ -257,7 +257,7 @@ async fn provider_callback_for(
     // logged in; any other QQ login logs in as whoever the QQ belongs to.
     let me = linking_user(state, session, pending.link, auth::Check::Changes).await?;
 
-    let unbound = match login::qq::complete(connector, &state.db, code).await {
+    let (unbound, same_person) = match login::qq::complete(connector, &state.db, code).await {
         Ok(Outcome::Bound(owner)) => {
             if let Some(me) = &me {
                 return bound_while_logged_in(
@@ -274,7 +274,23 @@ async fn provider_callback_for(
             let resp = redirect(&pending.next).cookie(cookie).finish();
             return Ok(noted(resp, Event::Login(provider, "bound")));
         }
-        Ok(Outcome::NotBound(unbound)) => unbound,
+        Ok(Outcome::NotBound(unbound)) => (unbound, None),
+        Ok(Outcome::SamePerson { unbound, owner }) => {
+            if let Some(me) = &me {
+                // Binding from the user centre: the person's other openid already has
+                // an account (this one, or another).
+                return bound_while_logged_in(
+                    req,
+                    state,
+                    session,
+                    me,
+                    &owner,
+                    &pending.next,
+                    provider,
+                );
+            }
+            (unbound, Some(bind::masked_owner(&owner)))
+        }
         Err(e @ QqLoginError::Disabled) => {
             // Told plainly, on the page they log in from.
             let next = NextPath::sanitise(Some(&pending.next));
@@ -301,13 +317,16 @@ async fn provider_callback_for(
         expires_at,
         link: me.is_some(),
         provider,
+        same_person,
     };
     session.set_pending_bind(&pending_bind)?;
     let linking = me.is_some();
+    let asks = pending_bind.same_person.is_some();
     let resp = show_pending(req, state, session, pending_bind, me).await?;
     let outcome = match (linking, resp.status()) {
         (_, s) if s.is_client_error() => "refused",
         (true, _) => "link_form",
+        (false, _) if asks => "same_person",
         (false, _) => "bind_form",
     };
     Ok(noted(resp, Event::Login(provider, outcome)))
@@ -337,6 +356,20 @@ async fn show_pending(
     me: Option<crate::db::users::User>,
 ) -> Result<HttpResponse, AppError> {
     let Some(me) = me else {
+        if let Some(account) = &pending.same_person {
+            return render(
+                StatusCode::OK,
+                &SamePersonPage {
+                    nav: Nav::from_request(req),
+                    provider: ProviderView::of(pending.provider),
+                    csrf_token: csrf_token(state, session)?,
+                    access_token: pending.access_token.clone(),
+                    nickname: pending.profile.nickname.clone(),
+                    avatar_url: pending.profile.avatar_url.clone(),
+                    account: account.clone(),
+                },
+            );
+        }
         let mut page = BindPage::new(req, state, session, &pending)?;
         // The mobile a code went to, and how long its SMS button still waits.
         if let Some(m) = session.sms_mobile()?.as_deref().and_then(Mobile::parse) {
@@ -442,6 +475,65 @@ struct LinkPage {
     avatar_url: String,
     account: String,
     next: String,
+}
+
+/// "这个微信已关联账号 138****8000": a new openid of a person whose unionid an account
+/// already has; logging in to it asks for the person's word.
+#[derive(Template)]
+#[template(path = "same_person.html")]
+struct SamePersonPage {
+    nav: Nav,
+    provider: ProviderView,
+    csrf_token: String,
+    access_token: String,
+    nickname: String,
+    avatar_url: String,
+    account: String,
+}
+
+/// `POST /oauth_callback/same_person/`: the person confirmed the account their unionid
+/// leads to; logged in to it, then on to `next`.
+pub async fn same_person_submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+    form: web::Form<LinkForm>,
+) -> Result<HttpResponse, AppError> {
+    check_csrf(&state, &session, form.csrf_token.as_deref())?;
+    let stale = || AppError::BadRequest(login::qq::SamePersonError::Stale.to_string());
+    let pending = session
+        .pending_bind()?
+        .filter(|p| p.same_person.is_some() && p.live(state.clock.now()))
+        .ok_or_else(stale)?;
+    let token = form.access_token.as_deref().unwrap_or_default();
+    if token != pending.access_token {
+        return Err(stale());
+    }
+    let sid = session.sid()?;
+    let id = state
+        .signer
+        .verify_identity(token, &sid, state.clock.now())
+        .map_err(|_| stale())?;
+    let origin = Origin::new(super::client(&state, &req).address(), Channel::Form);
+    let owner = match login::qq::confirm_same_person(&state.db, &id, &origin).await {
+        Ok(owner) => owner,
+        Err(login::qq::SamePersonError::Unavailable(e)) => return Err(e.into()),
+        Err(e @ login::qq::SamePersonError::Disabled) => {
+            session.clear_pending_bind();
+            return Err(AppError::Forbidden(e.to_string()));
+        }
+        Err(login::qq::SamePersonError::Stale) => {
+            session.clear_pending_bind();
+            return Err(stale());
+        }
+    };
+    tracing::info!(user_id = owner.id, provider = %id.provider, openid = %id.openid.masked(), "same person logged in by unionid");
+    session.clear_pending_bind();
+    let cookie = auth::log_in(&state, &session, &owner, false).await?;
+    Ok(noted(
+        redirect(&pending.next).cookie(cookie).finish(),
+        Event::Login(id.provider, "bound"),
+    ))
 }
 
 #[derive(Template)]
@@ -644,6 +736,13 @@ pub async fn bind_submit(
         next: "/".to_owned(),
         ..Default::default()
     });
+    if let Some(account) = &pending.same_person {
+        // Its unionid already leads to an account: that one, confirmed, or none.
+        return Err(AppError::BadRequest(format!(
+            "该{}已关联账号 {account}，请确认登录该账号",
+            pending.provider.label()
+        )));
+    }
     let mobile = form
         .codes
         .mobile()
