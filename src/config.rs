@@ -129,6 +129,16 @@ pub struct WechatApp {
     pub open_url: Url,
     /// `https://api.weixin.qq.com` unless a test points it elsewhere.
     pub api_url: Url,
+    /// The 公众号 (`WECHAT_MP_*`) for logins inside the WeChat app, if any.
+    pub mp: Option<WechatMp>,
+}
+
+/// A WeChat 公众号 (service account): in-app authorization (`connect/oauth2/authorize`,
+/// `snsapi_userinfo`), back to the same callback.
+#[derive(Debug, Clone)]
+pub struct WechatMp {
+    pub app_id: String,
+    pub app_secret: Secret,
 }
 
 /// A Weibo application (`WEIBO_*`).
@@ -341,10 +351,21 @@ impl Settings {
         };
         // A provider is on when all its settings are given; in dev mode, simulated
         // otherwise. Outside dev mode it is never simulated.
+        let wechat_mp =
+            all_or_none(&var, &["WECHAT_MP_APP_ID", "WECHAT_MP_APP_SECRET"])?.map(|v| WechatMp {
+                app_id: v[0].clone(),
+                app_secret: Secret::new(v[1].clone()),
+            });
         let wechat = match all_or_none(
             &var,
             &["WECHAT_APP_ID", "WECHAT_APP_SECRET", "WECHAT_REDIRECT_URI"],
         )? {
+            None if wechat_mp.is_some() => {
+                return Err(ConfigError::new(
+                    "WECHAT_APP_ID",
+                    "required when WECHAT_MP_APP_ID is set (the 公众号 shares the website app's callback)",
+                ))
+            }
             None if dev_mode => ProviderMode::Simulated,
             None => ProviderMode::Off,
             Some(v) => ProviderMode::Real(Box::new(WechatApp {
@@ -353,6 +374,7 @@ impl Settings {
                 redirect_uri: parse_http_url("WECHAT_REDIRECT_URI", &v[2])?,
                 open_url: base_url(&var, "WECHAT_OPEN_URL", "https://open.weixin.qq.com")?,
                 api_url: base_url(&var, "WECHAT_API_URL", "https://api.weixin.qq.com")?,
+                mp: wechat_mp,
             })),
         };
         let weibo = match all_or_none(

@@ -169,6 +169,10 @@ impl Application {
             qq: simulator,
             ..DevSims::default()
         };
+        let wechat_in_app = match &settings.wechat {
+            ProviderMode::Real(app) => app.mp.clone(),
+            _ => None,
+        };
         let wechat = match &settings.wechat {
             ProviderMode::Off => None,
             ProviderMode::Real(app) => Some(
@@ -199,6 +203,10 @@ impl Application {
             }
         }
         .map(|c| c.with_observer(observer.clone()));
+        let wechat_in_app = wechat
+            .as_ref()
+            .zip(wechat_in_app)
+            .map(|(c, mp)| c.in_app(mp.app_id, mp.app_secret));
         let weibo = match &settings.weibo {
             ProviderMode::Off => None,
             ProviderMode::Real(app) => Some(
@@ -239,7 +247,8 @@ impl Application {
                     .with_unionid(settings_unionid),
                 wechat,
                 weibo,
-            ),
+            )
+            .with_wechat_in_app(wechat_in_app),
             clock,
         };
         let server = build_server(listener, state.clone(), sims, metrics.clone())?;

@@ -209,6 +209,8 @@ pub(crate) fn id(raw: &str) -> Result<OpenId, ProviderError> {
 pub struct Providers {
     qq: Connector,
     wechat: Option<Connector>,
+    /// WeChat inside its own app (the 公众号), when `WECHAT_MP_*` is set.
+    wechat_in_app: Option<Connector>,
     weibo: Option<Connector>,
 }
 
@@ -217,8 +219,19 @@ impl Providers {
         Self {
             qq: Connector::Qq(qq),
             wechat: wechat.map(Connector::Wechat),
+            wechat_in_app: None,
             weibo: weibo.map(Connector::Weibo),
         }
+    }
+
+    pub fn with_wechat_in_app(mut self, client: Option<WechatClient>) -> Self {
+        self.wechat_in_app = client.map(Connector::Wechat);
+        self
+    }
+
+    /// WeChat's connector inside the WeChat app, when a 公众号 is configured.
+    pub fn wechat_in_app(&self) -> Option<&Connector> {
+        self.wechat_in_app.as_ref()
     }
 
     /// `provider`'s connector when it is on.

@@ -13,6 +13,8 @@ pub struct WechatClient {
     http: reqwest::Client,
     observer: Option<Observer>,
     authorize: Url,
+    /// `snsapi_login` (website, QR code) or `snsapi_userinfo` (公众号, in the app).
+    scope: &'static str,
     token: Url,
     userinfo: Url,
     app_id: String,
@@ -35,6 +37,7 @@ impl WechatClient {
             http,
             observer: None,
             authorize: under(open_url, "/connect/qrconnect"),
+            scope: "snsapi_login",
             token: under(api_url, "/sns/oauth2/access_token"),
             userinfo: under(api_url, "/sns/userinfo"),
             app_id,
@@ -43,12 +46,27 @@ impl WechatClient {
         })
     }
 
+    /// The same person's login inside the WeChat app, by the 公众号 `app_id`: its
+    /// authorize page, its credentials for the token.
+    pub fn in_app(&self, app_id: String, app_secret: Secret) -> Self {
+        let mut url = self.authorize.clone();
+        let root = url.path().trim_end_matches("/connect/qrconnect").to_owned();
+        url.set_path(&format!("{root}/connect/oauth2/authorize"));
+        Self {
+            authorize: url,
+            scope: "snsapi_userinfo",
+            app_id,
+            app_secret,
+            ..self.clone()
+        }
+    }
+
     pub fn with_observer(mut self, observer: Observer) -> Self {
         self.observer = Some(observer);
         self
     }
 
-    /// The QR page for `state`, parameters in WeChat's documented order, the fragment
+    /// The QR page (in the app: the 公众号's consent) for `state`, parameters in WeChat's documented order, the fragment
     /// written literally.
     pub fn authorize_url(&self, state: &str) -> String {
         let mut url = self.authorize.clone();
@@ -56,7 +74,7 @@ impl WechatClient {
             .append_pair("appid", &self.app_id)
             .append_pair("redirect_uri", self.redirect_uri.as_str())
             .append_pair("response_type", "code")
-            .append_pair("scope", "snsapi_login")
+            .append_pair("scope", self.scope)
             .append_pair("state", state);
         format!("{url}#wechat_redirect")
     }

@@ -53,6 +53,10 @@ pub struct PendingLogin {
     /// Whose login it is (QQ when the cookie names none).
     #[serde(default, skip_serializing_if = "Provider::is_qq")]
     pub provider: Provider,
+    /// Started inside the WeChat app (the 公众号's authorization): its code is the
+    /// 公众号's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub in_app: bool,
 }
 
 /// Set by the callback when the openid is not bound yet; read by the bind POST, and by

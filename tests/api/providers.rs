@@ -566,6 +566,108 @@ crate::all_setups!(
     a_missing_unionid_is_filled_at_the_next_login,
 );
 
+const WECHAT_UA: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI Language/zh_CN";
+
+async fn get_as(b: &Browser, ua: &str, path: &str) -> reqwest::Response {
+    b.client
+        .get(format!("{}{path}", b.base))
+        .header("user-agent", ua)
+        .send()
+        .await
+        .unwrap()
+}
+
+mod in_wechat {
+    use super::*;
+
+    /// Inside the WeChat app, with a 公众号: its authorization, its code, and the same
+    /// person's website account after confirmation.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wechat_app_uses_the_in_app_authorization() {
+        let (wechat, weibo) = (FakeWechat::start().await, FakeWeibo::start().await);
+        let app = spawn_app_with(Setup::MEMORY, |s| {
+            with_fakes(s, &wechat, &weibo);
+            s.wechat = wechat.app_with_mp();
+        })
+        .await;
+        let (web, mp) = (
+            "oWEB2-wechat-openid-000000000",
+            "oMP2-wechat-openid-0000000000",
+        );
+        wechat.set_unionid(mp, Some(&format!("u-{web}")));
+        // A computer: the QR page as before.
+        let pc = app.browser();
+        let (to, _) = authorize(&pc, Provider::Wechat, "/").await;
+        assert_eq!(to.path(), "/open/connect/qrconnect");
+        let page = sign_in(&pc, Provider::Wechat, web, "/")
+            .await
+            .text()
+            .await
+            .unwrap();
+        app.give_sms_code(MOBILE, "123456").await;
+        assert_eq!(
+            post_provider_bind(&pc, Provider::Wechat, &page, MOBILE, "123456")
+                .await
+                .status(),
+            302
+        );
+
+        let phone = app.browser();
+        let r = get_as(&phone, WECHAT_UA, "/oauth/wechat/authorize/?next=/info/").await;
+        assert_eq!(r.status(), 302);
+        let to = Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+        assert_eq!(to.path(), "/open/connect/oauth2/authorize");
+        assert_eq!(to.fragment(), Some("wechat_redirect"));
+        let q = |k: &str| {
+            to.query_pairs()
+                .find(|(n, _)| n == k)
+                .map(|v| v.1.into_owned())
+        };
+        assert_eq!(q("appid").as_deref(), Some(WECHAT_MP_APP_ID));
+        assert_eq!(q("scope").as_deref(), Some("snsapi_userinfo"));
+        let state = q("state").unwrap();
+        // The code is the 公众号's: exchanged with its credentials.
+        let r = get_as(
+            &phone,
+            WECHAT_UA,
+            &format!(
+                "/oauth/wechat/callback/?code={}&state={state}",
+                provider_code(mp)
+            ),
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+        let page = r.text().await.unwrap();
+        assert!(
+            page.contains("已关联账号 <strong>138****8000</strong>"),
+            "{page}"
+        );
+    }
+
+    /// Inside the WeChat app with no 公众号: where WeChat login works, and the other ways.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn without_a_service_account_the_wechat_app_is_told_where_to_log_in() {
+        let t = spawn_with_providers(Setup::MEMORY).await;
+        let b = t.app.browser();
+        let r = get_as(&b, WECHAT_UA, "/oauth/wechat/authorize/?next=/info/").await;
+        assert_eq!(r.status(), 200);
+        let page = r.text().await.unwrap();
+        assert_eq!(
+            slot_message(&page, "wechat-elsewhere").as_deref(),
+            Some("请在电脑上扫码或用其他方式登录")
+        );
+        assert!(
+            page.contains("href=\"/qq/authorize/?next=%2Finfo%2F\""),
+            "{page}"
+        );
+        assert!(page.contains("href=\"/oauth/weibo/authorize/?next=%2Finfo%2F\""));
+        assert!(!page.contains("/oauth/wechat/authorize/"));
+        let r = get_as(&b, WECHAT_UA, "/oauth/wechat/login/?next=/").await;
+        assert_eq!(r.status(), 400);
+        assert_eq!(t.wechat.token_calls(), 0);
+    }
+}
+
 /// Each failure shape of a provider, and what the customer is told: a clear page with
 /// its status, nothing stored, nothing secret.
 async fn assert_clear_failure(t: &ProvidersApp, p: Provider, id: &str, what: &str) {

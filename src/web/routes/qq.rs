@@ -35,7 +35,17 @@ async fn start_login(
     q: &StartQuery,
     provider: Provider,
 ) -> Result<String, AppError> {
-    let connector = connector(state, provider)?;
+    let (connector, in_app) = match provider {
+        // Inside the WeChat app the QR page cannot be scanned: the 公众号's authorization.
+        Provider::Wechat if in_wechat_app(req) => (
+            state
+                .providers
+                .wechat_in_app()
+                .ok_or_else(|| AppError::BadRequest(WECHAT_ELSEWHERE.to_owned()))?,
+            true,
+        ),
+        p => (connector(state, p)?, false),
+    };
     let next = q.next.as_deref();
     // Each start leaves a `state` in the store for ten minutes: limited per client.
     let bucket = super::client(state, req).bucket();
@@ -59,6 +69,7 @@ async fn start_login(
             expires_at: now + login::qq::STATE_TTL.as_secs() as i64,
             link: q.intent.as_deref() == Some("link"),
             provider,
+            in_app,
         },
         now,
     )?;
@@ -75,6 +86,26 @@ fn named(state: &AppState, path: &str) -> Result<Provider, AppError> {
     let provider = Provider::parse(path).ok_or(AppError::NotFound)?;
     connector(state, provider)?;
     Ok(provider)
+}
+
+/// What a WeChat login started inside the WeChat app says when no 公众号 is configured.
+pub const WECHAT_ELSEWHERE: &str = "请在电脑上扫码或用其他方式登录";
+
+/// Whether the browser is WeChat's own (its User-Agent names `MicroMessenger`).
+pub fn in_wechat_app(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ua| ua.contains("MicroMessenger"))
+}
+
+#[derive(Template)]
+#[template(path = "wechat_elsewhere.html")]
+struct WechatElsewherePage {
+    nav: Nav,
+    message: &'static str,
+    others: Vec<ProviderView>,
+    next: String,
 }
 
 /// Whether the browser is a phone's (its User-Agent says so): QQ then shows its
@@ -164,6 +195,25 @@ async fn authorize(
     q: &StartQuery,
     provider: Provider,
 ) -> Result<HttpResponse, AppError> {
+    if provider == Provider::Wechat
+        && in_wechat_app(req)
+        && state.providers.wechat_in_app().is_none()
+    {
+        // No 公众号: say where WeChat login works, and offer the other ways in.
+        let page = WechatElsewherePage {
+            nav: Nav::from_request(req),
+            message: WECHAT_ELSEWHERE,
+            others: state
+                .providers
+                .enabled()
+                .into_iter()
+                .filter(|p| *p != Provider::Wechat)
+                .map(ProviderView::of)
+                .collect(),
+            next: NextPath::sanitise(q.next.as_deref()).as_str().to_owned(),
+        };
+        return render(StatusCode::OK, &page);
+    }
     let login_url = start_login(state, req, session, q, provider).await?;
     Ok(HttpResponse::Found()
         .insert_header((header::LOCATION, login_url))
@@ -253,6 +303,10 @@ async fn provider_callback_for(
         }));
     }
     let pending = take_state(state, session, q.state.as_deref(), provider).await?;
+    let connector = match pending.in_app {
+        true => state.providers.wechat_in_app().ok_or(AppError::NotFound)?,
+        false => connector,
+    };
     // Only a login started to bind (the user centre's 绑定QQ) binds to the account
     // logged in; any other QQ login logs in as whoever the QQ belongs to.
     let me = linking_user(state, session, pending.link, auth::Check::Changes).await?;

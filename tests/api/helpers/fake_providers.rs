@@ -12,13 +12,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
-use qqbind::config::{ProviderMode, Secret, Settings, WechatApp, WeiboApp};
+use qqbind::config::{ProviderMode, Secret, Settings, WechatApp, WechatMp, WeiboApp};
 use serde::Deserialize;
 use url::Url;
 
 pub const WECHAT_APP_ID: &str = "wx0123456789abcdef";
 pub const WECHAT_APP_SECRET: &str = "fake-wechat-app-secret-93c1e5";
 pub const WECHAT_REDIRECT_URI: &str = "http://www.meiduo.site:8000/oauth/wechat/callback/";
+pub const WECHAT_MP_APP_ID: &str = "wxmp23456789abcdef";
+pub const WECHAT_MP_APP_SECRET: &str = "fake-wechat-mp-secret-5e81aa";
 pub const WEIBO_CLIENT_ID: &str = "3512345678";
 pub const WEIBO_CLIENT_SECRET: &str = "fake-weibo-client-secret-7d2a0f";
 pub const WEIBO_REDIRECT_URI: &str = "http://www.meiduo.site/oauth/weibo/callback/";
@@ -114,7 +116,22 @@ impl FakeWechat {
             redirect_uri: Url::parse(WECHAT_REDIRECT_URI).unwrap(),
             open_url: Url::parse(&format!("{}/open", self.url)).unwrap(),
             api_url: Url::parse(&self.url).unwrap(),
+            mp: None,
         }))
+    }
+
+    /// The same, with a 公众号 for logins inside the WeChat app.
+    pub fn app_with_mp(&self) -> ProviderMode<WechatApp> {
+        match self.app() {
+            ProviderMode::Real(mut app) => {
+                app.mp = Some(WechatMp {
+                    app_id: WECHAT_MP_APP_ID.to_owned(),
+                    app_secret: Secret::new(WECHAT_MP_APP_SECRET),
+                });
+                ProviderMode::Real(app)
+            }
+            other => other,
+        }
     }
 
     pub fn set_token(&self, c: Option<Canned>) {
@@ -182,10 +199,12 @@ async fn wx_token(
     let Some(code) = q.code.as_deref() else {
         return wx_error(41008, "missing code");
     };
-    if q.appid.as_deref() != Some(WECHAT_APP_ID) {
-        return wx_error(40013, "invalid appid");
-    }
-    if q.secret.as_deref() != Some(WECHAT_APP_SECRET) {
+    let (secret, scope) = match q.appid.as_deref() {
+        Some(WECHAT_APP_ID) => (WECHAT_APP_SECRET, "snsapi_login"),
+        Some(WECHAT_MP_APP_ID) => (WECHAT_MP_APP_SECRET, "snsapi_userinfo"),
+        _ => return wx_error(40013, "invalid appid"),
+    };
+    if q.secret.as_deref() != Some(secret) {
         return wx_error(40125, "invalid appsecret");
     }
     if q.grant_type.as_deref() != Some("authorization_code") {
@@ -206,7 +225,7 @@ async fn wx_token(
         .map(|u| format!(r#","unionid":"{u}""#))
         .unwrap_or_default();
     wx(format!(
-        r#"{{"access_token":"tok-{openid}","expires_in":7200,"refresh_token":"ref-{openid}","openid":"{openid}","scope":"snsapi_login"{unionid}}}"#
+        r#"{{"access_token":"tok-{openid}","expires_in":7200,"refresh_token":"ref-{openid}","openid":"{openid}","scope":"{scope}"{unionid}}}"#
     ))
 }
 
