@@ -696,6 +696,67 @@ mod tests {
     }
 
     #[test]
+    fn wechat_and_weibo_are_simulated_in_dev_mode_only_and_real_when_all_set() {
+        let dev = parse(&[]).unwrap();
+        assert!(matches!(dev.wechat, ProviderMode::Simulated));
+        assert!(matches!(dev.weibo, ProviderMode::Simulated));
+        assert!(!dev.qq_unionid);
+        let prod = [
+            ("QQ_CLIENT_ID", "101518219"),
+            ("QQ_CLIENT_SECRET", "s3cret"),
+            ("QQ_REDIRECT_URI", "https://shop.example/oauth_callback/"),
+            ("SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+            ("SMS_PROVIDER", "log"),
+        ];
+        let s = parse(&prod).unwrap();
+        assert!(
+            matches!(s.wechat, ProviderMode::Off),
+            "never simulated outside dev mode"
+        );
+        assert!(matches!(s.weibo, ProviderMode::Off));
+        let mut all = prod.to_vec();
+        all.extend([
+            ("WECHAT_APP_ID", "wx0123456789abcdef"),
+            ("WECHAT_APP_SECRET", "wx-secret"),
+            (
+                "WECHAT_REDIRECT_URI",
+                "https://shop.example/oauth/wechat/callback/",
+            ),
+            ("WECHAT_MP_APP_ID", "wxmp23456789abcdef"),
+            ("WECHAT_MP_APP_SECRET", "mp-secret"),
+            ("WEIBO_CLIENT_ID", "3512345678"),
+            ("WEIBO_CLIENT_SECRET", "wb-secret"),
+            (
+                "WEIBO_REDIRECT_URI",
+                "https://shop.example/oauth/weibo/callback/",
+            ),
+            ("QQ_UNIONID", "on"),
+        ]);
+        let s = parse(&all).unwrap();
+        assert!(s.qq_unionid);
+        let ProviderMode::Real(wx) = &s.wechat else {
+            panic!("real WeChat")
+        };
+        assert_eq!(wx.open_url.as_str(), "https://open.weixin.qq.com/");
+        assert_eq!(wx.api_url.as_str(), "https://api.weixin.qq.com/");
+        assert_eq!(
+            wx.mp.as_ref().map(|m| m.app_id.as_str()),
+            Some("wxmp23456789abcdef")
+        );
+        let ProviderMode::Real(wb) = &s.weibo else {
+            panic!("real Weibo")
+        };
+        assert_eq!(wb.api_url.as_str(), "https://api.weibo.com/");
+        let shown = format!("{s:?}");
+        for secret in ["wx-secret", "mp-secret", "wb-secret"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert_eq!(err_var(&[("WEIBO_CLIENT_ID", "1")]), "WEIBO_CLIENT_SECRET");
+        all.push(("WECHAT_API_URL", "ftp://x"));
+        assert_eq!(err_var(&all), "WECHAT_API_URL");
+    }
+
+    #[test]
     fn each_bad_value_names_its_variable() {
         assert_eq!(err_var(&[("QQBIND_LISTEN", "nonsense")]), "QQBIND_LISTEN");
         assert_eq!(err_var(&[("SECRET_KEY", "short")]), "SECRET_KEY");

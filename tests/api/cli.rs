@@ -78,6 +78,40 @@ fn bad_configuration_exits_2_with_one_line_naming_the_variable() {
             "CORS_ORIGINS",
         ),
         (vec![("CORS_ORIGINS", "spa.example")], "CORS_ORIGINS"),
+        // A provider's settings are all given or none: the first missing one is named.
+        (
+            vec![("WECHAT_APP_ID", "wx0123456789abcdef")],
+            "WECHAT_APP_SECRET",
+        ),
+        (
+            vec![
+                ("WECHAT_APP_ID", "wx0123456789abcdef"),
+                ("WECHAT_APP_SECRET", "s"),
+            ],
+            "WECHAT_REDIRECT_URI",
+        ),
+        (
+            vec![
+                ("WECHAT_APP_ID", "wx0123456789abcdef"),
+                ("WECHAT_APP_SECRET", "s"),
+                ("WECHAT_REDIRECT_URI", "not a url"),
+            ],
+            "WECHAT_REDIRECT_URI",
+        ),
+        (vec![("WECHAT_MP_APP_ID", "wxmp")], "WECHAT_MP_APP_SECRET"),
+        (
+            vec![("WECHAT_MP_APP_ID", "wxmp"), ("WECHAT_MP_APP_SECRET", "s")],
+            "WECHAT_APP_ID",
+        ),
+        (vec![("WEIBO_CLIENT_SECRET", "s")], "WEIBO_CLIENT_ID"),
+        (
+            vec![
+                ("WEIBO_CLIENT_ID", "3512345678"),
+                ("WEIBO_CLIENT_SECRET", "s"),
+            ],
+            "WEIBO_REDIRECT_URI",
+        ),
+        (vec![("QQ_UNIONID", "maybe")], "QQ_UNIONID"),
     ] {
         let (code, stderr) = run_with(&env);
         assert_eq!(code, Some(2), "{env:?}: {stderr}");

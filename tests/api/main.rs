@@ -22,6 +22,7 @@ mod json_api;
 mod layers;
 mod limits;
 mod login;
+mod migrations;
 mod operations;
 mod providers;
 mod qq_login;

@@ -228,3 +228,153 @@ async fn the_dev_outbox_shows_sent_codes_in_dev_mode_only() {
         "{page}"
     );
 }
+
+/// Dev mode simulates WeChat and Weibo too: all three buttons work with nothing set.
+mod wechat_and_weibo {
+    use qqbind::config::{ProviderMode, QqMode};
+    use qqbind::domain::Provider;
+    use url::Url;
+
+    use crate::helpers::*;
+
+    async fn dev_app() -> TestApp {
+        spawn_app_with(Setup::MEMORY, |s| {
+            s.qq = QqMode::Simulated;
+            s.wechat = ProviderMode::Simulated;
+            s.weibo = ProviderMode::Simulated;
+        })
+        .await
+    }
+
+    /// The provider's button → the simulator's consent page → confirm (as `nickname`,
+    /// with `fault`, or cancelled) → the app's callback.
+    async fn through_the_simulator(
+        app: &TestApp,
+        b: &Browser,
+        p: Provider,
+        nickname: &str,
+        extra: &str,
+    ) -> reqwest::Response {
+        let r = b.get(&format!("/oauth/{p}/authorize/?next=/info/")).await;
+        assert_eq!(r.status(), 302);
+        let authorize = r.headers()["location"].to_str().unwrap().to_owned();
+        assert!(
+            authorize.starts_with(&format!("{}/dev/{p}/", app.base)),
+            "{authorize}"
+        );
+        let page = b.client.get(&authorize).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        let page = page.text().await.unwrap();
+        assert!(
+            page.contains(&format!("这是内置的{}模拟器", p.label())),
+            "{page}"
+        );
+        let action = page
+            .split("action=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap()
+            .to_owned();
+        let mut confirm = Url::parse(&format!("{}{action}", app.base)).unwrap();
+        {
+            let mut q = confirm.query_pairs_mut();
+            for name in [
+                "appid",
+                "client_id",
+                "redirect_uri",
+                "response_type",
+                "scope",
+                "state",
+            ] {
+                q.append_pair(name, &input_value(&page, name).unwrap());
+            }
+            q.append_pair("nickname", nickname);
+        }
+        let confirm = format!("{confirm}{extra}");
+        let r = b.client.get(&confirm).send().await.unwrap();
+        assert_eq!(r.status(), 302);
+        let back = r.headers()["location"].to_str().unwrap().to_owned();
+        assert!(
+            back.starts_with(&format!("{}/oauth/{p}/callback/?", app.base)),
+            "{back}"
+        );
+        b.client.get(&back).send().await.unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_three_buttons_work_against_the_built_in_simulators() {
+        let app = dev_app().await;
+        let login = app.browser().get("/login/").await.text().await.unwrap();
+        for id in ["qq-login", "wechat-login", "weibo-login"] {
+            assert!(login.contains(&format!("id=\"{id}\"")), "{id}");
+        }
+        for (p, mobile) in [
+            (Provider::Wechat, "13800138001"),
+            (Provider::Weibo, "13800138002"),
+        ] {
+            let b = app.browser();
+            let r = through_the_simulator(&app, &b, p, "小红", "").await;
+            assert_eq!(r.status(), 200, "{p}");
+            let page = r.text().await.unwrap();
+            assert!(page.contains("亲爱的 <strong>小红</strong>"), "{p}: {page}");
+            let code = app.request_sms_code(&b, mobile).await;
+            let r = b
+                .post_form(
+                    &format!("/oauth/{p}/callback/"),
+                    &[
+                        ("mobile", mobile),
+                        ("password", PASSWORD),
+                        ("sms_code", &code),
+                        ("access_token", &input_value(&page, "access_token").unwrap()),
+                        ("csrf_token", &input_value(&page, "csrf_token").unwrap()),
+                    ],
+                )
+                .await;
+            assert_is_redirect_to(&r, "/info/");
+            let info = b.get("/info/").await.text().await.unwrap();
+            assert!(
+                info.contains(&format!("已绑定{}：<strong>小红</strong>", p.label())),
+                "{info}"
+            );
+            // The same nickname again: straight in.
+            let again = app.browser();
+            let r = through_the_simulator(&app, &again, p, "小红", "").await;
+            assert_is_redirect_to(&r, "/info/");
+            assert!(again.is_logged_in().await);
+        }
+        assert_eq!(app.binding_count().await, 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_simulators_faults_and_refusals_get_clear_pages() {
+        let app = dev_app().await;
+        for (p, fault) in [
+            (Provider::Wechat, "-1"),
+            (Provider::Wechat, "40029"),
+            (Provider::Wechat, "45011"),
+            (Provider::Weibo, "21325"),
+            (Provider::Weibo, "21321"),
+            (Provider::Weibo, "10023"),
+        ] {
+            let b = app.browser();
+            let r = through_the_simulator(&app, &b, p, "Alice", &format!("&fault={fault}")).await;
+            assert_eq!(r.status(), 502, "{p} {fault}");
+            assert!(r.text().await.unwrap().contains("OAuth2.0认证失败"));
+        }
+        for p in [Provider::Wechat, Provider::Weibo] {
+            let b = app.browser();
+            let r = through_the_simulator(&app, &b, p, "Alice", "&cancel=1").await;
+            assert_eq!(r.status(), 400, "{p}");
+            let page = r.text().await.unwrap();
+            assert!(
+                page.contains(&format!("您已取消{}授权（缺少code）", p.label())),
+                "{page}"
+            );
+        }
+        // No unionid: the bind form all the same.
+        let b = app.browser();
+        let r = through_the_simulator(&app, &b, Provider::Wechat, "Bob", "&fault=nounionid").await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(app.binding_count().await, 0);
+    }
+}
