@@ -556,6 +556,344 @@ async fn a_missing_unionid_is_filled_at_the_next_login(kind: Setup) {
     );
 }
 
+/// The JSON API, for WeChat and Weibo as for QQ: authorization, the code, bind (201 and
+/// a JWT), the returning login; and the same person's new openid by confirmation.
+async fn the_json_api_walks_wechat_and_weibo(kind: Setup) {
+    use serde_json::{json, Value};
+    const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    let t = spawn_with_providers(kind).await;
+    let app = &t.app;
+    let http = reqwest::Client::new();
+    let call = |method: reqwest::Method, path: String, body: Option<Value>| {
+        let req = http.request(method, format!("{}{path}", app.base));
+        let req = match body {
+            Some(b) => req.json(&b),
+            None => req,
+        };
+        async move {
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap())
+        }
+    };
+    let user = |p: Provider, id: String| {
+        let call = &call;
+        async move {
+            let (status, body) = call(
+                reqwest::Method::GET,
+                format!("/api/oauth/{p}/authorization/?next=/cart/&code_challenge={CHALLENGE}&code_challenge_method=S256"),
+                None,
+            )
+            .await;
+            assert_eq!(status, 200, "{body}");
+            let auth = Url::parse(body["auth_url"].as_str().unwrap()).unwrap();
+            let state = auth
+                .query_pairs()
+                .find(|(k, _)| k == "state")
+                .unwrap()
+                .1
+                .into_owned();
+            call(
+                reqwest::Method::GET,
+                format!(
+                    "/api/oauth/{p}/user/?code={}&state={}&code_verifier={VERIFIER}",
+                    urlencode(&provider_code(&id)),
+                    urlencode(&state)
+                ),
+                None,
+            )
+            .await
+        }
+    };
+    for (p, id, mobile) in [
+        (
+            Provider::Wechat,
+            "oAPI-wechat-openid-0000000000",
+            "13800138011",
+        ),
+        (Provider::Weibo, "1404376560", "13800138012"),
+    ] {
+        let (status, body) = user(p, id.to_owned()).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["next"], "/cart/");
+        let token = body["access_token"]
+            .as_str()
+            .expect("not bound yet")
+            .to_owned();
+        app.give_sms_code(mobile, "123456").await;
+        let (status, body) = call(
+            reqwest::Method::POST,
+            format!("/api/oauth/{p}/user/"),
+            Some(json!({"mobile": mobile, "password": PASSWORD, "sms_code": "123456", "access_token": token})),
+        )
+        .await;
+        assert_eq!(status, 201, "{p}: {body}");
+        let owner = app.user_by_mobile(mobile).await.unwrap();
+        assert_eq!(app.identity_of(p, id).await.unwrap().user_id, owner.id);
+        let (status, me) = http
+            .get(format!("{}/api/user/", app.base))
+            .header(
+                "Authorization",
+                format!("JWT {}", body["token"].as_str().unwrap()),
+            )
+            .send()
+            .await
+            .map(|r| (r.status().as_u16(), r))
+            .unwrap();
+        assert_eq!(status, 200);
+        let me: Value = me.json().await.unwrap();
+        assert_eq!(me[format!("{p}_bound")], true, "{me}");
+        assert_eq!(me["qq_bound"], false);
+        // Returning: a token straight away.
+        let (status, body) = user(p, id.to_owned()).await;
+        assert_eq!(
+            (status, body["user_id"].as_i64()),
+            (200, Some(owner.id as i64)),
+            "{body}"
+        );
+    }
+    // The same person by unionid, under a new openid: confirmed, then a token.
+    let mp = "oAPI2-wechat-openid-000000000";
+    t.wechat
+        .set_unionid(mp, Some("u-oAPI-wechat-openid-0000000000"));
+    let (status, body) = user(Provider::Wechat, mp.to_owned()).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["same_person"], "138****8011", "{body}");
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    let (status, wrong) = call(
+        reqwest::Method::POST,
+        "/api/oauth/weibo/same_person/".to_owned(),
+        Some(json!({ "access_token": token })),
+    )
+    .await;
+    assert_eq!(
+        (status, wrong["code"].as_str()),
+        (400, Some("4013")),
+        "a WeChat token at Weibo's"
+    );
+    let (status, body) = call(
+        reqwest::Method::POST,
+        "/api/oauth/wechat/same_person/".to_owned(),
+        Some(json!({ "access_token": token })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["username"], "13800138011");
+    assert!(body["token"].as_str().is_some());
+    let (status, body) = call(
+        reqwest::Method::POST,
+        "/api/oauth/wechat/same_person/".to_owned(),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("4003")));
+}
+
+/// WeChat's and Weibo's logins and upstream calls are counted under their own names,
+/// and no label holds an openid.
+async fn metrics_count_wechat_and_weibo_by_name(kind: Setup) {
+    let (wechat, weibo) = (FakeWechat::start().await, FakeWeibo::start().await);
+    let app = spawn_app_with(kind, |s| {
+        with_fakes(s, &wechat, &weibo);
+        s.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
+    let scrape = || async {
+        let port = app.metrics_port.unwrap();
+        reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let value = |text: &str, key: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or(0.0)
+    };
+    let openid = "oMETRICS-wechat-openid-000000";
+    let before = scrape().await;
+    let b = app.browser();
+    assert_eq!(
+        sign_in(&b, Provider::Wechat, openid, "/").await.status(),
+        200
+    );
+    assert_eq!(
+        sign_in(&b, Provider::Weibo, "77777777", "/").await.status(),
+        200
+    );
+    weibo.set_token(Some(Canned::new(
+        400,
+        r#"{"error":"invalid_grant","error_code":21325,"request":"/oauth2/access_token"}"#,
+    )));
+    assert_eq!(
+        sign_in(&b, Provider::Weibo, "77777778", "/").await.status(),
+        502
+    );
+    let after = scrape().await;
+    for (key, moved) in [
+        (
+            r#"qqbind_logins_total{outcome="bind_form",provider="wechat"}"#,
+            1.0,
+        ),
+        (
+            r#"qqbind_logins_total{outcome="bind_form",provider="weibo"}"#,
+            1.0,
+        ),
+        (
+            r#"qqbind_upstream_calls_total{endpoint="token",outcome="ok",provider="wechat"}"#,
+            1.0,
+        ),
+        (
+            r#"qqbind_upstream_calls_total{endpoint="userinfo",outcome="ok",provider="wechat"}"#,
+            1.0,
+        ),
+        (
+            r#"qqbind_upstream_calls_total{endpoint="token",outcome="ok",provider="weibo"}"#,
+            1.0,
+        ),
+        (
+            r#"qqbind_upstream_calls_total{endpoint="get_token_info",outcome="ok",provider="weibo"}"#,
+            1.0,
+        ),
+        (
+            r#"qqbind_upstream_calls_total{endpoint="token",outcome="provider",provider="weibo"}"#,
+            1.0,
+        ),
+    ] {
+        assert_eq!(
+            value(&after, key) - value(&before, key),
+            moved,
+            "{key}\n{after}"
+        );
+    }
+    assert!(!after.contains(openid) && !after.contains("77777777"));
+}
+
+/// The admin shows every identity of a user and finds identities by provider and by
+/// openid or unionid prefix.
+async fn operators_see_and_find_identities_by_provider(kind: Setup) {
+    let t = spawn_with_providers(kind).await;
+    let app = &t.app;
+    let b = app.browser();
+    let page = sign_in(&b, Provider::Wechat, "oADMIN-wechat-openid-00000000", "/")
+        .await
+        .text()
+        .await
+        .unwrap();
+    app.give_sms_code(MOBILE, "123456").await;
+    assert_eq!(
+        post_provider_bind(&b, Provider::Wechat, &page, MOBILE, "123456")
+            .await
+            .status(),
+        302
+    );
+    // The same account binds Weibo from the user centre.
+    let r = b
+        .get("/oauth/weibo/authorize/?next=/info/&intent=link")
+        .await;
+    let to = Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    let state = to
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let r = provider_callback(
+        &b,
+        Provider::Weibo,
+        &format!("code={}&state={state}", provider_code("2222222222")),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("将微博"), "{page}");
+    let r = b
+        .post_form(
+            "/oauth_callback/link/",
+            &[
+                (
+                    "csrf_token",
+                    input_value(&page, "csrf_token").unwrap().as_str(),
+                ),
+                (
+                    "access_token",
+                    input_value(&page, "access_token").unwrap().as_str(),
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    app.bind_new_account(OPENID, "13700137000").await;
+    let owner = app.user_by_mobile(MOBILE).await.unwrap();
+
+    app.create_staff("operator", "13900139000").await;
+    let op = app.logged_in("operator", STAFF_PASSWORD).await;
+    let user_page = op
+        .get(&format!("/admin/users/{}/", owner.id))
+        .await
+        .text()
+        .await
+        .unwrap();
+    for id in ["wechat-binding", "weibo-binding"] {
+        assert!(user_page.contains(&format!("id=\"{id}\"")), "{id}");
+    }
+    assert!(user_page.contains("unionid <code>u-oADMIN-wechat-openid-00000000</code>"));
+    assert!(user_page.contains("/admin/users/") && user_page.contains("unbind/?provider=weibo"));
+    let rows = |page: String| -> Vec<String> {
+        let body = page
+            .split("id=\"bindings\"")
+            .nth(1)
+            .unwrap()
+            .split("</tbody>")
+            .next()
+            .unwrap()
+            .to_owned();
+        body.split("<tr>").skip(2).map(str::to_owned).collect()
+    };
+    let all = rows(op.get("/admin/bindings/").await.text().await.unwrap());
+    assert_eq!(all.len(), 3);
+    let wechat = rows(
+        op.get("/admin/bindings/?provider=wechat")
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(wechat.len(), 1);
+    assert!(wechat[0].contains("微信"));
+    let by_unionid = rows(
+        op.get("/admin/bindings/?openid=u-oADMIN")
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(by_unionid.len(), 1, "{by_unionid:?}");
+    let weibo = rows(
+        op.get("/admin/bindings/?provider=weibo&openid=2222")
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(weibo.len(), 1);
+    let none = rows(
+        op.get("/admin/bindings/?provider=weibo&openid=oADMIN")
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert!(none.iter().all(|r| !r.contains("oADMIN")), "{none:?}");
+    assert_eq!(
+        op.get("/admin/bindings/?provider=github").await.status(),
+        400
+    );
+}
+
 crate::all_setups!(
     wechat_login_bind_and_returning_login,
     weibo_login_bind_and_returning_login,
@@ -564,6 +902,9 @@ crate::all_setups!(
     two_unbinds_at_once_leave_a_way_in,
     a_known_unionid_under_a_new_openid_asks_before_logging_in,
     a_missing_unionid_is_filled_at_the_next_login,
+    the_json_api_walks_wechat_and_weibo,
+    metrics_count_wechat_and_weibo_by_name,
+    operators_see_and_find_identities_by_provider,
 );
 
 const WECHAT_UA: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI Language/zh_CN";
