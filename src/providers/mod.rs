@@ -262,10 +262,39 @@ pub(crate) fn under(base: &Url, path: &str) -> Url {
     url
 }
 
-/// WeChat's and Weibo's avatars work over https too: pages never load http images.
+/// WeChat's and Weibo's avatars work over https too: pages never load http images. A
+/// loopback address (the dev simulator's) is left as it is.
 pub(crate) fn https(url: &str) -> String {
+    let loopback = Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .is_some_and(|h| h == "localhost" || h == "127.0.0.1" || h == "[::1]");
     match url.strip_prefix("http://") {
-        Some(rest) => format!("https://{rest}"),
-        None => url.to_owned(),
+        Some(rest) if !loopback => format!("https://{rest}"),
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn avatars_are_fetched_over_https_except_from_loopback() {
+        for (from, to) in [
+            (
+                "http://thirdwx.qlogo.cn/mmopen/x/132",
+                "https://thirdwx.qlogo.cn/mmopen/x/132",
+            ),
+            (
+                "https://tvax3.sinaimg.cn/a.jpg",
+                "https://tvax3.sinaimg.cn/a.jpg",
+            ),
+            (
+                "http://127.0.0.1:8000/dev/wechat/avatar/o.svg",
+                "http://127.0.0.1:8000/dev/wechat/avatar/o.svg",
+            ),
+            ("http://localhost:8000/a.svg", "http://localhost:8000/a.svg"),
+        ] {
+            assert_eq!(super::https(from), to);
+        }
     }
 }

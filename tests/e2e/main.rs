@@ -7,6 +7,7 @@
 mod common;
 mod driver;
 mod journeys;
+mod providers;
 
 use driver::{App, Browser, Viewport};
 
