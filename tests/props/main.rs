@@ -126,3 +126,41 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    /// Any bytes at WeChat's and Weibo's parsers: an answer, never a panic; what parses
+    /// holds what its type promises.
+    #[test]
+    fn provider_parsers_take_any_bytes(body in prop_oneof![
+        any::<Vec<u8>>(),
+        ".{0,200}".prop_map(String::into_bytes),
+        // JSON-shaped noise with the keys the parsers look for.
+        (
+            prop::sample::select(vec!["errcode", "errmsg", "access_token", "openid", "unionid", "scope", "is_snapshotuser", "error", "error_code", "uid", "appkey", "idstr", "id", "expires_in"]),
+            prop::sample::select(vec!["0", "-1", "40029", "\"\"", "\" \"", "null", "[]", "{}", "\"x,,y\"", "1e400", "\"12345\"", "true"]),
+            prop::sample::select(vec!["access_token", "openid", "uid", "appkey", "idstr"]),
+            "[ -~]{0,12}",
+        )
+            .prop_map(|(k1, v1, k2, v2)| {
+                format!("{{\"{k1}\":{v1},\"{k2}\":{:?}}}", v2).into_bytes()
+            }),
+    ]) {
+        use qqbind::providers::{wechat_wire, weibo_wire};
+        if let Ok(t) = wechat_wire::parse_token(&body) {
+            prop_assert!(!t.access_token.trim().is_empty() && !t.openid.trim().is_empty());
+            prop_assert!(t.scope.iter().all(|s| !s.is_empty() && !s.contains(',')));
+        }
+        if let Ok(u) = wechat_wire::parse_user(&body) {
+            prop_assert!(!u.openid.trim().is_empty());
+        }
+        if let Ok(t) = weibo_wire::parse_token(&body) {
+            prop_assert!(!t.access_token.trim().is_empty() && !t.uid.is_empty());
+        }
+        if let Ok(i) = weibo_wire::parse_token_info(&body) {
+            prop_assert!(!i.uid.is_empty() && !i.appkey.is_empty());
+        }
+        let _ = weibo_wire::parse_user(&body);
+    }
+}
