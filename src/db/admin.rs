@@ -7,7 +7,10 @@ use diesel::QueryResult;
 
 use super::audit::{self, Action, AuditEntry};
 use super::identities::{self, Identity};
-use super::users::{self, User, UserRow};
+use super::users::{self, User};
+
+/// One row of the operators' user list: the account and its bound identities.
+pub type UserRow = (User, Vec<Identity>);
 use super::AnyConnection;
 
 /// Rows on a list page.
@@ -60,7 +63,17 @@ pub fn users(
     let total = users::search_count(c, search)?;
     let cap = (!search.is_empty()).then_some(users::SEARCH_COUNT_CAP);
     let page = Page::new(page, total, cap);
-    let rows = users::search(c, search, page.capped, page.offset(), PAGE_SIZE)?;
+    let found = users::search(c, search, page.capped, page.offset(), PAGE_SIZE)?;
+    let ids: Vec<i32> = found.iter().map(|u| u.id).collect();
+    let mut of_found = identities::of_users(c, &ids)?;
+    let rows = found
+        .into_iter()
+        .map(|u| {
+            let (mine, rest) = of_found.drain(..).partition(|i| i.user_id == u.id);
+            of_found = rest;
+            (u, mine)
+        })
+        .collect();
     Ok(Listed { rows, page })
 }
 

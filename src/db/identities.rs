@@ -206,7 +206,7 @@ fn matching(filter: &Filter) -> t::BoxedQuery<'static, MultiBackend> {
     if prefix.is_empty() {
         return query;
     }
-    let end = super::users::prefix_end(prefix);
+    let end = super::prefix_end(prefix);
     query.filter(
         t::openid
             .ge(prefix.to_owned())

@@ -386,6 +386,12 @@ pub fn storable(text: &str) -> bool {
     !text.contains('\0')
 }
 
+/// The end of the range of strings that start with `prefix` (a prefix search an index
+/// answers: `>= prefix AND < prefix_end(prefix)`).
+pub fn prefix_end(prefix: &str) -> String {
+    format!("{prefix}\u{10FFFF}")
+}
+
 /// Now, as stored in the database (UTC, second precision is enough for people).
 pub fn now() -> chrono::NaiveDateTime {
     chrono::Utc::now().naive_utc()

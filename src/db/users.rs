@@ -189,12 +189,7 @@ pub fn raise_session_epoch(conn: &mut AnyConnection, id: i32) -> QueryResult<()>
 
 /// The exclusive upper end of the strings that start with `prefix` (byte order): a
 /// prefix search that the unique indexes on username, mobile and openid can answer.
-pub fn prefix_end(prefix: &str) -> String {
-    format!("{prefix}\u{10FFFF}")
-}
-
-/// One row of the operators' user list: the account and its bound identities.
-pub type UserRow = (User, Vec<super::identities::Identity>);
+use super::prefix_end;
 
 /// Accounts whose username or mobile starts with `q` (all when `q` is empty).
 fn matching(q: &str) -> tb_users::BoxedQuery<'static, MultiBackend> {
@@ -213,8 +208,7 @@ fn matching(q: &str) -> tb_users::BoxedQuery<'static, MultiBackend> {
     )
 }
 
-/// One page of the accounts matching `q` (see [`matching`]), newest first, with their
-/// binding. `dense`: `q` matches more than [`SEARCH_COUNT_CAP`] accounts (a prefix like
+/// One page of the accounts matching `q` (see [`matching`]), newest first. `dense`: `q` matches more than [`SEARCH_COUNT_CAP`] accounts (a prefix like
 /// "1"), so walking the table newest first finds a page sooner than sorting every match
 /// the indexes give.
 pub fn search(
@@ -223,7 +217,7 @@ pub fn search(
     dense: bool,
     offset: i64,
     limit: i64,
-) -> QueryResult<Vec<UserRow>> {
+) -> QueryResult<Vec<User>> {
     // PostgreSQL's planner picks that walk itself, from its statistics.
     let sqlite = super::Backend::of_conn(conn) == super::Backend::Sqlite;
     let ids: Vec<i32> = if dense && sqlite && !q.is_empty() {
@@ -257,20 +251,11 @@ pub fn search(
             .limit(limit)
             .load(conn)?
     };
-    let users: Vec<User> = tb_users::table
+    tb_users::table
         .filter(tb_users::id.eq_any(&ids))
         .select(User::as_select())
         .order(tb_users::id.desc())
-        .load(conn)?;
-    let mut identities = super::identities::of_users(conn, &ids)?;
-    Ok(users
-        .into_iter()
-        .map(|u| {
-            let (mine, rest) = identities.drain(..).partition(|i| i.user_id == u.id);
-            identities = rest;
-            (u, mine)
-        })
-        .collect())
+        .load(conn)
 }
 
 /// A search counts its matches up to this many: past it, the operator should narrow

@@ -116,12 +116,7 @@ pub async fn redeem_api_state(
 
 // -------------------------------------------------------------- the completion
 
-/// The provider's profile a new account takes: nickname and avatar, cleaned.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Profile {
-    pub nickname: String,
-    pub avatar_url: String,
-}
+pub use crate::providers::Profile;
 
 /// What a provider login came to.
 pub enum Outcome {

@@ -12,7 +12,6 @@ use std::time::Duration;
 use url::Url;
 
 use crate::domain::{ExternalId, OpenId, Provider};
-use crate::login::qq::Profile;
 use crate::qq::{QqClient, QqError};
 
 pub use wechat::WechatClient;
@@ -196,6 +195,13 @@ impl Connector {
             }
         }
     }
+}
+
+/// The provider's profile a new account takes: nickname and avatar, cleaned.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Profile {
+    pub nickname: String,
+    pub avatar_url: String,
 }
 
 /// An id a provider gave, as we accept it (1–64 of `[0-9A-Za-z_-]`).
