@@ -894,6 +894,37 @@ async fn operators_see_and_find_identities_by_provider(kind: Setup) {
     );
 }
 
+/// `QQ_UNIONID=on` asks QQ's `/me` for the unionid and stores it; off (the default)
+/// does not ask. A phone's browser gets QQ's page for phones.
+async fn qq_asks_for_the_unionid_only_when_told(kind: Setup) {
+    let off = spawn_app(kind).await;
+    off.bind_new_account(OPENID, MOBILE).await;
+    assert!(!off.qq.state.lock().unwrap().me_asked_unionid);
+    assert_eq!(off.binding_of(OPENID).await.unwrap().unionid, None);
+
+    let on = spawn_app_with(kind, |s| s.qq_unionid = true).await;
+    on.bind_new_account(OPENID, MOBILE).await;
+    assert!(on.qq.state.lock().unwrap().me_asked_unionid);
+    assert_eq!(
+        on.binding_of(OPENID).await.unwrap().unionid.as_deref(),
+        Some(format!("UID_{OPENID}").as_str())
+    );
+
+    let phone = on.browser();
+    for (ua, mobile) in [
+        ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Mobile Safari/537.36", true),
+        ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36", false),
+    ] {
+        let r = get_as(&phone, ua, "/qq/authorize/?next=/").await;
+        let to = Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+        assert_eq!(
+            to.query_pairs().any(|(k, v)| k == "display" && v == "mobile"),
+            mobile,
+            "{ua}: {to}"
+        );
+    }
+}
+
 crate::all_setups!(
     wechat_login_bind_and_returning_login,
     weibo_login_bind_and_returning_login,
@@ -905,6 +936,7 @@ crate::all_setups!(
     the_json_api_walks_wechat_and_weibo,
     metrics_count_wechat_and_weibo_by_name,
     operators_see_and_find_identities_by_provider,
+    qq_asks_for_the_unionid_only_when_told,
 );
 
 const WECHAT_UA: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI Language/zh_CN";

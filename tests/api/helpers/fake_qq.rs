@@ -49,6 +49,8 @@ pub struct FakeQqState {
     pub token_calls: usize,
     pub last_redirect_uri: Option<String>,
     pub last_client_secret: Option<String>,
+    /// Whether the last `/me` asked for the unionid (`unionid=1`).
+    pub me_asked_unionid: bool,
 }
 
 /// A QQ Connect look-alike on a random loopback port. A code `code-<openid>` gives the
@@ -68,6 +70,7 @@ impl FakeQq {
             token_calls: 0,
             last_redirect_uri: None,
             last_client_secret: None,
+            me_asked_unionid: false,
         }));
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -178,10 +181,16 @@ async fn fake_token(s: web::Data<Arc<Mutex<FakeQqState>>>, q: web::Query<TokenQ>
 #[derive(Deserialize)]
 struct MeQ {
     access_token: Option<String>,
+    unionid: Option<String>,
 }
 
 async fn fake_me(s: web::Data<Arc<Mutex<FakeQqState>>>, q: web::Query<MeQ>) -> HttpResponse {
-    let reply = s.lock().unwrap().me.clone();
+    let reply = {
+        let mut st = s.lock().unwrap();
+        st.me_asked_unionid = q.unionid.as_deref() == Some("1");
+        st.me.clone()
+    };
+    let asked = q.unionid.as_deref() == Some("1");
     let Some(openid) = q
         .access_token
         .as_deref()
@@ -190,6 +199,9 @@ async fn fake_me(s: web::Data<Arc<Mutex<FakeQqState>>>, q: web::Query<MeQ>) -> H
         return html("callback( {\"error\":100016,\"error_description\":\"access token check failed\",} );\n");
     };
     match reply {
+        MeReply::Jsonp if asked => html(format!(
+            "callback( {{\"client_id\":\"{CLIENT_ID}\",\"openid\":\"{openid}\",\"unionid\":\"UID_{openid}\"}} );\n"
+        )),
         MeReply::Jsonp => html(format!(
             "callback( {{\"client_id\":\"{CLIENT_ID}\",\"openid\":\"{openid}\"}} );\n"
         )),
