@@ -295,6 +295,48 @@ pub fn create_superuser(
         InsertError::Taken { .. } => SuperuserError::MobileTaken(mobile.as_str().to_owned()),
         InsertError::Db(e) => SuperuserError::Db(e.to_string()),
     })
+    .and_then(|u| {
+        users::set_superuser(conn, u.id, true).map_err(|e| SuperuserError::Db(e.to_string()))?;
+        Ok(User {
+            is_superuser: true,
+            ..u
+        })
+    })
+}
+
+/// Writes one audit entry: `actor` did `action` to their own account (or, with
+/// [`record_by`], to another).
+pub async fn record(
+    db: &Db,
+    user_id: i32,
+    action: Action,
+    detail: &str,
+    origin: &Origin,
+) -> Result<(), db::DbError> {
+    record_by(db, Some(user_id), user_id, action, detail, origin).await
+}
+
+pub async fn record_by(
+    db: &Db,
+    actor: Option<i32>,
+    target: i32,
+    action: Action,
+    detail: &str,
+    origin: &Origin,
+) -> Result<(), db::DbError> {
+    let (detail, origin) = (detail.to_owned(), origin.clone());
+    db.write(move |c| {
+        Ok(audit::record(
+            c,
+            actor,
+            action,
+            Some(target),
+            &detail,
+            db::now(),
+            &origin,
+        )?)
+    })
+    .await
 }
 
 /// What an unbind came to.

@@ -243,6 +243,16 @@ pub struct Settings {
     /// How long a database writer waits for a lock (SQLite's write lock, a PostgreSQL
     /// row lock); only tests shorten it.
     pub db_busy_timeout: Duration,
+    /// The versions of 《用户协议》 and 《隐私政策》 in force (`TERMS_VERSION`,
+    /// `PRIVACY_VERSION`): an account that accepted another is asked again at its next
+    /// login.
+    pub terms_version: String,
+    pub privacy_version: String,
+    /// Days between asking to close an account and its erasure (`ACCOUNT_DELETE_GRACE_DAYS`,
+    /// 0: at once); a login meanwhile cancels it.
+    pub account_delete_grace_days: u32,
+    /// Days a login is kept in the history (`LOGIN_HISTORY_DAYS`).
+    pub login_history_days: u32,
 }
 
 /// Passwords in the database and Redis URLs never show.
@@ -555,6 +565,41 @@ impl Settings {
         };
         let session_idle_timeout = seconds("SESSION_IDLE_TIMEOUT", 7_200)?;
         let session_max_age = seconds("SESSION_MAX_AGE", 14 * 86_400)?;
+        let version = |name: &'static str| -> Result<String, ConfigError> {
+            match var(name) {
+                None => Ok(DOCUMENT_VERSION.to_owned()),
+                Some(v) => {
+                    let v = v.trim().to_owned();
+                    if (1..=32).contains(&v.len())
+                        && v.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b".-_".contains(&b))
+                    {
+                        Ok(v)
+                    } else {
+                        Err(ConfigError::new(
+                            name,
+                            format!("{v:?} is not a version (1-32 of letters, digits, . - _)"),
+                        ))
+                    }
+                }
+            }
+        };
+        let terms_version = version("TERMS_VERSION")?;
+        let privacy_version = version("PRIVACY_VERSION")?;
+        let days = |name: &'static str, default: u32, min: u32| -> Result<u32, ConfigError> {
+            match var(name) {
+                None => Ok(default),
+                Some(v) => match v.trim().parse::<u32>() {
+                    Ok(d) if (min..=3650).contains(&d) => Ok(d),
+                    _ => Err(ConfigError::new(
+                        name,
+                        format!("{v:?} is not a number of days between {min} and 3650"),
+                    )),
+                },
+            }
+        };
+        let account_delete_grace_days = days("ACCOUNT_DELETE_GRACE_DAYS", 0, 0)?;
+        let login_history_days = days("LOGIN_HISTORY_DAYS", 180, 1)?;
 
         Ok(Self {
             listen,
@@ -578,9 +623,16 @@ impl Settings {
             session_max_age,
             bcrypt_cost: bcrypt::DEFAULT_COST,
             db_busy_timeout: DB_BUSY_TIMEOUT,
+            terms_version,
+            privacy_version,
+            account_delete_grace_days,
+            login_history_days,
         })
     }
 }
+
+/// The version of 《用户协议》 and 《隐私政策》 unless `TERMS_VERSION` / `PRIVACY_VERSION` say.
+pub const DOCUMENT_VERSION: &str = "1.0";
 
 fn parse_http_url(var: &'static str, value: &str) -> Result<Url, ConfigError> {
     let url =

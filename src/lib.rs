@@ -13,6 +13,7 @@ pub mod providers;
 pub mod qq;
 pub mod recovery;
 pub mod self_service;
+pub mod sessions;
 pub mod signer;
 pub mod startup;
 pub mod state;

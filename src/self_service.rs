@@ -1,10 +1,16 @@
 //! What a customer does to their own account from the user centre: change the password
-//! (the old one proves it, checked under the login limits) and download their data.
+//! (the old one proves it, checked under the login limits), download their data, accept
+//! the documents in force, close the account (注销); and what each login leaves (its
+//! history, a cancelled closing).
 
 use serde::Serialize;
 
 use crate::codes::service::CaptchaAnswer;
-use crate::db::{self, audit, audit::Action, audit::Origin, identities, users, users::User};
+use crate::codes::Purpose;
+use crate::db::{
+    self, audit, audit::Action, audit::Origin, consent, identities, login_history, users,
+    users::User,
+};
 use crate::domain::Password;
 use crate::fault::Unavailable;
 use crate::limits::{Guard, Limited};
@@ -135,7 +141,27 @@ pub struct Export {
     pub exported_at: String,
     pub account: ExportAccount,
     pub identities: Vec<ExportIdentity>,
+    pub consents: Vec<ExportConsent>,
+    pub login_history: Vec<ExportLogin>,
     pub audit_log: Vec<ExportAuditEntry>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExportConsent {
+    pub document: String,
+    pub version: String,
+    pub accepted_at: String,
+    pub ip: String,
+    pub user_agent: String,
+    pub context: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExportLogin {
+    pub method: String,
+    pub at: String,
+    pub ip: String,
+    pub user_agent: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -183,6 +209,8 @@ pub async fn export(db: &db::Db, user_id: i32) -> Result<Option<Export>, db::DbE
         };
         let binding = identities::all_of_user(c, user_id)?;
         let entries = audit::for_user(c, user_id)?;
+        let consents = consent::of_user(c, user_id)?;
+        let logins = login_history::recent(c, user_id, i64::MAX)?;
         Ok(Some(Export {
             exported_at: utc(db::now()),
             account: ExportAccount {
@@ -207,6 +235,26 @@ pub async fn export(db: &db::Db, user_id: i32) -> Result<Option<Export>, db::DbE
                     last_login_at: b.last_login_at.map(utc),
                 })
                 .collect(),
+            consents: consents
+                .into_iter()
+                .map(|k| ExportConsent {
+                    document: k.document,
+                    version: k.version,
+                    accepted_at: utc(k.accepted_at),
+                    ip: k.ip,
+                    user_agent: k.user_agent,
+                    context: k.context,
+                })
+                .collect(),
+            login_history: logins
+                .into_iter()
+                .map(|l| ExportLogin {
+                    method: l.method,
+                    at: utc(l.at),
+                    ip: l.ip,
+                    user_agent: l.user_agent,
+                })
+                .collect(),
             audit_log: entries
                 .into_iter()
                 .map(|e| ExportAuditEntry {
@@ -219,6 +267,262 @@ pub async fn export(db: &db::Db, user_id: i32) -> Result<Option<Export>, db::DbE
                 })
                 .collect(),
         }))
+    })
+    .await
+}
+
+// ------------------------------------------------------------------ logins and consent
+
+/// What a login left behind.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginNoted {
+    /// The account had accepted the documents in force.
+    pub consent_current: bool,
+    /// The account was waiting out its closing: the login cancelled it.
+    pub closing_cancelled: bool,
+}
+
+/// Notes a login of `user` by `method` from `ip`: `last_login` (at most once a minute),
+/// the history, a closing cancelled; and says whether the account's consent is current.
+pub async fn note_login(
+    db: &db::Db,
+    user: &User,
+    method: &'static str,
+    ip: &str,
+    user_agent: &str,
+    versions: (String, String),
+) -> Result<LoginNoted, db::DbError> {
+    let (id, last, closing) = (user.id, user.last_login, user.delete_requested_at);
+    let (ip, ua) = (ip.to_owned(), user_agent.to_owned());
+    db.write(move |c| {
+        Ok(db::transaction(c, |c| {
+            let now = db::now();
+            if users::login_is_news(last, now) {
+                users::touch_last_login(c, id, now)?;
+            }
+            login_history::record(c, id, method, now, &ip, &ua)?;
+            let closing_cancelled =
+                closing.is_some() && users::set_delete_requested(c, id, None)? == 1;
+            if closing_cancelled {
+                let origin = Origin::new(ip.clone(), audit::Channel::Form);
+                audit::record(
+                    c,
+                    Some(id),
+                    Action::AccountCloseCancelled,
+                    Some(id),
+                    "",
+                    now,
+                    &origin,
+                )?;
+            }
+            let consent_current = consent::is_current(c, id, (&versions.0, &versions.1))?;
+            Ok::<_, diesel::result::Error>(LoginNoted {
+                consent_current,
+                closing_cancelled,
+            })
+        })?)
+    })
+    .await
+}
+
+/// Records that `user_id` accepted both documents in force, in `context` (`register`,
+/// `bind`, `link`, `interstitial`, `api`).
+pub async fn accept_documents(
+    db: &db::Db,
+    user_id: i32,
+    versions: (String, String),
+    context: &'static str,
+    origin: &Origin,
+) -> Result<(), db::DbError> {
+    let origin = origin.clone();
+    db.write(move |c| {
+        Ok(consent::accept_both(
+            c,
+            user_id,
+            (&versions.0, &versions.1),
+            context,
+            &origin,
+            db::now(),
+        )?)
+    })
+    .await
+}
+
+/// Drops the logins older than `days`; how many went.
+pub async fn prune_login_history(db: &db::Db, days: u32, now: i64) -> Result<usize, db::DbError> {
+    let before = chrono::DateTime::from_timestamp(now - i64::from(days) * 86_400, 0)
+        .unwrap_or_default()
+        .naive_utc();
+    db.write(move |c| Ok(login_history::prune(c, before)?))
+        .await
+}
+
+// ------------------------------------------------------------------ closing (注销)
+
+/// How the owner proves it is them before the account is closed.
+#[derive(Debug, Clone)]
+pub enum CloseProof {
+    Password(String),
+    /// A code sent with `purpose=delete` to the account's mobile.
+    SmsCode(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CloseError {
+    #[error("请输入密码或短信验证码")]
+    Missing,
+    #[error("密码错误")]
+    WrongPassword,
+    #[error("{0}")]
+    WrongCode(String),
+    #[error("{0}")]
+    Captcha(crate::codes::service::CaptchaError),
+    #[error("{0}")]
+    Limited(Limited),
+    #[error("{}", login::DISABLED_MESSAGE)]
+    Disabled,
+    #[error("服务暂时不可用，请稍后再试")]
+    Unavailable(#[source] Unavailable),
+}
+
+impl From<PasswordError> for CloseError {
+    fn from(e: PasswordError) -> Self {
+        match e {
+            PasswordError::Wrong => Self::WrongPassword,
+            PasswordError::Disabled => Self::Disabled,
+            PasswordError::Captcha(c) => Self::Captcha(c),
+            PasswordError::Limited(l) => Self::Limited(l),
+            PasswordError::Unavailable(u) => Self::Unavailable(u),
+        }
+    }
+}
+
+/// What closing came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closed {
+    /// Erased now (no cooling-off).
+    Erased,
+    /// Erased at this Unix time, unless a login comes first.
+    Scheduled { erase_at: i64 },
+}
+
+/// Closes `user`'s account once they proved it is them: every session and API token
+/// ends now; with `grace_days` 0 the account is erased at once, else at the end of the
+/// cooling-off period (a login meanwhile cancels it).
+pub async fn close_account(
+    deps: &Deps<'_>,
+    guard: &mut Guard,
+    user: &User,
+    proof: &CloseProof,
+    grace_days: u32,
+    origin: &Origin,
+) -> Result<Closed, CloseError> {
+    match proof {
+        CloseProof::Password(p) if p.is_empty() => return Err(CloseError::Missing),
+        CloseProof::SmsCode(c) if c.trim().is_empty() => return Err(CloseError::Missing),
+        CloseProof::Password(p) => {
+            if p.len() > 64 {
+                return Err(CloseError::WrongPassword);
+            }
+            let mut captcha = CaptchaAnswer::new("", "");
+            login::check_password(
+                deps.codes,
+                deps.bcrypt_cost,
+                guard,
+                Some(user),
+                &user.username,
+                p,
+                &mut captcha,
+            )
+            .await?;
+            guard.succeeded().await;
+        }
+        CloseProof::SmsCode(code) => {
+            use crate::codes::service::{self as codes, SmsCodeError};
+            let mobile = crate::domain::Mobile::parse(&user.mobile)
+                .ok_or_else(|| CloseError::WrongCode(SmsCodeError::Missing.to_string()))?;
+            let wrong = |e: SmsCodeError| match e {
+                SmsCodeError::Store(s) => CloseError::Unavailable(s.into()),
+                other => CloseError::WrongCode(other.to_string()),
+            };
+            codes::check_sms_code(deps.codes, Purpose::Delete, &mobile, code)
+                .await
+                .map_err(wrong)?;
+            codes::consume_sms_code(deps.codes, Purpose::Delete, &mobile, code)
+                .await
+                .map_err(wrong)?;
+        }
+    }
+    let now = deps.clock.now();
+    let (id, origin) = (user.id, origin.clone());
+    if grace_days == 0 {
+        deps.db
+            .write(move |c| Ok(erase(c, id, &origin)?))
+            .await
+            .map_err(|e| CloseError::Unavailable(e.into()))?;
+        return Ok(Closed::Erased);
+    }
+    let erase_at = now + i64::from(grace_days) * 86_400;
+    deps.db
+        .write(move |c| {
+            Ok(db::transaction(c, |c| {
+                users::set_delete_requested(c, id, Some(db::now()))?;
+                users::raise_session_epoch(c, id)?;
+                audit::record(
+                    c,
+                    Some(id),
+                    Action::AccountCloseRequested,
+                    Some(id),
+                    &format!("grace_days={grace_days}"),
+                    db::now(),
+                    &origin,
+                )
+            })?)
+        })
+        .await
+        .map_err(|e| CloseError::Unavailable(e.into()))?;
+    Ok(Closed::Scheduled { erase_at })
+}
+
+/// Erases account `id` in one transaction: every session ends (the epoch), every
+/// identity is released (that QQ sees the bind form again), the mobile and username are
+/// freed, personal fields, consents and login history go; the audit log keeps the
+/// event with the account id only, and its entries about the account lose their
+/// detail and address.
+pub fn erase(
+    c: &mut db::AnyConnection,
+    id: i32,
+    origin: &Origin,
+) -> Result<(), diesel::result::Error> {
+    db::transaction(c, |c| {
+        identities::delete_all_of_user(c, id)?;
+        consent::delete_of_user(c, id)?;
+        login_history::delete_of_user(c, id)?;
+        users::anonymise(c, id)?;
+        audit::anonymise_about(c, id)?;
+        audit::record(
+            c,
+            Some(id),
+            Action::AccountClosed,
+            Some(id),
+            "",
+            db::now(),
+            &Origin::new("", origin.channel),
+        )
+    })
+}
+
+/// Erases the accounts whose cooling-off ended by `now`; how many.
+pub async fn erase_due(db: &db::Db, grace_days: u32, now: i64) -> Result<usize, db::DbError> {
+    let due_before = chrono::DateTime::from_timestamp(now - i64::from(grace_days) * 86_400, 0)
+        .unwrap_or_default()
+        .naive_utc();
+    db.write(move |c| {
+        let ids = users::closing_due(c, due_before)?;
+        for id in &ids {
+            erase(c, *id, &Origin::new("", audit::Channel::Cli))?;
+        }
+        Ok(ids.len())
     })
     .await
 }

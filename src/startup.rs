@@ -252,6 +252,7 @@ impl Application {
             clock,
         };
         let server = build_server(listener, state.clone(), sims, metrics.clone())?;
+        tokio::spawn(maintain(state.clone()));
         let metrics_server = match metrics_listener {
             None => None,
             Some(l) => {
@@ -471,5 +472,33 @@ fn form_error(e: &actix_web::error::UrlencodedError) -> actix_web::Error {
         )
         .into(),
         _ => AppError::BadRequest("表单数据格式错误".into()).into(),
+    }
+}
+
+/// What the app keeps tidy by itself, hourly: logins older than `LOGIN_HISTORY_DAYS`
+/// go, and accounts whose closing cooled off are erased. One pass; failures are logged
+/// and tried again at the next.
+pub async fn maintain_once(state: &AppState) {
+    let now = state.clock.now();
+    let s = &state.settings;
+    match crate::self_service::prune_login_history(&state.db, s.login_history_days, now).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(pruned = n, "old logins pruned from the history"),
+        Err(e) => tracing::warn!(error = %e, "login history not pruned"),
+    }
+    if s.account_delete_grace_days > 0 {
+        match crate::self_service::erase_due(&state.db, s.account_delete_grace_days, now).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(erased = n, "closed accounts erased after their cooling-off"),
+            Err(e) => tracing::warn!(error = %e, "closed accounts not erased"),
+        }
+    }
+}
+
+async fn maintain(state: AppState) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(3_600));
+    loop {
+        every.tick().await;
+        maintain_once(&state).await;
     }
 }

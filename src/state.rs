@@ -25,6 +25,14 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The versions of 《用户协议》 and 《隐私政策》 in force.
+    pub fn consent_versions(&self) -> (String, String) {
+        (
+            self.settings.terms_version.clone(),
+            self.settings.privacy_version.clone(),
+        )
+    }
+
     /// The parts the account services read (see [`Deps`]).
     pub fn deps(&self) -> Deps<'_> {
         Deps {

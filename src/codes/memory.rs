@@ -15,6 +15,8 @@ struct Entry {
 #[derive(Default)]
 struct Inner {
     map: HashMap<String, Entry>,
+    /// Hashes (a field → value map under one key, as Redis keeps them), expiring whole.
+    hashes: HashMap<String, (HashMap<String, String>, Instant)>,
     writes_since_sweep: usize,
 }
 
@@ -129,5 +131,40 @@ impl MemoryStore {
     pub fn ttl(&self, key: &str) -> Option<Duration> {
         let now = Instant::now();
         Self::live(&mut self.lock(), key, now).map(|e| e.expires_at - now)
+    }
+
+    /// Sets `field` of the hash `key`; the hash lives `ttl` from now (or longer, if it
+    /// already would).
+    pub fn hset(&self, key: &str, field: &str, value: &str, ttl: Duration) {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        inner.hashes.retain(|_, (_, at)| *at > now);
+        let entry = inner
+            .hashes
+            .entry(key.to_owned())
+            .or_insert_with(|| (HashMap::new(), now + ttl));
+        entry.0.insert(field.to_owned(), value.to_owned());
+        entry.1 = entry.1.max(now + ttl);
+    }
+
+    pub fn hgetall(&self, key: &str) -> Vec<(String, String)> {
+        let now = Instant::now();
+        let inner = self.lock();
+        match inner.hashes.get(key) {
+            Some((fields, at)) if *at > now => {
+                fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    pub fn hdel(&self, key: &str, field: &str) {
+        let mut inner = self.lock();
+        if let Some((fields, _)) = inner.hashes.get_mut(key) {
+            fields.remove(field);
+            if fields.is_empty() {
+                inner.hashes.remove(key);
+            }
+        }
     }
 }

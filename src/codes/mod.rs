@@ -67,6 +67,11 @@ pub mod keys {
     pub fn live_session(sid: &str) -> String {
         format!("qqbind:session:{sid}")
     }
+    /// The registry of an account's sessions: a hash, one field per session id, its
+    /// value what the customer's list shows (created, last seen, IP, device).
+    pub fn sessions_of(user_id: i32) -> String {
+        format!("qqbind:sessions:{user_id}")
+    }
 }
 
 /// What an SMS code is for. Each purpose has its own code, send flag and wrong-try
@@ -78,6 +83,8 @@ pub enum Purpose {
     Bind,
     /// Password recovery (`sms_reset_<mobile>`).
     Reset,
+    /// Closing the account (注销, `sms_delete_<mobile>`): only to a mobile with an account.
+    Delete,
 }
 
 impl Purpose {
@@ -86,6 +93,7 @@ impl Purpose {
         match s.map(str::trim).unwrap_or_default() {
             "" | "bind" | "register" => Some(Self::Bind),
             "reset" => Some(Self::Reset),
+            "delete" => Some(Self::Delete),
             _ => None,
         }
     }
@@ -95,6 +103,7 @@ impl Purpose {
         match self {
             Self::Bind => keys::sms(mobile),
             Self::Reset => keys::sms_reset(mobile),
+            Self::Delete => format!("sms_delete_{mobile}"),
         }
     }
 
@@ -103,6 +112,7 @@ impl Purpose {
         match self {
             Self::Bind => keys::send_flag(mobile),
             Self::Reset => keys::send_flag_reset(mobile),
+            Self::Delete => format!("send_flag_delete_{mobile}"),
         }
     }
 
@@ -111,6 +121,7 @@ impl Purpose {
         match self {
             Self::Bind => keys::sms_tries(mobile),
             Self::Reset => keys::sms_reset_tries(mobile),
+            Self::Delete => format!("qqbind:sms_tries:delete:{mobile}"),
         }
     }
 }
@@ -220,6 +231,41 @@ impl CodeStore {
         match self {
             Self::Memory(s) => Ok(s.ttl(key)),
             Self::Redis(s) => s.ttl(key).await,
+        }
+    }
+
+    /// Sets `field` of the hash `key` to `value`; the hash lives at least `ttl` more.
+    pub async fn hset(
+        &self,
+        key: &str,
+        field: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        match self {
+            Self::Memory(s) => {
+                s.hset(key, field, value, ttl);
+                Ok(())
+            }
+            Self::Redis(s) => s.hset(key, field, value, ttl).await,
+        }
+    }
+
+    /// Every field of the hash `key` (none when it is gone).
+    pub async fn hgetall(&self, key: &str) -> Result<Vec<(String, String)>, StoreError> {
+        match self {
+            Self::Memory(s) => Ok(s.hgetall(key)),
+            Self::Redis(s) => s.hgetall(key).await,
+        }
+    }
+
+    pub async fn hdel(&self, key: &str, field: &str) -> Result<(), StoreError> {
+        match self {
+            Self::Memory(s) => {
+                s.hdel(key, field);
+                Ok(())
+            }
+            Self::Redis(s) => s.hdel(key, field).await,
         }
     }
 

@@ -236,4 +236,56 @@ impl RedisStore {
         self.with_conn(|mut c| async move { redis::cmd("PING").query_async::<()>(&mut c).await })
             .await
     }
+
+    /// `HSET` and a `PEXPIRE` that only ever lengthens the hash's life, in one step.
+    pub async fn hset(
+        &self,
+        key: &str,
+        field: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        self.with_conn(|mut c| async move {
+            Script::new(HSET_KEEP_LONGEST)
+                .key(key)
+                .arg(field)
+                .arg(value)
+                .arg(ttl.as_millis().max(1) as u64)
+                .invoke_async::<i64>(&mut c)
+                .await
+                .map(|_| ())
+        })
+        .await
+    }
+
+    pub async fn hgetall(&self, key: &str) -> Result<Vec<(String, String)>, StoreError> {
+        self.with_conn(|mut c| async move {
+            redis::cmd("HGETALL")
+                .arg(key)
+                .query_async::<Vec<(String, String)>>(&mut c)
+                .await
+        })
+        .await
+    }
+
+    pub async fn hdel(&self, key: &str, field: &str) -> Result<(), StoreError> {
+        self.with_conn(|mut c| async move {
+            redis::cmd("HDEL")
+                .arg(key)
+                .arg(field)
+                .query_async::<()>(&mut c)
+                .await
+        })
+        .await
+    }
 }
+
+/// HSET KEYS[1] ARGV[1] ARGV[2], then make the hash live at least ARGV[3] ms.
+const HSET_KEEP_LONGEST: &str = r"
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local left = redis.call('PTTL', KEYS[1])
+if left < tonumber(ARGV[3]) then
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+end
+return 1
+";

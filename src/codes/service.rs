@@ -176,6 +176,29 @@ where
     sent
 }
 
+/// Sends a code of `purpose` to a logged-in owner's own `mobile` (closing the account):
+/// the login stands in for the captcha; the per-client limit and the 60 s flag hold.
+pub async fn send_own_code(
+    codes: &CodeStore,
+    sms: &SmsProvider,
+    limits_on: bool,
+    ip: &str,
+    mobile: &Mobile,
+    purpose: Purpose,
+) -> Result<(), SendSmsError> {
+    limits::count_strict(codes, limits_on, &limits::SMS_PER_IP, ip)
+        .await
+        .map_err(|e| match e {
+            limits::Refused::Limited(l) => SendSmsError::Limited(l),
+            limits::Refused::Unavailable(e) => SendSmsError::Unavailable(e.into()),
+        })?;
+    let sent = put_and_send(codes, sms, purpose, mobile, Recipient::Send).await;
+    if sent.is_err() {
+        limits::refund(codes, limits_on, &limits::SMS_PER_IP, ip).await;
+    }
+    sent
+}
+
 /// What is kept for a request with nobody to send to: not six digits, so no typed code
 /// matches it (a typed code is trimmed; this one has no digits at all).
 pub const NOBODY_MARKER: &str = "-nobody-";

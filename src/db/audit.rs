@@ -30,10 +30,27 @@ pub enum Action {
     IdentityUnbind,
     /// A new openid whose unionid led to the account, confirmed by the person.
     SamePersonLogin,
+    /// The owner asked to close the account (a cooling-off period runs).
+    AccountCloseRequested,
+    /// A login during the cooling-off cancelled the closing.
+    AccountCloseCancelled,
+    /// The account was erased (注销); the entry keeps its id only.
+    AccountClosed,
+    /// The owner accepted the documents in force at the consent page.
+    ConsentGiven,
+    /// An operator exported a list (CSV); the detail names which and its filters.
+    Exported,
+    /// An operator changed the account's mobile (verified by SMS, or with a reason).
+    MobileChanged,
+    /// An operator made the account staff, or took it away.
+    StaffGranted,
+    StaffRevoked,
+    /// Sessions ended from the session list (by the owner or an operator).
+    SessionsEnded,
 }
 
 impl Action {
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 22] = [
         Self::UserCreatedByQq,
         Self::QqBind,
         Self::QqUnbind,
@@ -47,6 +64,15 @@ impl Action {
         Self::IdentityBind,
         Self::IdentityUnbind,
         Self::SamePersonLogin,
+        Self::AccountCloseRequested,
+        Self::AccountCloseCancelled,
+        Self::AccountClosed,
+        Self::ConsentGiven,
+        Self::Exported,
+        Self::MobileChanged,
+        Self::StaffGranted,
+        Self::StaffRevoked,
+        Self::SessionsEnded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -64,6 +90,15 @@ impl Action {
             Self::IdentityBind => "identity_bind",
             Self::IdentityUnbind => "identity_unbind",
             Self::SamePersonLogin => "same_person_login",
+            Self::AccountCloseRequested => "account_close_requested",
+            Self::AccountCloseCancelled => "account_close_cancelled",
+            Self::AccountClosed => "account_closed",
+            Self::ConsentGiven => "consent_given",
+            Self::Exported => "exported",
+            Self::MobileChanged => "mobile_changed",
+            Self::StaffGranted => "staff_granted",
+            Self::StaffRevoked => "staff_revoked",
+            Self::SessionsEnded => "sessions_ended",
         }
     }
 
@@ -87,6 +122,15 @@ impl Action {
             Self::IdentityBind => "绑定微信/微博",
             Self::IdentityUnbind => "解除微信/微博绑定",
             Self::SamePersonLogin => "同一unionid的新openid确认登录",
+            Self::AccountCloseRequested => "申请注销账号",
+            Self::AccountCloseCancelled => "取消注销（登录）",
+            Self::AccountClosed => "账号已注销",
+            Self::ConsentGiven => "同意用户协议与隐私政策",
+            Self::Exported => "导出数据",
+            Self::MobileChanged => "更换手机号",
+            Self::StaffGranted => "设为管理员",
+            Self::StaffRevoked => "取消管理员",
+            Self::SessionsEnded => "强制下线",
         }
     }
 
@@ -144,6 +188,8 @@ impl Channel {
 pub struct Origin {
     pub ip: String,
     pub channel: Channel,
+    /// The browser's User-Agent (cut to 256 characters), where it matters: consents.
+    pub user_agent: String,
 }
 
 impl Origin {
@@ -151,7 +197,13 @@ impl Origin {
         Self {
             ip: ip.into(),
             channel,
+            user_agent: String::new(),
         }
+    }
+
+    pub fn with_user_agent(mut self, ua: &str) -> Self {
+        self.user_agent = ua.chars().filter(|c| !c.is_control()).take(256).collect();
+        self
     }
 
     /// The command line: no client address.
@@ -206,6 +258,13 @@ pub fn record(
         })
         .execute(conn)
         .map(|_| ())
+}
+
+/// What the log keeps of a closed account: its entries lose their detail and address.
+pub fn anonymise_about(conn: &mut AnyConnection, user_id: i32) -> QueryResult<usize> {
+    diesel::update(tb_audit_log::table.filter(tb_audit_log::target_user_id.eq(user_id)))
+        .set((tb_audit_log::detail.eq(""), tb_audit_log::ip.eq("")))
+        .execute(conn)
 }
 
 /// A user's entries, newest first.

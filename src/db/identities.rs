@@ -175,6 +175,11 @@ pub fn count(conn: &mut AnyConnection) -> QueryResult<i64> {
 }
 
 /// Removes `user_id`'s identity of `provider`; returns it when there was one.
+/// Releases every identity of the account (it is being closed).
+pub fn delete_all_of_user(conn: &mut AnyConnection, user_id: i32) -> QueryResult<usize> {
+    diesel::delete(t::table.filter(t::user_id.eq(user_id))).execute(conn)
+}
+
 pub fn delete_of_user(
     conn: &mut AnyConnection,
     provider: Provider,

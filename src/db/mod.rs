@@ -7,7 +7,10 @@
 
 pub mod admin;
 pub mod audit;
+pub mod consent;
+pub mod events;
 pub mod identities;
+pub mod login_history;
 pub mod schema;
 pub mod users;
 

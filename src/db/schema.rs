@@ -13,6 +13,9 @@ diesel::table! {
         date_joined -> Timestamp,
         last_login -> Nullable<Timestamp>,
         session_epoch -> Integer,
+        is_superuser -> Bool,
+        disabled_reason -> Text,
+        delete_requested_at -> Nullable<Timestamp>,
     }
 }
 
@@ -43,6 +46,47 @@ diesel::table! {
     }
 }
 
-diesel::joinable!(tb_oauth_identity -> tb_users (user_id));
+diesel::table! {
+    tb_consent (id) {
+        id -> Integer,
+        user_id -> Integer,
+        document -> Text,
+        version -> Text,
+        accepted_at -> Timestamp,
+        ip -> Text,
+        user_agent -> Text,
+        context -> Text,
+    }
+}
 
-diesel::allow_tables_to_appear_in_same_query!(tb_users, tb_oauth_identity, tb_audit_log);
+diesel::table! {
+    tb_login_history (id) {
+        id -> Integer,
+        user_id -> Integer,
+        method -> Text,
+        at -> Timestamp,
+        ip -> Text,
+        user_agent -> Text,
+    }
+}
+
+diesel::table! {
+    tb_event_counts (day, event) {
+        day -> Date,
+        event -> Text,
+        n -> BigInt,
+    }
+}
+
+diesel::joinable!(tb_oauth_identity -> tb_users (user_id));
+diesel::joinable!(tb_consent -> tb_users (user_id));
+diesel::joinable!(tb_login_history -> tb_users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    tb_users,
+    tb_oauth_identity,
+    tb_audit_log,
+    tb_consent,
+    tb_login_history,
+    tb_event_counts,
+);

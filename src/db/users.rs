@@ -22,6 +22,13 @@ pub struct User {
     pub last_login: Option<NaiveDateTime>,
     /// Sessions and API tokens minted under an older epoch are refused.
     pub session_epoch: i32,
+    /// Staff may also export, change mobiles and make staff.
+    pub is_superuser: bool,
+    /// Why an operator disabled the account ('' when enabled or never said).
+    pub disabled_reason: String,
+    /// The owner asked to close the account (注销): it is erased once the cooling-off
+    /// period has passed, unless a login cancels it first.
+    pub delete_requested_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Insertable)]
@@ -180,6 +187,91 @@ pub fn set_password(conn: &mut AnyConnection, id: i32, hash: &str) -> QueryResul
 }
 
 /// Ends every session and API token of the account (those minted before now).
+/// Marks (or with `None` clears) the owner's request to close the account; rows changed.
+pub fn set_delete_requested(
+    conn: &mut AnyConnection,
+    id: i32,
+    at: Option<NaiveDateTime>,
+) -> QueryResult<usize> {
+    let target = tb_users::table.find(id);
+    match at {
+        Some(_) => diesel::update(target)
+            .set(tb_users::delete_requested_at.eq(at))
+            .execute(conn),
+        None => diesel::update(target.filter(tb_users::delete_requested_at.is_not_null()))
+            .set(tb_users::delete_requested_at.eq(None::<NaiveDateTime>))
+            .execute(conn),
+    }
+}
+
+/// The accounts whose closing was asked for before `before`.
+pub fn closing_due(conn: &mut AnyConnection, before: NaiveDateTime) -> QueryResult<Vec<i32>> {
+    tb_users::table
+        .filter(tb_users::delete_requested_at.lt(before))
+        .select(tb_users::id)
+        .load(conn)
+}
+
+/// What a closed account keeps: its id, and names no one can log in with and that free
+/// the real ones (a mobile of 11 characters starting with 0, which no real one does).
+pub fn anonymise(conn: &mut AnyConnection, id: i32) -> QueryResult<()> {
+    diesel::update(tb_users::table.find(id))
+        .set((
+            tb_users::username.eq(format!("closed_{id}")),
+            tb_users::mobile.eq(format!("0{:010}", id)),
+            tb_users::password.eq("!"),
+            tb_users::nickname.eq(""),
+            tb_users::avatar_url.eq(""),
+            tb_users::is_staff.eq(false),
+            tb_users::is_superuser.eq(false),
+            tb_users::is_active.eq(false),
+            tb_users::disabled_reason.eq("账号已注销"),
+            tb_users::delete_requested_at.eq(None::<NaiveDateTime>),
+            tb_users::last_login.eq(None::<NaiveDateTime>),
+            tb_users::session_epoch.eq(tb_users::session_epoch + 1),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Whether the account is a closed one (see [`anonymise`]).
+impl User {
+    pub fn is_closed(&self) -> bool {
+        self.password == "!" && self.username == format!("closed_{}", self.id)
+    }
+}
+
+pub fn set_superuser(conn: &mut AnyConnection, id: i32, on: bool) -> QueryResult<()> {
+    diesel::update(tb_users::table.find(id))
+        .set(tb_users::is_superuser.eq(on))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Makes the account staff (or not); rows changed.
+pub fn set_staff(conn: &mut AnyConnection, id: i32, on: bool) -> QueryResult<usize> {
+    diesel::update(tb_users::table.find(id).filter(tb_users::is_staff.eq(!on)))
+        .set(tb_users::is_staff.eq(on))
+        .execute(conn)
+}
+
+pub fn set_disabled_reason(conn: &mut AnyConnection, id: i32, reason: &str) -> QueryResult<()> {
+    diesel::update(tb_users::table.find(id))
+        .set(tb_users::disabled_reason.eq(reason))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// A new mobile for the account; its sessions end.
+pub fn set_mobile(conn: &mut AnyConnection, id: i32, mobile: &str) -> QueryResult<usize> {
+    diesel::update(tb_users::table.find(id))
+        .set((
+            tb_users::mobile.eq(mobile),
+            tb_users::session_epoch.eq(tb_users::session_epoch + 1),
+        ))
+        .execute(conn)
+}
+
 pub fn raise_session_epoch(conn: &mut AnyConnection, id: i32) -> QueryResult<()> {
     diesel::update(tb_users::table.find(id))
         .set(tb_users::session_epoch.eq(tb_users::session_epoch + 1))

@@ -84,6 +84,10 @@ pub async fn current_user(
         if let Err(e) = state.codes.set_ex(&key, &uid.to_string(), ttl).await {
             tracing::warn!(error = %e, "code store down: session not kept alive");
         }
+        let lasts = state.settings.session_max_age;
+        if let Err(e) = crate::sessions::seen(&state.codes, uid, &facts.sid, now, lasts).await {
+            tracing::warn!(error = %e, "code store down: session's last visit not noted");
+        }
     }
     Ok(Some(user))
 }
@@ -136,12 +140,23 @@ impl FromRequest for LoggedIn {
                 Check::Changes
             }
         });
+        let due = consent_due(req);
         Box::pin(async move {
-            user.await?
-                .map(Self)
-                .ok_or(AppError::LoginRequired { next })
+            let user = user
+                .await?
+                .ok_or(AppError::LoginRequired { next: next.clone() })?;
+            if due {
+                return Err(AppError::ConsentRequired { next });
+            }
+            Ok(Self(user))
         })
     }
+}
+
+/// Whether `req`'s session still owes its consent to the documents in force.
+fn consent_due(req: &HttpRequest) -> bool {
+    use actix_session::SessionExt;
+    matches!(req.get_session().get::<bool>("consent_due"), Ok(Some(true)))
 }
 
 /// Where to come back to after logging in: this page, or for a form post (which
@@ -170,8 +185,10 @@ impl FromRequest for Staff {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let next = login_next(req, "/admin/");
         let user = user_of_request(req, payload, |_| Check::Changes);
+        let due = consent_due(req);
         Box::pin(async move {
             match user.await? {
+                Some(_) if due => Err(AppError::ConsentRequired { next }),
                 Some(user) if user.is_staff => Ok(Self(user)),
                 Some(_) => Err(AppError::Forbidden("您没有权限访问此页面".into())),
                 None => Err(AppError::LoginRequired { next }),
@@ -180,15 +197,38 @@ impl FromRequest for Staff {
     }
 }
 
-/// Logs `user` in: new session, live in the code store for as long as it may last,
-/// `last_login`. Returns the `username` cookie to set.
+/// The browser's User-Agent, as sent.
+pub fn user_agent(req: &HttpRequest) -> &str {
+    req.headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+}
+
+/// Logs `user` in by `method` (`password`, `register`, `qq`, `wechat`, `weibo`): new
+/// session, live in the code store for as long as it may last and in the account's
+/// session list; `last_login` and the login history; a requested closing (注销)
+/// cancelled; the consent page due when the account has not accepted the documents in
+/// force. Returns the `username` cookie to set.
 pub async fn log_in(
     state: &AppState,
+    req: &HttpRequest,
     session: &TypedSession,
     user: &User,
     remember: bool,
+    method: &'static str,
 ) -> Result<Cookie<'static>, AppError> {
-    record_login(state, user).await?;
+    let ip = crate::web::routes::client(state, req).address();
+    let ua = user_agent(req).to_owned();
+    let noted = crate::self_service::note_login(
+        &state.db,
+        user,
+        method,
+        &ip,
+        &ua,
+        state.consent_versions(),
+    )
+    .await?;
     // A browser logging in again leaves no live copy of its last login behind.
     if let Some(before) = session.login()? {
         state.codes.delete(&keys::live_session(&before.sid)).await?;
@@ -203,7 +243,39 @@ pub async fn log_in(
             live_for(state, remember, now, now),
         )
         .await?;
+    let info = crate::sessions::SessionInfo {
+        created: now,
+        ip,
+        device: crate::sessions::device(&ua),
+    };
+    if let Err(e) = crate::sessions::register(
+        &state.codes,
+        user.id,
+        &sid,
+        &info,
+        state.settings.session_max_age,
+    )
+    .await
+    {
+        tracing::warn!(error = %e, "code store down: session not listed");
+    }
+    session.set_consent_due(!noted.consent_current)?;
+    if noted.closing_cancelled {
+        session.set_flash("欢迎回来，您的账号注销申请已取消")?;
+    }
     Ok(username_cookie(state, &user.username))
+}
+
+/// Where a login goes on to: `next`, or first the consent page when it is due.
+pub fn landing(session: &TypedSession, next: &str) -> String {
+    if session.consent_due() {
+        format!(
+            "/consent/?next={}",
+            percent_encoding::utf8_percent_encode(next, crate::web::error::QUERY_VALUE)
+        )
+    } else {
+        next.to_owned()
+    }
 }
 
 /// Ends this session for good: it is no longer live in the code store, so a copy of the
@@ -224,16 +296,23 @@ pub async fn log_out(state: &AppState, session: &TypedSession) -> Result<(), App
     Ok(())
 }
 
-/// Sets `user`'s `last_login` to now, unless the recorded one is less than a minute old
-/// (then nothing is written: see [`db::users::LAST_LOGIN_RESOLUTION_SECS`]).
-pub async fn record_login(state: &AppState, user: &User) -> Result<(), AppError> {
-    let (id, now) = (user.id, db::now());
-    if db::users::login_is_news(user.last_login, now) {
-        state
-            .db
-            .write(move |c| Ok(db::users::touch_last_login(c, id, now)?))
-            .await?;
-    }
+/// A login of the JSON API: `last_login` and the login history (method `api`); no
+/// session.
+pub async fn record_login(
+    state: &AppState,
+    req: &HttpRequest,
+    user: &User,
+) -> Result<(), AppError> {
+    let ip = crate::web::routes::client(state, req).address();
+    crate::self_service::note_login(
+        &state.db,
+        user,
+        "api",
+        &ip,
+        user_agent(req),
+        state.consent_versions(),
+    )
+    .await?;
     Ok(())
 }
 

@@ -35,6 +35,10 @@ pub enum AppError {
     /// Anonymous where a login is needed: redirect to the login page, then back.
     #[error("请先登录")]
     LoginRequired { next: String },
+    /// Logged in, but the documents in force are not accepted yet: the consent page,
+    /// then back.
+    #[error("请先阅读并同意《用户协议》和《隐私政策》")]
+    ConsentRequired { next: String },
     /// The provider (QQ Connect, WeChat, Weibo) did not tell us who the person is.
     #[error("OAuth2.0认证失败")]
     ProviderFailed(
@@ -409,7 +413,7 @@ impl From<crate::limits::Refused> for ApiError {
 
 /// What must be escaped in a query value: `/login/?next=/info/` stays readable, `&`,
 /// `#`, `+` and the like are encoded.
-const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+pub const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
     .add(b' ')
     .add(b'"')
     .add(b'#')
@@ -521,7 +525,7 @@ impl ResponseError for AppError {
             Self::Csrf | Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::LoginRequired { .. } => StatusCode::FOUND,
+            Self::LoginRequired { .. } | Self::ConsentRequired { .. } => StatusCode::FOUND,
             Self::ProviderFailed(..) => StatusCode::BAD_GATEWAY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -531,6 +535,15 @@ impl ResponseError for AppError {
 
     fn error_response(&self) -> HttpResponse {
         self.log();
+        if let Self::ConsentRequired { next } = self {
+            let location = format!(
+                "/consent/?next={}",
+                percent_encoding::utf8_percent_encode(next, QUERY_VALUE)
+            );
+            return HttpResponse::Found()
+                .insert_header((header::LOCATION, location))
+                .finish();
+        }
         if let Self::LoginRequired { next } = self {
             let location = format!(
                 "/login/?next={}",

@@ -37,6 +37,7 @@ const QQ_BIND: &str = "qq_bind";
 const FLASH: &str = "flash";
 const FIRST_VISIT: &str = "first_visit";
 const SMS_MOBILE: &str = "sms_mobile";
+const CONSENT_DUE: &str = "consent_due";
 pub const REMEMBER: &str = "remember";
 
 /// At most this many QQ logins may be pending in one browser (several tabs).
@@ -262,6 +263,21 @@ impl TypedSession {
 
     pub fn take_first_visit(&self) -> bool {
         matches!(self.0.remove_as::<bool>(FIRST_VISIT), Some(Ok(true)))
+    }
+
+    /// The account logged in has not accepted the documents in force: every page that
+    /// needs the login sends it to the consent page first.
+    pub fn set_consent_due(&self, due: bool) -> Result<(), AppError> {
+        if due {
+            self.0.insert(CONSENT_DUE, true)?;
+        } else {
+            self.0.remove(CONSENT_DUE);
+        }
+        Ok(())
+    }
+
+    pub fn consent_due(&self) -> bool {
+        matches!(self.0.get::<bool>(CONSENT_DUE), Ok(Some(true)))
     }
 
     /// Starts a logged-in session: a new session id (the old cookie's state is dropped,

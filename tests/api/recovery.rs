@@ -463,7 +463,7 @@ async fn the_json_api_resets_through_the_same_rules(kind: Setup) {
     // An unknown purpose is a clear 400.
     let r = b
         .get(&format!(
-            "/sms_codes/{MOBILE}/?image_code=ABCD&image_code_id={id}&purpose=delete"
+            "/sms_codes/{MOBILE}/?image_code=ABCD&image_code_id={id}&purpose=destroy"
         ))
         .await;
     assert_eq!(r.status(), 400);

@@ -28,6 +28,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/oauth/{provider}/link/"),
     ("POST", "/api/oauth/{provider}/same_person/"),
     ("GET", "/api/user/"),
+    ("POST", "/api/user/delete/"),
     ("POST", "/api/password/reset/"),
     ("GET", "/api/sms_codes/{mobile}/"),
     ("GET", "/api/openapi.json"),
@@ -156,6 +157,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings) {
             .service(
                 web::resource("/user/")
                     .route(web::get().to(user::me))
+                    .default_service(not_allowed()),
+            )
+            .service(
+                web::resource("/user/delete/")
+                    .route(web::post().to(user::delete))
                     .default_service(not_allowed()),
             )
             .service(

@@ -135,23 +135,26 @@ async fn authorization_for(
 /// `GET /api/oauth/qq/user/?code=&state=&code_verifier=`: a bound QQ gets a JWT; a new
 /// one gets the signed openid token to bind with.
 pub async fn qq_user(
+    req: HttpRequest,
     state: web::Data<AppState>,
     q: web::Query<CallbackQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    user_for(&state, &q, Provider::Qq).await
+    user_for(&req, &state, &q, Provider::Qq).await
 }
 
 /// `GET /api/oauth/<provider>/user/`: the same, for any provider that is on.
 pub async fn provider_user(
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
     q: web::Query<CallbackQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let provider = named(&state, &path)?;
-    user_for(&state, &q, provider).await
+    user_for(&req, &state, &q, provider).await
 }
 
 async fn user_for(
+    req: &HttpRequest,
     state: &AppState,
     q: &CallbackQuery,
     provider: Provider,
@@ -195,7 +198,7 @@ async fn user_for(
     .await?;
     match login::qq::complete(connector, &state.db, code).await? {
         Outcome::Bound(user) => {
-            crate::web::auth::record_login(state, &user).await?;
+            crate::web::auth::record_login(state, req, &user).await?;
             Ok(json(serde_json::json!({
                 "token": jwt::issue(state, &user)?,
                 "user_id": user.id,
@@ -255,7 +258,7 @@ pub async fn same_person(
         }
         Err(login::qq::SamePersonError::Unavailable(e)) => return Err(e.into()),
     };
-    crate::web::auth::record_login(&state, &user).await?;
+    crate::web::auth::record_login(&state, &req, &user).await?;
     Ok(json(serde_json::json!({
         "token": jwt::issue(&state, &user)?,
         "user_id": user.id,
@@ -310,7 +313,8 @@ pub async fn bind_new(
         created = bound.created,
         "QQ bound (API)"
     );
-    created(&state, &bound.user).await
+    accept_documents(&state, &req, bound.user.id).await?;
+    created(&state, &req, &bound.user).await
 }
 
 /// `PUT /api/oauth/qq/user/`: Renran's "bind an existing account", with what the form
@@ -346,7 +350,8 @@ pub async fn bind_existing(
         user_id = bound.user.id,
         "QQ bound to an existing account (API)"
     );
-    created(&state, &bound.user).await
+    accept_documents(&state, &req, bound.user.id).await?;
+    created(&state, &req, &bound.user).await
 }
 
 /// `POST /api/oauth/qq/link/` with a JWT: binds the openid of `access_token` (from
@@ -399,8 +404,32 @@ fn guard(state: &AppState, req: &HttpRequest) -> (Guard, Origin) {
     )
 }
 
-async fn created(state: &AppState, user: &db::users::User) -> Result<HttpResponse, ApiError> {
-    crate::web::auth::record_login(state, user).await?;
+/// A bind through the API accepts the documents in force (the front-end shows them
+/// beside its button, as the form does).
+async fn accept_documents(
+    state: &AppState,
+    req: &HttpRequest,
+    user_id: i32,
+) -> Result<(), ApiError> {
+    let (_, origin) = guard(state, req);
+    let origin = origin.with_user_agent(crate::web::auth::user_agent(req));
+    crate::self_service::accept_documents(
+        &state.db,
+        user_id,
+        state.consent_versions(),
+        "api",
+        &origin,
+    )
+    .await
+    .map_err(|e| ApiError::from(crate::web::error::AppError::from(e)))
+}
+
+async fn created(
+    state: &AppState,
+    req: &HttpRequest,
+    user: &db::users::User,
+) -> Result<HttpResponse, ApiError> {
+    crate::web::auth::record_login(state, req, user).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(serde_json::json!({

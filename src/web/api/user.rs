@@ -47,3 +47,63 @@ pub async fn me(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
             "weibo_bound": bound(crate::domain::Provider::Weibo),
         })))
 }
+
+#[derive(serde::Deserialize)]
+pub struct DeleteBody {
+    password: Option<String>,
+    sms_code: Option<String>,
+}
+
+/// `POST /api/user/delete/`: closes the JWT's account, proved by `password` or by an
+/// SMS code sent with `purpose=delete`; the JWT (and every other) stops working.
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<DeleteBody>,
+) -> Result<HttpResponse, ApiError> {
+    use crate::self_service::{CloseError, Closed};
+    let user = jwt_user(&state, &req).await?;
+    let client = crate::web::routes::client(&state, &req);
+    let mut guard = crate::limits::Guard::new(&state.codes, state.settings.rate_limits, client);
+    let origin = crate::db::audit::Origin::new(client.address(), crate::db::audit::Channel::Api)
+        .with_user_agent(crate::web::auth::user_agent(&req));
+    let proof =
+        crate::web::routes::account::proof(body.password.as_deref(), body.sms_code.as_deref());
+    let grace = state.settings.account_delete_grace_days;
+    match crate::self_service::close_account(
+        &state.deps(),
+        &mut guard,
+        &user,
+        &proof,
+        grace,
+        &origin,
+    )
+    .await
+    {
+        Ok(closed) => {
+            let _ = crate::sessions::end_all_but(&state.codes, user.id, None).await;
+            let erase_at = match closed {
+                Closed::Erased => None,
+                Closed::Scheduled { erase_at } => Some(erase_at),
+            };
+            Ok(HttpResponse::Ok()
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .json(serde_json::json!({
+                    "code": "0",
+                    "errmsg": "OK",
+                    "erased": erase_at.is_none(),
+                    "erase_at": erase_at,
+                })))
+        }
+        Err(CloseError::Unavailable(e)) => Err(crate::web::error::AppError::from(e).into()),
+        Err(CloseError::Limited(l)) => Err(crate::web::error::AppError::Limited(l).into()),
+        Err(e @ CloseError::Missing) => Err(ApiError::bad_request("4003", e.to_string())),
+        Err(e @ CloseError::Disabled) => {
+            Err(ApiError::new(StatusCode::FORBIDDEN, "4017", e.to_string()))
+        }
+        Err(e @ CloseError::Captcha(_)) => Err(ApiError::bad_request("4001", e.to_string())),
+        Err(e @ (CloseError::WrongPassword | CloseError::WrongCode(_))) => {
+            Err(ApiError::bad_request("4014", e.to_string()))
+        }
+    }
+}

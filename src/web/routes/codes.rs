@@ -71,7 +71,7 @@ async fn send_for(
     };
     let recipient = match purpose {
         Purpose::Bind => service::anyone(),
-        Purpose::Reset => crate::recovery::recipient(&state.db),
+        Purpose::Reset | Purpose::Delete => crate::recovery::recipient(&state.db),
     };
     let limits_on = state.settings.rate_limits;
     service::send_code(&state.codes, &state.sms, limits_on, ip, request, recipient).await

@@ -41,6 +41,74 @@ struct InfoPage {
     identities: Vec<IdentityRow>,
     flash: Option<String>,
     is_staff: bool,
+    sessions: Vec<SessionRow>,
+    logins: Vec<LoginRow>,
+}
+
+/// One live session on the user centre's list.
+pub struct SessionRow {
+    pub handle: String,
+    pub device: String,
+    pub ip: String,
+    pub created: String,
+    pub last_seen: String,
+    pub current: bool,
+}
+
+/// One login of the history.
+pub struct LoginRow {
+    pub method: &'static str,
+    pub at: String,
+    pub ip: String,
+    pub device: String,
+}
+
+/// How the history names a login's way in.
+pub fn method_label(method: &str) -> &'static str {
+    match method {
+        "password" => "密码登录",
+        "register" => "注册后登录",
+        "password_change" => "修改密码后登录",
+        "qq" => "QQ登录",
+        "wechat" => "微信登录",
+        "weibo" => "微博登录",
+        "api" => "App/小程序登录",
+        _ => "其他方式",
+    }
+}
+
+fn unix_time(at: i64) -> String {
+    chrono::DateTime::from_timestamp(at, 0)
+        .map(|t| beijing_time(t.naive_utc()))
+        .unwrap_or_default()
+}
+
+/// The live sessions of `user_id` as the lists show them (`current`: this browser's).
+pub async fn session_rows(
+    state: &AppState,
+    user_id: i32,
+    current: Option<&str>,
+) -> Result<Vec<SessionRow>, AppError> {
+    let current = current.map(crate::sessions::handle);
+    let live = match crate::sessions::list(&state.codes, user_id).await {
+        Ok(live) => live,
+        Err(e) => {
+            // A page that only shows: without the store, no list (and no 503).
+            tracing::warn!(error = %e, "code store down: session list not shown");
+            Vec::new()
+        }
+    };
+    Ok(live
+        .into_iter()
+        .map(|s| SessionRow {
+            current: current.as_deref() == Some(s.handle.as_str()),
+            handle: s.handle,
+            device: s.info.device,
+            ip: s.info.ip,
+            created: unix_time(s.info.created),
+            last_seen: unix_time(s.last_seen),
+        })
+        .collect())
 }
 
 pub async fn info_page(
@@ -50,10 +118,26 @@ pub async fn info_page(
     LoggedIn(user): LoggedIn,
 ) -> Result<HttpResponse, AppError> {
     let uid = user.id;
-    let mut bound = state
+    let (mut bound, recent) = state
         .db
-        .read(move |c| Ok(db::identities::all_of_user(c, uid)?))
+        .read(move |c| {
+            Ok((
+                db::identities::all_of_user(c, uid)?,
+                db::login_history::recent(c, uid, 10)?,
+            ))
+        })
         .await?;
+    let current = session.existing_sid()?;
+    let sessions = session_rows(&state, uid, current.as_deref()).await?;
+    let logins = recent
+        .into_iter()
+        .map(|l| LoginRow {
+            method: method_label(&l.method),
+            at: beijing_time(l.at),
+            device: crate::sessions::device(&l.user_agent),
+            ip: l.ip,
+        })
+        .collect();
     // Each provider that is on (or that the account is bound to), in the usual order.
     let identities = Provider::ALL
         .into_iter()
@@ -98,6 +182,8 @@ pub async fn info_page(
             identities,
             flash: session.take_flash()?,
             is_staff: user.is_staff,
+            sessions,
+            logins,
         },
     )
 }
@@ -227,7 +313,15 @@ pub async fn password_submit(
     match self_service::change_password(&state.deps(), &mut guard, &user, &input, &origin).await {
         Ok(changed) => {
             let remember = session.login()?.is_some_and(|l| l.remembered);
-            let cookie = crate::web::auth::log_in(&state, &session, &changed, remember).await?;
+            let cookie = crate::web::auth::log_in(
+                &state,
+                &req,
+                &session,
+                &changed,
+                remember,
+                "password_change",
+            )
+            .await?;
             session.set_flash("密码已修改，其他设备上的登录已退出")?;
             Ok(HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, "/info/"))

@@ -158,9 +158,10 @@ pub async fn login_submit(
     .await
     {
         Ok(user) => {
-            let cookie = auth::log_in(&state, &session, &user, remembered).await?;
+            let cookie =
+                auth::log_in(&state, &req, &session, &user, remembered, "password").await?;
             Ok(HttpResponse::Found()
-                .insert_header((header::LOCATION, next.as_str().to_owned()))
+                .insert_header((header::LOCATION, auth::landing(&session, next.as_str())))
                 .cookie(cookie)
                 .finish())
         }

@@ -1,6 +1,7 @@
 //! HTTP handlers, one module per page family. Handlers are thin: extract, parse, call
 //! one service, map the outcome to a response.
 
+pub mod account;
 pub mod admin;
 pub mod codes;
 pub mod dev_providers;
@@ -151,6 +152,25 @@ pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool, dev_outbox: bool)
             web::resource("/oauth/{provider}/callback/")
                 .route(web::get().to(qq::provider_callback))
                 .route(web::post().to(qq::bind_submit)),
+        )
+        .service(
+            web::resource("/consent/")
+                .route(web::get().to(account::consent_page))
+                .route(web::post().to(account::consent_submit)),
+        )
+        .service(
+            web::resource("/info/delete/")
+                .route(web::get().to(account::delete_form))
+                .route(web::post().to(account::delete_submit)),
+        )
+        .service(web::resource("/info/delete/sms/").route(web::post().to(account::delete_sms)))
+        .service(
+            web::resource("/info/sessions/end_others/")
+                .route(web::post().to(account::end_other_sessions)),
+        )
+        .service(
+            web::resource("/info/sessions/{handle}/end/")
+                .route(web::post().to(account::end_session)),
         )
         .service(web::resource("/info/{provider}/unbind/").route(web::post().to(info::unbind)));
     admin::configure(cfg);

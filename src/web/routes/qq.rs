@@ -324,8 +324,11 @@ async fn provider_callback_for(
                     provider,
                 );
             }
-            let cookie = auth::log_in(state, session, &owner, false).await?;
-            let resp = redirect(&pending.next).cookie(cookie).finish();
+            let cookie =
+                auth::log_in(state, req, session, &owner, false, provider.as_str()).await?;
+            let resp = redirect(&auth::landing(session, &pending.next))
+                .cookie(cookie)
+                .finish();
             return Ok(noted(resp, Event::Login(provider, "bound")));
         }
         Ok(Outcome::NotBound(unbound)) => (unbound, None),
@@ -583,9 +586,11 @@ pub async fn same_person_submit(
     };
     tracing::info!(user_id = owner.id, provider = %id.provider, openid = %id.openid.masked(), "same person logged in by unionid");
     session.clear_pending_bind();
-    let cookie = auth::log_in(&state, &session, &owner, false).await?;
+    let cookie = auth::log_in(&state, &req, &session, &owner, false, id.provider.as_str()).await?;
     Ok(noted(
-        redirect(&pending.next).cookie(cookie).finish(),
+        redirect(&auth::landing(&session, &pending.next))
+            .cookie(cookie)
+            .finish(),
         Event::Login(id.provider, "bound"),
     ))
 }
@@ -629,6 +634,15 @@ pub async fn link_submit(
     let provider = pending.provider;
     match bind::link(&state.deps(), &me, token, &sid, &pending.profile, &origin).await {
         Ok(_) => {
+            let origin = origin.clone().with_user_agent(auth::user_agent(&req));
+            crate::self_service::accept_documents(
+                &state.db,
+                me.id,
+                state.consent_versions(),
+                "link",
+                &origin,
+            )
+            .await?;
             tracing::info!(user_id = me.id, provider = %provider, "identity bound from the user centre");
             session.clear_pending_bind();
             session.set_flash(&format!(
@@ -840,7 +854,24 @@ pub async fn bind_submit(
         Ok(bound) => {
             let p = pending.provider.label();
             tracing::info!(user_id = bound.user.id, created = bound.created, provider = %pending.provider, "identity bound");
-            let cookie = auth::log_in(&state, &session, &bound.user, false).await?;
+            let origin = origin.clone().with_user_agent(auth::user_agent(&req));
+            crate::self_service::accept_documents(
+                &state.db,
+                bound.user.id,
+                state.consent_versions(),
+                "bind",
+                &origin,
+            )
+            .await?;
+            let cookie = auth::log_in(
+                &state,
+                &req,
+                &session,
+                &bound.user,
+                false,
+                pending.provider.as_str(),
+            )
+            .await?;
             session.set_flash(&if bound.created {
                 format!("绑定成功！您的账号已创建，用户名为您的手机号，以后可用{p}一键登录")
             } else {
@@ -849,7 +880,9 @@ pub async fn bind_submit(
             if bound.created {
                 session.set_first_visit()?;
             }
-            Ok(redirect(&pending.next).cookie(cookie).finish())
+            Ok(redirect(&auth::landing(&session, &pending.next))
+                .cookie(cookie)
+                .finish())
         }
         Err(BindError::Unavailable(e)) => Err(e.into()),
         Err(BindError::Limited(limited)) => {

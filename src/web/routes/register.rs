@@ -172,9 +172,18 @@ pub async fn register_submit(
         Ok(user) => {
             guard.succeeded().await;
             tracing::info!(user_id = user.id, "registered");
-            let cookie = auth::log_in(&state, &session, &user, false).await?;
+            let origin = origin.clone().with_user_agent(auth::user_agent(&req));
+            crate::self_service::accept_documents(
+                &state.db,
+                user.id,
+                state.consent_versions(),
+                "register",
+                &origin,
+            )
+            .await?;
+            let cookie = auth::log_in(&state, &req, &session, &user, false, "register").await?;
             Ok(HttpResponse::Found()
-                .insert_header((header::LOCATION, next.as_str().to_owned()))
+                .insert_header((header::LOCATION, auth::landing(&session, next.as_str())))
                 .cookie(cookie)
                 .finish())
         }

@@ -61,6 +61,10 @@ pub fn test_settings(database_url: &str, redis_url: Option<String>, qq_url: &str
         session_max_age: Duration::from_secs(14 * 86_400),
         bcrypt_cost: 4,
         db_busy_timeout: qqbind::db::BUSY_TIMEOUT,
+        terms_version: "1.0".to_owned(),
+        privacy_version: "1.0".to_owned(),
+        account_delete_grace_days: 0,
+        login_history_days: 180,
     }
 }
 

@@ -1,0 +1,200 @@
+//! The registry of each account's live sessions, in the code store: what the customer's
+//! list shows (created, last seen, IP, device) so one device can be logged out, or all
+//! the others; and an operator can do the same (强制下线).
+//!
+//! A session is live while its `live_session` key is (the login rules); the registry
+//! only describes it. An entry whose session is no longer live is dropped when listed.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::codes::{keys, CodeStore, StoreError};
+
+/// What the list says of one session.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// Unix seconds.
+    pub created: i64,
+    pub ip: String,
+    pub device: String,
+}
+
+/// One live session as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveSession {
+    /// A name for the session that is safe to show and post back (not its id).
+    pub handle: String,
+    pub info: SessionInfo,
+    /// Unix seconds of its last request (as noted, once a minute).
+    pub last_seen: i64,
+}
+
+fn seen_key(user_id: i32) -> String {
+    format!("{}:seen", keys::sessions_of(user_id))
+}
+
+/// The handle of session `sid`: a digest, so a page never shows a session id.
+pub fn handle(sid: &str) -> String {
+    let digest = Sha256::digest(format!("qqbind-session-handle:{sid}").as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Notes a new session of `user_id` (kept as long as the session may last).
+pub async fn register(
+    codes: &CodeStore,
+    user_id: i32,
+    sid: &str,
+    info: &SessionInfo,
+    lasts: Duration,
+) -> Result<(), StoreError> {
+    let value = serde_json::to_string(info).unwrap_or_default();
+    codes
+        .hset(&keys::sessions_of(user_id), sid, &value, lasts)
+        .await?;
+    codes
+        .hset(&seen_key(user_id), sid, &info.created.to_string(), lasts)
+        .await
+}
+
+/// Notes that session `sid` was seen at `now`.
+pub async fn seen(
+    codes: &CodeStore,
+    user_id: i32,
+    sid: &str,
+    now: i64,
+    lasts: Duration,
+) -> Result<(), StoreError> {
+    codes
+        .hset(&seen_key(user_id), sid, &now.to_string(), lasts)
+        .await
+}
+
+/// The account's live sessions, newest first, each with its id (for the caller only).
+async fn live(codes: &CodeStore, user_id: i32) -> Result<Vec<(String, LiveSession)>, StoreError> {
+    let all = codes.hgetall(&keys::sessions_of(user_id)).await?;
+    let seen: std::collections::HashMap<String, i64> = codes
+        .hgetall(&seen_key(user_id))
+        .await?
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, v.parse().ok()?)))
+        .collect();
+    let mut out = Vec::new();
+    for (sid, value) in all {
+        let owner = codes.get(&keys::live_session(&sid)).await?;
+        let info: Option<SessionInfo> = serde_json::from_str(&value).ok();
+        match (owner, info) {
+            (Some(o), Some(info)) if o == user_id.to_string() => {
+                let last_seen = seen.get(&sid).copied().unwrap_or(info.created);
+                out.push((
+                    sid.clone(),
+                    LiveSession {
+                        handle: handle(&sid),
+                        info,
+                        last_seen,
+                    },
+                ));
+            }
+            _ => forget(codes, user_id, &sid).await?,
+        }
+    }
+    out.sort_by_key(|s| std::cmp::Reverse(s.1.info.created));
+    Ok(out)
+}
+
+/// The account's live sessions, newest first.
+pub async fn list(codes: &CodeStore, user_id: i32) -> Result<Vec<LiveSession>, StoreError> {
+    Ok(live(codes, user_id)
+        .await?
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect())
+}
+
+async fn forget(codes: &CodeStore, user_id: i32, sid: &str) -> Result<(), StoreError> {
+    codes.hdel(&keys::sessions_of(user_id), sid).await?;
+    codes.hdel(&seen_key(user_id), sid).await
+}
+
+/// Ends the account's session named `handle`; false when there is none (ended already,
+/// or not this account's).
+pub async fn end(codes: &CodeStore, user_id: i32, handle: &str) -> Result<bool, StoreError> {
+    for (sid, s) in live(codes, user_id).await? {
+        if s.handle == handle {
+            codes.delete(&keys::live_session(&sid)).await?;
+            forget(codes, user_id, &sid).await?;
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Ends every session of the account but `keep` (its id); how many ended.
+pub async fn end_all_but(
+    codes: &CodeStore,
+    user_id: i32,
+    keep: Option<&str>,
+) -> Result<usize, StoreError> {
+    let mut ended = 0;
+    for (sid, _) in live(codes, user_id).await? {
+        if Some(sid.as_str()) != keep {
+            codes.delete(&keys::live_session(&sid)).await?;
+            forget(codes, user_id, &sid).await?;
+            ended += 1;
+        }
+    }
+    Ok(ended)
+}
+
+/// A person's words for a User-Agent: "iPhone · 微信", "Windows · Chrome".
+pub fn device(ua: &str) -> String {
+    let os = [
+        ("iPhone", "iPhone"),
+        ("iPad", "iPad"),
+        ("HarmonyOS", "HarmonyOS"),
+        ("Android", "Android"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "Mac"),
+        ("Linux", "Linux"),
+    ]
+    .iter()
+    .find(|(m, _)| ua.contains(m))
+    .map_or("未知设备", |(_, n)| n);
+    let browser = [
+        ("MicroMessenger", "微信"),
+        ("QQBrowser", "QQ浏览器"),
+        (" QQ/", "QQ"),
+        ("Edg/", "Edge"),
+        ("Firefox/", "Firefox"),
+        ("Chrome/", "Chrome"),
+        ("Safari/", "Safari"),
+        ("curl/", "curl"),
+    ]
+    .iter()
+    .find(|(m, _)| ua.contains(m))
+    .map_or("浏览器", |(_, n)| n);
+    format!("{os} · {browser}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devices_are_named_as_people_say_them() {
+        assert_eq!(device("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 MicroMessenger/8.0.47"), "iPhone · 微信");
+        assert_eq!(device("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"), "Windows · Chrome");
+        assert_eq!(device("Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) AppleWebKit/605.1.15 Version/17.1 Safari/605.1.15"), "Mac · Safari");
+        assert_eq!(device(""), "未知设备 · 浏览器");
+    }
+
+    #[test]
+    fn a_handle_names_its_session_and_hides_its_id() {
+        let h = handle("0123456789abcdef");
+        assert_eq!(h.len(), 16);
+        assert_eq!(h, handle("0123456789abcdef"));
+        assert_ne!(h, handle("0123456789abcdee"));
+        assert!(!h.contains("0123456789"));
+    }
+}
