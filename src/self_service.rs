@@ -495,6 +495,11 @@ pub fn erase(
     origin: &Origin,
 ) -> Result<(), diesel::result::Error> {
     db::transaction(c, |c| {
+        // Locked first: of two closings at once, the second finds it closed.
+        match users::lock(c, id)? {
+            Some(u) if !u.is_closed() => {}
+            _ => return Ok(()),
+        }
         identities::delete_all_of_user(c, id)?;
         consent::delete_of_user(c, id)?;
         login_history::delete_of_user(c, id)?;

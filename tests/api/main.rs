@@ -24,6 +24,7 @@ mod limits;
 mod login;
 mod migrations;
 mod operations;
+mod privacy;
 mod providers;
 mod qq_login;
 mod recovery;

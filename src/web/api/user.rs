@@ -18,7 +18,7 @@ pub async fn jwt_user(state: &AppState, req: &HttpRequest) -> Result<db::users::
         .read(move |c| Ok(db::users::find_by_id(c, uid)?))
         .await?;
     let invalid = || ApiError::new(StatusCode::UNAUTHORIZED, "4101", "无效的登录凭证");
-    let user = found.ok_or_else(invalid)?;
+    let user = found.filter(|u| !u.is_closed()).ok_or_else(invalid)?;
     crate::login::refuse_disabled(&user)?;
     if user.session_epoch != claims.epoch {
         return Err(invalid());

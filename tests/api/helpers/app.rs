@@ -117,6 +117,10 @@ async fn spawn_app_on(
     }
 }
 
+/// The User-Agent of a test browser: what the consents and the login history record.
+pub const TEST_USER_AGENT: &str =
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36 qqbind-tests";
+
 /// What the bind form gave this browser.
 #[derive(Debug, Clone)]
 pub struct BindForm {
@@ -139,6 +143,7 @@ impl TestApp {
         Browser {
             base: self.base.clone(),
             client: reqwest::Client::builder()
+                .user_agent(TEST_USER_AGENT)
                 .cookie_provider(jar.clone())
                 .redirect(Policy::none())
                 .timeout(Duration::from_secs(30))
