@@ -410,18 +410,44 @@ pub async fn set_active(
     active: bool,
     origin: &Origin,
 ) -> Result<bool, db::DbError> {
+    set_active_because(db, actor, target, active, "", origin).await
+}
+
+/// [`set_active`] with the operator's `reason` (shown on the account's page and in the
+/// audit log; cleared when enabled).
+pub async fn set_active_because(
+    db: &Db,
+    actor: &User,
+    target: i32,
+    active: bool,
+    reason: &str,
+    origin: &Origin,
+) -> Result<bool, db::DbError> {
     let actor = actor.id;
-    let origin = origin.clone();
+    let (origin, reason) = (origin.clone(), reason.to_owned());
     db.write(move |c| {
         Ok(db::transaction(c, |c| {
             let changed = users::set_active(c, target, active)?;
             if changed {
+                users::set_disabled_reason(c, target, if active { "" } else { &reason })?;
                 let action = if active {
                     Action::UserEnabled
                 } else {
                     Action::UserDisabled
                 };
-                audit::record(c, Some(actor), action, Some(target), "", db::now(), &origin)?;
+                let detail = match reason.as_str() {
+                    "" => String::new(),
+                    r => format!("reason={r}"),
+                };
+                audit::record(
+                    c,
+                    Some(actor),
+                    action,
+                    Some(target),
+                    &detail,
+                    db::now(),
+                    &origin,
+                )?;
             }
             Ok::<_, DieselError>(changed)
         })?)

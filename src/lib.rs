@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod bind;
 pub mod codes;
 pub mod config;
+pub mod counts;
 pub mod db;
 pub mod domain;
 pub mod fault;

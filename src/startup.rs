@@ -250,9 +250,11 @@ impl Application {
             )
             .with_wechat_in_app(wechat_in_app),
             clock,
+            counts: metrics.counts(),
         };
         let server = build_server(listener, state.clone(), sims, metrics.clone())?;
         tokio::spawn(maintain(state.clone()));
+        tokio::spawn(flush_counts(state.clone()));
         let metrics_server = match metrics_listener {
             None => None,
             Some(l) => {
@@ -500,5 +502,13 @@ async fn maintain(state: AppState) {
     loop {
         every.tick().await;
         maintain_once(&state).await;
+    }
+}
+
+async fn flush_counts(state: AppState) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        every.tick().await;
+        state.counts.flush(&state.db).await;
     }
 }

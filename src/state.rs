@@ -22,6 +22,8 @@ pub struct AppState {
     pub sms: SmsProvider,
     /// What time it is for sessions, openid tokens and `state`s.
     pub clock: Clock,
+    /// The dashboard's daily counts, on their way to the database.
+    pub counts: crate::counts::Counter,
 }
 
 impl AppState {

@@ -57,11 +57,11 @@ pub struct Listed<T> {
 /// first, with their QQ binding.
 pub fn users(
     c: &mut AnyConnection,
-    search: &str,
+    search: &users::Filter,
     page: Option<u32>,
 ) -> QueryResult<Listed<UserRow>> {
     let total = users::search_count(c, search)?;
-    let cap = (!search.is_empty()).then_some(users::SEARCH_COUNT_CAP);
+    let cap = (!search.q.is_empty() || !search.is_plain()).then_some(users::SEARCH_COUNT_CAP);
     let page = Page::new(page, total, cap);
     let found = users::search(c, search, page.capped, page.offset(), PAGE_SIZE)?;
     let ids: Vec<i32> = found.iter().map(|u| u.id).collect();
@@ -131,8 +131,27 @@ pub fn audit_log(
     c: &mut AnyConnection,
     who: &str,
     action: Option<Action>,
+    range: (Option<chrono::NaiveDateTime>, Option<chrono::NaiveDateTime>),
     page: Option<u32>,
 ) -> QueryResult<Option<Listed<NamedEntry>>> {
+    let Some(filter) = audit_filter(c, who, action, range)? else {
+        return Ok(None);
+    };
+    let page = Page::new(page, audit::count(c, &filter)?, None);
+    let entries = audit::list(c, &filter, page.offset(), PAGE_SIZE)?;
+    Ok(Some(Listed {
+        rows: named(c, entries)?,
+        page,
+    }))
+}
+
+/// The audit filter of the page's fields (`None` when `who` names no one).
+pub fn audit_filter(
+    c: &mut AnyConnection,
+    who: &str,
+    action: Option<Action>,
+    (from, until): (Option<chrono::NaiveDateTime>, Option<chrono::NaiveDateTime>),
+) -> QueryResult<Option<audit::Filter>> {
     let user_id = if who.is_empty() {
         None
     } else {
@@ -141,13 +160,20 @@ pub fn audit_log(
             None => return Ok(None),
         }
     };
-    let filter = audit::Filter { user_id, action };
-    let page = Page::new(page, audit::count(c, &filter)?, None);
-    let entries = audit::list(c, &filter, page.offset(), PAGE_SIZE)?;
-    Ok(Some(Listed {
-        rows: named(c, entries)?,
-        page,
+    Ok(Some(audit::Filter {
+        user_id,
+        action,
+        from,
+        until,
     }))
+}
+
+/// Entries with their actor and target named (for an export batch).
+pub fn name_entries(
+    c: &mut AnyConnection,
+    entries: Vec<AuditEntry>,
+) -> QueryResult<Vec<NamedEntry>> {
+    named(c, entries)
 }
 
 /// One account as its page shows it: the account, its identities, its latest audit entries.
@@ -161,7 +187,7 @@ pub fn user_details(c: &mut AnyConnection, id: i32) -> QueryResult<Option<UserDe
     let binding = identities::all_of_user(c, id)?;
     let filter = audit::Filter {
         user_id: Some(id),
-        action: None,
+        ..Default::default()
     };
     let entries = audit::list(c, &filter, 0, PAGE_SIZE)?;
     Ok(Some((user, binding, named(c, entries)?)))

@@ -282,6 +282,9 @@ pub struct Filter {
     /// Entries done by or to this account.
     pub user_id: Option<i32>,
     pub action: Option<Action>,
+    /// Entries from this time on (UTC), and before this one.
+    pub from: Option<NaiveDateTime>,
+    pub until: Option<NaiveDateTime>,
 }
 
 fn matching(filter: &Filter) -> tb_audit_log::BoxedQuery<'static, MultiBackend> {
@@ -296,7 +299,48 @@ fn matching(filter: &Filter) -> tb_audit_log::BoxedQuery<'static, MultiBackend> 
     if let Some(action) = filter.action {
         query = query.filter(tb_audit_log::action.eq(action.as_str()));
     }
+    if let Some(from) = filter.from {
+        query = query.filter(tb_audit_log::created_at.ge(from));
+    }
+    if let Some(until) = filter.until {
+        query = query.filter(tb_audit_log::created_at.lt(until));
+    }
     query
+}
+
+/// One batch of an audit export: the entries `filter` lets through with an id below
+/// `before`, newest first.
+pub fn export_batch(
+    conn: &mut AnyConnection,
+    filter: &Filter,
+    before: Option<i32>,
+    limit: i64,
+) -> QueryResult<Vec<AuditEntry>> {
+    let mut query = matching(filter);
+    if let Some(b) = before {
+        query = query.filter(tb_audit_log::id.lt(b));
+    }
+    query
+        .order(tb_audit_log::id.desc())
+        .limit(limit)
+        .select(AuditEntry::as_select())
+        .load(conn)
+}
+
+/// Every entry of `action`s since `since` (the dashboard's counts), as (time, action).
+pub fn since(
+    conn: &mut AnyConnection,
+    since: NaiveDateTime,
+    actions: &[&str],
+) -> QueryResult<Vec<(NaiveDateTime, String)>> {
+    tb_audit_log::table
+        .filter(tb_audit_log::created_at.ge(since))
+        .filter(
+            tb_audit_log::action
+                .eq_any(actions.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>()),
+        )
+        .select((tb_audit_log::created_at, tb_audit_log::action))
+        .load(conn)
 }
 
 /// One page of the entries `filter` lets through, newest first (ids grow with time, and

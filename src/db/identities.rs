@@ -211,13 +211,42 @@ fn matching(filter: &Filter) -> t::BoxedQuery<'static, MultiBackend> {
     if prefix.is_empty() {
         return query;
     }
-    let end = super::prefix_end(prefix);
+    // Case-insensitively: an operator types a QQ openid as it was read out.
+    use diesel::dsl::sql;
+    use diesel::sql_types::{Bool, Text};
+    let pattern = format!("{}%", super::users::like_escaped(&prefix.to_lowercase()));
     query.filter(
-        t::openid
-            .ge(prefix.to_owned())
-            .and(t::openid.lt(end.clone()))
-            .or(t::unionid.ge(prefix.to_owned()).and(t::unionid.lt(end))),
+        sql::<Bool>("(lower(openid) LIKE ")
+            .bind::<Text, _>(pattern.clone())
+            .sql(" ESCAPE '\\' OR lower(coalesce(unionid, '')) LIKE ")
+            .bind::<Text, _>(pattern)
+            .sql(" ESCAPE '\\')"),
     )
+}
+
+/// One batch of an identities export: those `filter` lets through with an id below
+/// `before`, newest first, with their accounts.
+pub fn export_batch(
+    conn: &mut AnyConnection,
+    filter: &Filter,
+    before: Option<i32>,
+    limit: i64,
+) -> QueryResult<Vec<(Identity, User)>> {
+    use super::schema::tb_users;
+    let mut ids = matching(filter)
+        .select(t::id)
+        .order(t::id.desc())
+        .limit(limit);
+    if let Some(b) = before {
+        ids = ids.filter(t::id.lt(b));
+    }
+    let ids: Vec<i32> = ids.load(conn)?;
+    t::table
+        .inner_join(tb_users::table)
+        .filter(t::id.eq_any(ids))
+        .select((Identity::as_select(), User::as_select()))
+        .order(t::id.desc())
+        .load(conn)
 }
 
 /// One page of the identities matching `filter`, newest first, with their account.

@@ -204,6 +204,17 @@ pub fn set_delete_requested(
     }
 }
 
+/// When each account made since `since` joined (the dashboard's sign-ups).
+pub fn joined_since(
+    conn: &mut AnyConnection,
+    since: NaiveDateTime,
+) -> QueryResult<Vec<NaiveDateTime>> {
+    tb_users::table
+        .filter(tb_users::date_joined.ge(since))
+        .select(tb_users::date_joined)
+        .load(conn)
+}
+
 /// The accounts whose closing was asked for before `before`.
 pub fn closing_due(conn: &mut AnyConnection, before: NaiveDateTime) -> QueryResult<Vec<i32>> {
     tb_users::table
@@ -283,6 +294,72 @@ pub fn raise_session_epoch(conn: &mut AnyConnection, id: i32) -> QueryResult<()>
 /// prefix search that the unique indexes on username, mobile and openid can answer.
 use super::prefix_end;
 
+/// What the operators' user list is narrowed by (each part optional).
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// A username or mobile prefix.
+    pub q: String,
+    /// The mobile's last digits (尾号).
+    pub tail: String,
+    /// Part of the nickname.
+    pub nickname: String,
+}
+
+impl Filter {
+    pub fn is_plain(&self) -> bool {
+        self.tail.is_empty() && self.nickname.is_empty()
+    }
+}
+
+/// `text` for a LIKE pattern: `%`, `_` and `\` taken literally.
+pub fn like_escaped(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// Accounts the whole filter lets through.
+fn matching_all(f: &Filter) -> tb_users::BoxedQuery<'static, MultiBackend> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::{Bool, Text};
+    let mut query = matching(&f.q);
+    if !f.tail.is_empty() {
+        query = query.filter(
+            sql::<Bool>("mobile LIKE ")
+                .bind::<Text, _>(format!("%{}", like_escaped(&f.tail)))
+                .sql(" ESCAPE '\\'"),
+        );
+    }
+    if !f.nickname.is_empty() {
+        query = query.filter(
+            sql::<Bool>("lower(nickname) LIKE ")
+                .bind::<Text, _>(format!("%{}%", like_escaped(&f.nickname.to_lowercase())))
+                .sql(" ESCAPE '\\'"),
+        );
+    }
+    query
+}
+
+/// The accounts `f` lets through with an id below `before` (all: `None`), newest first,
+/// at most `limit`: one batch of an export, which walks the list by id so that 100 000
+/// rows never sit in memory.
+pub fn export_batch(
+    conn: &mut AnyConnection,
+    f: &Filter,
+    before: Option<i32>,
+    limit: i64,
+) -> QueryResult<Vec<User>> {
+    let mut query = matching_all(f);
+    if let Some(b) = before {
+        query = query.filter(tb_users::id.lt(b));
+    }
+    query
+        .select(User::as_select())
+        .order(tb_users::id.desc())
+        .limit(limit)
+        .load(conn)
+}
+
 /// Accounts whose username or mobile starts with `q` (all when `q` is empty).
 fn matching(q: &str) -> tb_users::BoxedQuery<'static, MultiBackend> {
     let query = tb_users::table.into_boxed();
@@ -305,14 +382,15 @@ fn matching(q: &str) -> tb_users::BoxedQuery<'static, MultiBackend> {
 /// the indexes give.
 pub fn search(
     conn: &mut AnyConnection,
-    q: &str,
+    f: &Filter,
     dense: bool,
     offset: i64,
     limit: i64,
 ) -> QueryResult<Vec<User>> {
+    let q = f.q.as_str();
     // PostgreSQL's planner picks that walk itself, from its statistics.
     let sqlite = super::Backend::of_conn(conn) == super::Backend::Sqlite;
-    let ids: Vec<i32> = if dense && sqlite && !q.is_empty() {
+    let ids: Vec<i32> = if dense && sqlite && !q.is_empty() && f.is_plain() {
         use diesel::dsl::sql;
         use diesel::sql_types::{Bool, Text};
         let end = prefix_end(q);
@@ -336,7 +414,7 @@ pub fn search(
             .limit(limit)
             .load(conn)?
     } else {
-        matching(q)
+        matching_all(f)
             .select(tb_users::id)
             .order(tb_users::id.desc())
             .offset(offset)
@@ -357,11 +435,11 @@ pub const SEARCH_COUNT_CAP: i64 = 10_000;
 
 /// How many accounts [`search`] pages through for `q`: exact for the whole list, at
 /// most [`SEARCH_COUNT_CAP`] + 1 for a search.
-pub fn search_count(conn: &mut AnyConnection, q: &str) -> QueryResult<i64> {
-    if q.is_empty() {
+pub fn search_count(conn: &mut AnyConnection, f: &Filter) -> QueryResult<i64> {
+    if f.q.is_empty() && f.is_plain() {
         return tb_users::table.count().get_result(conn);
     }
-    let ids: Vec<i32> = matching(q)
+    let ids: Vec<i32> = matching_all(f)
         .select(tb_users::id)
         .limit(SEARCH_COUNT_CAP + 1)
         .load(conn)?;

@@ -205,6 +205,27 @@ pub fn user_agent(req: &HttpRequest) -> &str {
         .unwrap_or_default()
 }
 
+/// Extractor for what only a superuser may do (exports, mobile changes, making staff):
+/// other staff get 403, customers too, anonymous visitors the login page.
+pub struct Superuser(pub User);
+
+impl FromRequest for Superuser {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let staff = Staff::from_request(req, payload);
+        Box::pin(async move {
+            let Staff(user) = staff.await?;
+            if user.is_superuser {
+                Ok(Self(user))
+            } else {
+                Err(AppError::Forbidden("需要超级管理员权限".into()))
+            }
+        })
+    }
+}
+
 /// Logs `user` in by `method` (`password`, `register`, `qq`, `wechat`, `weibo`): new
 /// session, live in the code store for as long as it may last and in the account's
 /// session list; `last_login` and the login history; a requested closing (注销)

@@ -28,6 +28,10 @@ pub enum Event {
     Sms(&'static str),
     /// A limit's refusal (the rule's name).
     Limited(&'static str),
+    /// A provider login started (the funnel's first step).
+    LoginStarted(crate::domain::Provider),
+    /// A bind form (or API bind) that bound an identity (the funnel's last step).
+    Bound(crate::domain::Provider),
 }
 
 /// The events of one answer (in its extensions).
@@ -51,6 +55,18 @@ pub fn noted(mut resp: HttpResponse, event: Event) -> HttpResponse {
     resp
 }
 
+/// The name a dashboard count has for `e`.
+pub fn day_event(e: &Event) -> String {
+    match e {
+        Event::Login(p, outcome) => format!("login:{p}:{outcome}"),
+        Event::BindRefused(row) => format!("bind_refused:{row}"),
+        Event::Sms(outcome) => format!("sms:{outcome}"),
+        Event::Limited(rule) => format!("limited:{rule}"),
+        Event::LoginStarted(p) => format!("login_started:{p}"),
+        Event::Bound(p) => format!("bound:{p}"),
+    }
+}
+
 /// Every metric of one app.
 #[derive(Clone)]
 pub struct Metrics {
@@ -59,6 +75,8 @@ pub struct Metrics {
 
 struct Inner {
     registry: Registry,
+    /// The dashboard's durable daily counts of the same events.
+    counts: crate::counts::Counter,
     sms_provider: &'static str,
     requests: IntCounterVec,
     request_seconds: HistogramVec,
@@ -166,10 +184,16 @@ impl Metrics {
             )?,
             registry: r,
             sms_provider,
+            counts: crate::counts::Counter::default(),
         };
         Ok(Self {
             inner: Arc::new(inner),
         })
+    }
+
+    /// The daily counter the dashboard reads (shared with the app's state).
+    pub fn counts(&self) -> crate::counts::Counter {
+        self.inner.counts.clone()
     }
 
     /// What the WeChat and Weibo clients tell of each call.
@@ -237,7 +261,9 @@ impl Metrics {
                     i.sms.with_label_values(&[i.sms_provider, outcome]).inc();
                 }
                 Event::Limited(rule) => i.limit_refusals.with_label_values(&[rule]).inc(),
+                Event::LoginStarted(_) | Event::Bound(_) => {}
             }
+            i.counts.add(&day_event(e));
         }
         // What the answer's status says where no handler was left to say it (an error
         // answered before or instead of the handler's own page).
@@ -262,6 +288,7 @@ impl Metrics {
             i.logins
                 .with_label_values(&[provider.as_str(), outcome])
                 .inc();
+            i.counts.add(&day_event(&Event::Login(provider, outcome)));
         }
         let sms_route = matches!(
             route.as_str(),
@@ -274,6 +301,7 @@ impl Metrics {
                 _ => "refused",
             };
             i.sms.with_label_values(&[i.sms_provider, outcome]).inc();
+            i.counts.add(&day_event(&Event::Sms(outcome)));
         }
     }
 

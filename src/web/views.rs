@@ -57,6 +57,8 @@ pub struct ConfirmPage<'a> {
     pub action: String,
     pub button: &'a str,
     pub cancel: String,
+    /// Ask why, too (a required text field `reason`).
+    pub reason: bool,
 }
 
 impl ConfirmPage<'_> {
@@ -73,7 +75,7 @@ pub fn confirmed(confirm: Option<&str>) -> bool {
 /// A UTC timestamp as people in China read it.
 pub fn beijing_time(at: chrono::NaiveDateTime) -> String {
     (at + chrono::Duration::hours(8))
-        .format("%Y-%m-%d %H:%M")
+        .format("%Y-%m-%d %H:%M:%S")
         .to_string()
 }
 

@@ -41,6 +41,10 @@ impl Admin {
         let mut fields = vec![("csrf_token", csrf.as_str())];
         if confirm {
             fields.push(("confirm", "yes"));
+            if what == "disable" {
+                // Disabling says why (issue 17).
+                fields.push(("reason", "测试禁用"));
+            }
         }
         self.operator
             .post_form(&format!("/admin/users/{user_id}/{what}/"), &fields)

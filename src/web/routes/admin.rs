@@ -25,8 +25,20 @@ use crate::web::views::{confirmed, ConfirmPage, Nav};
 const MAX_SEARCH: usize = 64;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/admin/").route(web::get().to(users)))
+    use super::{admin_dashboard, admin_export};
+    cfg.service(web::resource("/admin/").route(web::get().to(admin_dashboard::dashboard)))
         .service(web::resource("/admin/users/").route(web::get().to(users)))
+        .service(
+            web::resource("/admin/users/export.csv").route(web::get().to(admin_export::users_csv)),
+        )
+        .service(
+            web::resource("/admin/bindings/export.csv")
+                .route(web::get().to(admin_export::bindings_csv)),
+        )
+        .service(
+            web::resource("/admin/audit/export.csv").route(web::get().to(admin_export::audit_csv)),
+        )
+        .service(web::resource("/admin/users/{id}/mobile/").route(web::post().to(change_mobile)))
         .service(web::resource("/admin/users/{id}/").route(web::get().to(user)))
         .service(web::resource("/admin/users/{id}/{change}/").route(web::post().to(change)))
         .service(web::resource("/admin/bindings/").route(web::get().to(bindings)))
@@ -36,6 +48,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Which tab of the admin header is lit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tab {
+    Dashboard,
     Users,
     Bindings,
     Audit,
@@ -43,17 +56,20 @@ pub enum Tab {
 
 /// What every admin page shows around its content.
 pub struct Frame {
-    operator: String,
-    tab: Tab,
-    flash: Option<String>,
+    pub operator: String,
+    pub tab: Tab,
+    pub flash: Option<String>,
+    /// The operator may export, change mobiles, make staff.
+    pub superuser: bool,
 }
 
 impl Frame {
-    fn new(session: &TypedSession, operator: &User, tab: Tab) -> Result<Self, AppError> {
+    pub fn new(session: &TypedSession, operator: &User, tab: Tab) -> Result<Self, AppError> {
         Ok(Self {
             operator: operator.username.clone(),
             tab,
             flash: session.take_flash()?,
+            superuser: operator.is_superuser,
         })
     }
 }
@@ -67,6 +83,9 @@ pub struct Pager {
     pub capped: bool,
     pub prev: Option<String>,
     pub next: Option<String>,
+    /// Numbered links: (page, link).
+    pub numbers: Vec<(i64, String)>,
+    first: String,
 }
 
 impl Pager {
@@ -88,6 +107,11 @@ impl Pager {
                 format!("{path}?{q}")
             }
         };
+        // Page numbers around this one: the first, the last, and two either side.
+        let numbers = (1..=page.pages)
+            .filter(|p| *p == 1 || *p == page.pages || (p - page.number).abs() <= 2)
+            .map(|p| (p, link(p)))
+            .collect();
         Self {
             page: page.number,
             pages: page.pages,
@@ -95,7 +119,19 @@ impl Pager {
             capped: page.capped,
             prev: (page.number > 1).then(|| link(page.number - 1)),
             next: (page.number < page.pages).then(|| link(page.number + 1)),
+            numbers,
+            first: link(1),
         }
+    }
+
+    /// The list's first page with its filters (an export's address).
+    pub fn first_link(self) -> String {
+        self.first
+    }
+
+    /// Whether page `n` of the numbered links follows a gap (…).
+    pub fn gap_before(&self, i: &usize) -> bool {
+        *i > 0 && self.numbers[*i].0 - self.numbers[*i - 1].0 > 1
     }
 }
 
@@ -137,14 +173,34 @@ struct UsersPage {
     nav: Nav,
     frame: Frame,
     q: String,
+    tail: String,
+    nickname: String,
     rows: Vec<UserListRow>,
     pager: Pager,
+    /// The export of this very list.
+    export: String,
 }
 
 #[derive(Deserialize)]
 pub struct UsersQuery {
     q: Option<String>,
+    /// The mobile's last digits (尾号).
+    tail: Option<String>,
+    nickname: Option<String>,
     page: Option<u32>,
+}
+
+/// The users list's filter from its query (the page's and its export's).
+pub fn users_filter(query: &UsersQuery) -> Result<db::users::Filter, AppError> {
+    let tail = search_text(query.tail.as_deref())?;
+    if !tail.is_empty() && (tail.len() > 11 || !tail.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(AppError::BadRequest("手机尾号只能是数字".into()));
+    }
+    Ok(db::users::Filter {
+        q: search_text(query.q.as_deref())?,
+        tail,
+        nickname: search_text(query.nickname.as_deref())?,
+    })
 }
 
 /// `GET /admin/users/?q=&page=`: accounts whose username or mobile starts with `q`,
@@ -156,13 +212,21 @@ pub async fn users(
     Staff(operator): Staff,
     query: web::Query<UsersQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let q = search_text(query.q.as_deref())?;
-    let (search, page) = (q.clone(), query.page);
+    let filter = users_filter(&query)?;
+    let (search, page) = (filter.clone(), query.page);
     let listed = state
         .db
         .read(move |c| Ok(admin::users(c, &search, page)?))
         .await?;
-    let pager = Pager::new("/admin/users/", &[("q", &q)], listed.page);
+    let fields = [
+        ("q", filter.q.as_str()),
+        ("tail", filter.tail.as_str()),
+        ("nickname", filter.nickname.as_str()),
+    ];
+    let pager = Pager::new("/admin/users/", &fields, listed.page);
+    let export =
+        Pager::new("/admin/users/export.csv", &fields, Page::new(None, 0, None)).first_link();
+    let q = filter.q.clone();
     let rows = listed
         .rows
         .into_iter()
@@ -188,8 +252,11 @@ pub async fn users(
             nav: Nav::from_request(&req),
             frame: Frame::new(&session, &operator, Tab::Users)?,
             q,
+            tail: filter.tail,
+            nickname: filter.nickname,
             rows,
             pager,
+            export,
         },
     )
 }
@@ -247,6 +314,8 @@ struct UserPage {
     identities: Vec<(Identity, String)>,
     audit: Vec<AuditRow>,
     is_self: bool,
+    /// The account's live sessions (强制下线 per session and for all).
+    sessions: Vec<super::info::SessionRow>,
 }
 
 /// `GET /admin/users/<id>/`: an account, its binding, its audit entries, the actions.
@@ -264,6 +333,7 @@ pub async fn user(
         .await?;
     let (user, binding, entries) = found.ok_or(AppError::NotFound)?;
     let audit = audit_rows(entries);
+    let sessions = super::info::session_rows(&state, id, None).await?;
     render(
         StatusCode::OK,
         &UserPage {
@@ -281,6 +351,7 @@ pub async fn user(
                 .collect(),
             audit,
             is_self: user.id == operator.id,
+            sessions,
             user,
         },
     )
@@ -290,6 +361,10 @@ pub async fn user(
 pub struct ChangeForm {
     csrf_token: Option<String>,
     confirm: Option<String>,
+    /// Why the account is disabled (required to disable).
+    reason: Option<String>,
+    /// The session to end (强制下线 one); absent: all of them.
+    session: Option<String>,
 }
 
 /// What an operator can do to an account.
@@ -298,14 +373,31 @@ enum Change {
     Disable,
     Enable,
     Unbind,
+    /// 强制下线: one session, or all.
+    Logout,
+    /// Superusers only.
+    MakeStaff,
+    RevokeStaff,
 }
 
 impl Change {
+    const ALL: [Self; 6] = [
+        Self::Disable,
+        Self::Enable,
+        Self::Unbind,
+        Self::Logout,
+        Self::MakeStaff,
+        Self::RevokeStaff,
+    ];
+
     fn slug(self) -> &'static str {
         match self {
             Self::Disable => "disable",
             Self::Enable => "enable",
             Self::Unbind => "unbind",
+            Self::Logout => "logout",
+            Self::MakeStaff => "staff",
+            Self::RevokeStaff => "unstaff",
         }
     }
 
@@ -314,7 +406,14 @@ impl Change {
             Self::Disable => "禁用账号",
             Self::Enable => "启用账号",
             Self::Unbind => "解除绑定",
+            Self::Logout => "强制下线",
+            Self::MakeStaff => "设为管理员",
+            Self::RevokeStaff => "取消管理员",
         }
+    }
+
+    fn superuser_only(self) -> bool {
+        matches!(self, Self::MakeStaff | Self::RevokeStaff)
     }
 
     fn question(self, user: &User, provider: Provider) -> String {
@@ -328,6 +427,11 @@ impl Change {
             Self::Unbind => {
                 format!("确定解除账号 {who} 的{p}绑定吗？该{p}下次登录时需要重新绑定。")
             }
+            Self::Logout => format!("确定让账号 {who} 的登录设备强制下线吗？"),
+            Self::MakeStaff => {
+                format!("确定把账号 {who} 设为管理员吗？管理员可以查看、禁用和解绑账号。")
+            }
+            Self::RevokeStaff => format!("确定取消账号 {who} 的管理员身份吗？"),
         }
     }
 }
@@ -349,11 +453,20 @@ pub async fn change(
         None | Some("") => Provider::Qq,
         Some(p) => Provider::parse(p).ok_or(AppError::NotFound)?,
     };
-    let what = [Change::Disable, Change::Enable, Change::Unbind]
+    let what = Change::ALL
         .into_iter()
         .find(|c| c.slug() == slug)
         .ok_or(AppError::NotFound)?;
     check_csrf(&state, &session, form.csrf_token.as_deref())?;
+    if what.superuser_only() && !operator.is_superuser {
+        return Err(AppError::Forbidden("需要超级管理员权限".into()));
+    }
+    let reason = form
+        .reason
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_owned();
     let target = state
         .db
         .read(move |c| Ok(db::users::find_by_id(c, id)?))
@@ -363,7 +476,10 @@ pub async fn change(
         return Err(AppError::BadRequest("不能禁用自己的账号".into()));
     }
     let page = format!("/admin/users/{id}/");
-    if !confirmed(form.confirm.as_deref()) {
+    // The user page's disable form carries its reason: that is its confirmation.
+    let asked =
+        confirmed(form.confirm.as_deref()) || (what == Change::Disable && !reason.is_empty());
+    if !asked {
         return ConfirmPage {
             nav: Nav::from_request(&req),
             csrf_token: csrf_token(&state, &session)?,
@@ -377,14 +493,72 @@ pub async fn change(
             },
             button: what.title(),
             cancel: page,
+            reason: what == Change::Disable,
         }
         .respond();
     }
+    if what == Change::Disable
+        && (reason.is_empty()
+            || reason.chars().count() > 200
+            || reason.chars().any(char::is_control))
+    {
+        return Err(AppError::BadRequest("请填写禁用原因（1-200个字）".into()));
+    }
     let origin = Origin::new(super::client(&state, &req).address(), Channel::Admin);
     let notice = match what {
+        Change::Logout => {
+            let ended = match form.session.as_deref().filter(|h| !h.is_empty()) {
+                Some(handle) => usize::from(crate::sessions::end(&state.codes, id, handle).await?),
+                None => {
+                    // Every session, listed or not, and every API token.
+                    let n = crate::sessions::end_all_but(&state.codes, id, None).await?;
+                    state
+                        .db
+                        .write(move |c| Ok(db::users::raise_session_epoch(c, id)?))
+                        .await?;
+                    n
+                }
+            };
+            accounts::record_by(
+                &state.db,
+                Some(operator.id),
+                id,
+                Action::SessionsEnded,
+                &format!("sessions={ended} by=operator"),
+                &origin,
+            )
+            .await?;
+            format!("已强制下线{ended}个会话")
+        }
+        Change::MakeStaff | Change::RevokeStaff => {
+            let on = what == Change::MakeStaff;
+            if target.id == operator.id {
+                return Err(AppError::BadRequest("不能修改自己的管理员身份".into()));
+            }
+            let changed = state
+                .db
+                .write(move |c| Ok(db::users::set_staff(c, id, on)?))
+                .await?;
+            if changed > 0 {
+                let action = if on {
+                    Action::StaffGranted
+                } else {
+                    Action::StaffRevoked
+                };
+                accounts::record_by(&state.db, Some(operator.id), id, action, "", &origin).await?;
+            }
+            match (on, changed > 0) {
+                (true, true) => "已设为管理员".to_owned(),
+                (false, true) => "已取消管理员身份".to_owned(),
+                (true, false) => "该账号本来就是管理员".to_owned(),
+                (false, false) => "该账号本来就不是管理员".to_owned(),
+            }
+        }
         Change::Disable | Change::Enable => {
             let active = what == Change::Enable;
-            if accounts::set_active(&state.db, &operator, id, active, &origin).await? {
+            if accounts::set_active_because(&state.db, &operator, id, active, &reason, &origin)
+                .await?
+            {
                 tracing::info!(
                     operator = operator.id,
                     user_id = id,
@@ -451,6 +625,7 @@ struct BindingsPage {
     provider: String,
     rows: Vec<BindingRow>,
     pager: Pager,
+    export: String,
 }
 
 #[derive(Deserialize)]
@@ -458,6 +633,21 @@ pub struct BindingsQuery {
     openid: Option<String>,
     provider: Option<String>,
     page: Option<u32>,
+}
+
+/// The identities list's filter from its query (the page's and its export's).
+pub fn bindings_filter(query: &BindingsQuery) -> Result<db::identities::Filter, AppError> {
+    let openid = search_text(query.openid.as_deref())?;
+    let provider = match query.provider.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(p) => Some(
+            Provider::parse(p).ok_or_else(|| AppError::BadRequest("没有这个登录方式".into()))?,
+        ),
+    };
+    Ok(db::identities::Filter {
+        provider,
+        prefix: openid,
+    })
 }
 
 /// `?provider=`: which provider's identity a change or a list is about.
@@ -474,17 +664,8 @@ pub async fn bindings(
     Staff(operator): Staff,
     query: web::Query<BindingsQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let openid = search_text(query.openid.as_deref())?;
-    let provider = match query.provider.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(p) => Some(
-            Provider::parse(p).ok_or_else(|| AppError::BadRequest("没有这个登录方式".into()))?,
-        ),
-    };
-    let filter = db::identities::Filter {
-        provider,
-        prefix: openid.clone(),
-    };
+    let filter = bindings_filter(&query)?;
+    let (openid, provider) = (filter.prefix.clone(), filter.provider);
     let page = query.page;
     let listed = state
         .db
@@ -494,11 +675,14 @@ pub async fn bindings(
         .map(Provider::as_str)
         .unwrap_or_default()
         .to_owned();
-    let pager = Pager::new(
-        "/admin/bindings/",
-        &[("openid", &openid), ("provider", &provider)],
-        listed.page,
-    );
+    let fields = [("openid", openid.as_str()), ("provider", provider.as_str())];
+    let pager = Pager::new("/admin/bindings/", &fields, listed.page);
+    let export = Pager::new(
+        "/admin/bindings/export.csv",
+        &fields,
+        Page::new(None, 0, None),
+    )
+    .first_link();
     let rows = listed
         .rows
         .into_iter()
@@ -523,6 +707,7 @@ pub async fn bindings(
             provider,
             rows,
             pager,
+            export,
         },
     )
 }
@@ -546,6 +731,9 @@ struct AuditPage {
     unknown_user: bool,
     audit: Vec<AuditRow>,
     pager: Pager,
+    from: String,
+    until: String,
+    export: String,
 }
 
 #[derive(Deserialize)]
@@ -553,7 +741,48 @@ pub struct AuditQuery {
     /// A username or mobile: entries done by or to that account.
     user: Option<String>,
     action: Option<String>,
+    /// Days (Beijing time, `YYYY-MM-DD`), both included.
+    from: Option<String>,
+    until: Option<String>,
     page: Option<u32>,
+}
+
+/// A day as operators type it (Beijing time) → its start in UTC.
+fn beijing_day(raw: Option<&str>, field: &str) -> Result<Option<chrono::NaiveDateTime>, AppError> {
+    let raw = raw.unwrap_or_default().trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let day = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .map_err(|_| AppError::BadRequest(format!("{field}须为日期，如 2026-12-01")))?;
+    Ok(day
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t - chrono::Duration::hours(8)))
+}
+
+/// The audit list's filter fields from its query: who, which action, which days.
+pub type AuditFields = (
+    String,
+    Option<Action>,
+    (Option<chrono::NaiveDateTime>, Option<chrono::NaiveDateTime>),
+);
+
+pub fn audit_query(query: &AuditQuery) -> Result<AuditFields, AppError> {
+    let user = search_text(query.user.as_deref())?;
+    let action = match query.action.as_deref().unwrap_or_default().trim() {
+        "" => None,
+        a => Some(Action::parse(a).ok_or_else(|| AppError::BadRequest("未知的操作类型".into()))?),
+    };
+    let from = beijing_day(query.from.as_deref(), "开始日期")?;
+    // `until` names the last day included: up to the next day's start.
+    let until =
+        beijing_day(query.until.as_deref(), "结束日期")?.map(|t| t + chrono::Duration::days(1));
+    if let (Some(f), Some(u)) = (from, until) {
+        if f >= u {
+            return Err(AppError::BadRequest("开始日期不能晚于结束日期".into()));
+        }
+    }
+    Ok((user, action, (from, until)))
 }
 
 /// `GET /admin/audit/?user=&action=&page=`: the audit log, newest first.
@@ -564,23 +793,29 @@ pub async fn audit_log(
     Staff(operator): Staff,
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let user = search_text(query.user.as_deref())?;
-    let action_raw = query
-        .action
-        .as_deref()
-        .unwrap_or_default()
-        .trim()
-        .to_owned();
-    let action = match action_raw.as_str() {
-        "" => None,
-        a => Some(Action::parse(a).ok_or_else(|| AppError::BadRequest("未知的操作类型".into()))?),
-    };
+    let (user, action, range) = audit_query(&query)?;
+    let action_raw = action.map(Action::as_str).unwrap_or_default();
     let (who, page) = (user.clone(), query.page);
     let listed = state
         .db
-        .read(move |c| Ok(admin::audit_log(c, &who, action, page)?))
+        .read(move |c| Ok(admin::audit_log(c, &who, action, range, page)?))
         .await?;
-    let filters = [("user", user.as_str()), ("action", action_raw.as_str())];
+    let (from, until) = (
+        query.from.as_deref().unwrap_or_default().trim().to_owned(),
+        query.until.as_deref().unwrap_or_default().trim().to_owned(),
+    );
+    let filters = [
+        ("user", user.as_str()),
+        ("action", action_raw),
+        ("from", from.as_str()),
+        ("until", until.as_str()),
+    ];
+    let export = Pager::new(
+        "/admin/audit/export.csv",
+        &filters,
+        Page::new(None, 0, None),
+    )
+    .first_link();
     let (audit, pager, unknown_user) = match listed {
         Some(l) => (
             audit_rows(l.rows),
@@ -610,6 +845,9 @@ pub async fn audit_log(
             unknown_user,
             audit,
             pager,
+            from,
+            until,
+            export,
         },
     )
 }
@@ -632,5 +870,140 @@ mod tests {
         assert_eq!((p.page, p.next.as_deref()), (3, None));
         let p = Pager::new("/admin/audit/", &[], Page::new(Some(0), 0, None));
         assert_eq!((p.page, p.pages, p.prev.as_deref()), (1, 1, None));
+    }
+}
+
+// ------------------------------------------------------------------ assisted changes
+
+#[derive(Deserialize)]
+pub struct MobileForm {
+    csrf_token: Option<String>,
+    mobile: Option<String>,
+    /// `send`: a code to the new mobile, which the customer reads out.
+    action: Option<String>,
+    sms_code: Option<String>,
+    /// Without a code: why the operator changes it on their own word.
+    reason: Option<String>,
+}
+
+/// `POST /admin/users/<id>/mobile/` (superusers): a customer's new mobile, verified by a
+/// code sent to it (`action=send`, then `sms_code`), or on the operator's word with a
+/// reason. Every session of the account ends; the audit log says how.
+pub async fn change_mobile(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+    crate::web::auth::Superuser(operator): crate::web::auth::Superuser,
+    path: web::Path<i32>,
+    form: web::Form<MobileForm>,
+) -> Result<HttpResponse, AppError> {
+    use crate::codes::{service, Purpose};
+    check_csrf(&state, &session, form.csrf_token.as_deref())?;
+    let id = path.into_inner();
+    let target = state
+        .db
+        .read(move |c| Ok(db::users::find_by_id(c, id)?))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let page = format!("/admin/users/{id}/");
+    let mobile = crate::domain::Mobile::parse(form.mobile.as_deref().unwrap_or_default().trim())
+        .ok_or_else(|| AppError::BadRequest("请输入正确的手机号码".into()))?;
+    if mobile.as_str() == target.mobile {
+        return Err(AppError::BadRequest("新手机号与原手机号相同".into()));
+    }
+    let client = super::client(&state, &req);
+    if form.action.as_deref() == Some("send") {
+        match service::send_own_code(
+            &state.codes,
+            &state.sms,
+            state.settings.rate_limits,
+            &client.bucket(),
+            &mobile,
+            Purpose::Bind,
+        )
+        .await
+        {
+            Ok(()) => {}
+            Err(service::SendSmsError::Limited(l)) => return Err(AppError::Limited(l)),
+            Err(service::SendSmsError::Unavailable(e)) => return Err(e.into()),
+            Err(e) => return Err(AppError::BadRequest(e.to_string())),
+        }
+        session.set_flash(&format!(
+            "验证码已发送至 {}，请客户告知后填写",
+            mobile.masked()
+        ))?;
+        return Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, page))
+            .finish());
+    }
+    let code = form.sms_code.as_deref().map(str::trim).unwrap_or_default();
+    let reason = form
+        .reason
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_owned();
+    let how = if !code.is_empty() {
+        service::check_sms_code(&state.codes, Purpose::Bind, &mobile, code)
+            .await
+            .map_err(|e| match e {
+                service::SmsCodeError::Store(s) => AppError::from(s),
+                other => AppError::BadRequest(other.to_string()),
+            })?;
+        service::consume_sms_code(&state.codes, Purpose::Bind, &mobile, code)
+            .await
+            .map_err(|e| AppError::BadRequest(e.to_string()))?;
+        "sms".to_owned()
+    } else if !reason.is_empty()
+        && reason.chars().count() <= 200
+        && !reason.chars().any(char::is_control)
+    {
+        format!("operator reason={reason}")
+    } else {
+        return Err(AppError::BadRequest(
+            "请填写客户收到的验证码，或填写更换原因（1-200个字）".into(),
+        ));
+    };
+    let origin = Origin::new(client.address(), Channel::Admin);
+    let detail = format!(
+        "from={} to={} by={how}",
+        crate::domain::mask_middle(&target.mobile),
+        mobile.masked()
+    );
+    let (new, actor) = (mobile.as_str().to_owned(), operator.id);
+    let changed = state
+        .db
+        .write(move |c| {
+            Ok(db::transaction(c, |c| {
+                let n = db::users::set_mobile(c, id, &new)?;
+                db::audit::record(
+                    c,
+                    Some(actor),
+                    Action::MobileChanged,
+                    Some(id),
+                    &detail,
+                    db::now(),
+                    &origin,
+                )?;
+                Ok::<_, diesel::result::Error>(n)
+            }))
+        })
+        .await?;
+    match changed {
+        Ok(_) => {
+            let _ = crate::sessions::end_all_but(&state.codes, id, None).await;
+            session.set_flash(&format!(
+                "手机号已更换为 {}，该账号已在所有设备上退出",
+                mobile.masked()
+            ))?;
+            Ok(HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, page))
+                .finish())
+        }
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => Err(AppError::Conflict("该手机号已被其他账号使用".into())),
+        Err(e) => Err(AppError::from(db::DbError::from(e))),
     }
 }

@@ -220,6 +220,7 @@ pub async fn unbind(
             action: format!("/info/{provider}/unbind/"),
             button: "确定解除",
             cancel: "/info/".to_owned(),
+            reason: false,
         }
         .respond();
     }

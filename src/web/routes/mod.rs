@@ -3,6 +3,8 @@
 
 pub mod account;
 pub mod admin;
+pub mod admin_dashboard;
+pub mod admin_export;
 pub mod codes;
 pub mod dev_providers;
 pub mod dev_qq;

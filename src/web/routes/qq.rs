@@ -161,9 +161,12 @@ async fn login_url(
 ) -> Result<HttpResponse, ApiError> {
     // The seed's JSON answer: refusals are JSON too.
     let login_url = start_login(state, req, session, q, provider).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(serde_json::json!({ "code": "0", "errmsg": "OK", "login_url": login_url })))
+    Ok(noted(
+        HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(serde_json::json!({ "code": "0", "errmsg": "OK", "login_url": login_url })),
+        Event::LoginStarted(provider),
+    ))
 }
 
 /// `GET /qq/authorize/?next=`: straight to QQ (the login page's button).
@@ -215,10 +218,13 @@ async fn authorize(
         return render(StatusCode::OK, &page);
     }
     let login_url = start_login(state, req, session, q, provider).await?;
-    Ok(HttpResponse::Found()
-        .insert_header((header::LOCATION, login_url))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .finish())
+    Ok(noted(
+        HttpResponse::Found()
+            .insert_header((header::LOCATION, login_url))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish(),
+        Event::LoginStarted(provider),
+    ))
 }
 
 /// `?code=&state=` as the provider sends the browser back (the API's also carries the
@@ -880,9 +886,12 @@ pub async fn bind_submit(
             if bound.created {
                 session.set_first_visit()?;
             }
-            Ok(redirect(&auth::landing(&session, &pending.next))
-                .cookie(cookie)
-                .finish())
+            Ok(noted(
+                redirect(&auth::landing(&session, &pending.next))
+                    .cookie(cookie)
+                    .finish(),
+                Event::Bound(pending.provider),
+            ))
         }
         Err(BindError::Unavailable(e)) => Err(e.into()),
         Err(BindError::Limited(limited)) => {

@@ -1,0 +1,56 @@
+//! Daily event counts for the operators' dashboard (logins started, bind forms shown,
+//! binds refused by row, SMS sent...): counted in memory as they happen and added to
+//! `tb_event_counts` every few seconds (and before the dashboard reads them), so the
+//! numbers hold across instances and restarts while a login costs no extra write.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::NaiveDate;
+
+use crate::db::{self, Db};
+
+#[derive(Clone, Default)]
+pub struct Counter {
+    pending: Arc<Mutex<HashMap<(NaiveDate, String), i64>>>,
+}
+
+impl Counter {
+    /// One more `event` today (UTC).
+    pub fn add(&self, event: &str) {
+        // Days as the shop lives them: Beijing time.
+        let day = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
+        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        *p.entry((day, event.to_owned())).or_insert(0) += 1;
+    }
+
+    /// Adds what was counted since the last flush to the database. What could not be
+    /// written is kept for the next flush.
+    pub async fn flush(&self, db: &Db) {
+        let taken: Vec<((NaiveDate, String), i64)> = {
+            let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            p.drain().collect()
+        };
+        if taken.is_empty() {
+            return;
+        }
+        let rows = taken.clone();
+        let written = db
+            .write(move |c| {
+                Ok(db::transaction(c, |c| {
+                    for ((day, event), n) in &rows {
+                        db::events::add(c, *day, event, *n)?;
+                    }
+                    Ok::<_, diesel::result::Error>(())
+                })?)
+            })
+            .await;
+        if let Err(e) = written {
+            tracing::warn!(error = %e, "event counts not written; kept for the next try");
+            let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            for (k, n) in taken {
+                *p.entry(k).or_insert(0) += n;
+            }
+        }
+    }
+}
