@@ -14,6 +14,7 @@ mod callback;
 mod cli;
 mod codes;
 mod concurrency;
+mod console;
 mod faults;
 mod health;
 mod instances;

@@ -967,7 +967,9 @@ pub async fn change_mobile(
     let origin = Origin::new(client.address(), Channel::Admin);
     let detail = format!(
         "from={} to={} by={how}",
-        crate::domain::mask_middle(&target.mobile),
+        crate::domain::Mobile::parse(&target.mobile)
+            .map(|m| m.masked())
+            .unwrap_or_else(|| crate::domain::mask_middle(&target.mobile)),
         mobile.masked()
     );
     let (new, actor) = (mobile.as_str().to_owned(), operator.id);
