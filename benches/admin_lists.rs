@@ -3,7 +3,10 @@
 //! `cargo bench --bench admin_lists [-- USERS [REQUESTS]]` (defaults: 100000 users, 100
 //! requests a page): seeds a fresh SQLite file with USERS accounts (every other one bound
 //! to a QQ, two audit entries per bound account), starts qqbind on a loopback port, logs
-//! in as an operator and times each page over HTTP, one request at a time.
+//! in as an operator and times each page over HTTP, one request at a time. Then it
+//! downloads each CSV export of the whole list (streamed) and prints its size, time and
+//! this process's resident memory before, at its peak during, and after (the server and
+//! the client share the process: flat memory means neither held the file).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
@@ -189,4 +192,52 @@ async fn main() {
             ms(*times.last().unwrap())
         );
     }
+
+    println!("CSV exports of the whole lists (streamed), resident memory of this process:");
+    println!(
+        "{:<10} {:>9} {:>10} {:>8} {:>11} {:>11} {:>11}",
+        "export", "rows", "MiB", "s", "RSS before", "RSS peak", "RSS after"
+    );
+    for (name, path) in [
+        ("users", "/admin/users/export.csv"),
+        ("bindings", "/admin/bindings/export.csv"),
+        ("audit", "/admin/audit/export.csv"),
+    ] {
+        let before = rss_kib();
+        let mut peak = before;
+        let t = Instant::now();
+        let mut r = client.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let (mut bytes, mut lines) = (0usize, 0usize);
+        while let Some(chunk) = r.chunk().await.unwrap() {
+            bytes += chunk.len();
+            lines += chunk.iter().filter(|b| **b == b'\n').count();
+            peak = peak.max(rss_kib());
+        }
+        let took = t.elapsed();
+        let after = rss_kib();
+        println!(
+            "{name:<10} {:>9} {:>10.1} {:>8.2} {:>8} MiB {:>8} MiB {:>8} MiB",
+            lines - 1,
+            bytes as f64 / 1048576.0,
+            took.as_secs_f64(),
+            before / 1024,
+            peak / 1024,
+            after / 1024
+        );
+    }
 }
+
+/// This process's resident memory (`VmRSS`), KiB.
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(str::to_owned))
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
