@@ -282,47 +282,143 @@ pub struct LoginNoted {
     pub closing_cancelled: bool,
 }
 
+/// The logins on their way to the history, and the accounts known to have accepted the
+/// documents in force: a returning login writes nothing and reads nothing more (its
+/// history line joins the next batch, written every two seconds and before any page
+/// that shows the history).
+#[derive(Clone, Default)]
+pub struct LoginLog {
+    pending: std::sync::Arc<std::sync::Mutex<Vec<PendingLogin>>>,
+    /// (user id, terms version, privacy version) seen current.
+    consented: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<(i32, String, String)>>>,
+}
+
+#[derive(Debug, Clone)]
+struct PendingLogin {
+    user_id: i32,
+    method: &'static str,
+    at: chrono::NaiveDateTime,
+    ip: String,
+    user_agent: String,
+}
+
+impl LoginLog {
+    fn push(&self, login: PendingLogin) {
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(login);
+    }
+
+    /// Writes the pending logins (kept for the next try when the database fails).
+    pub async fn flush(&self, db: &db::Db) {
+        let taken: Vec<PendingLogin> =
+            std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        if taken.is_empty() {
+            return;
+        }
+        let rows = taken.clone();
+        let written = db
+            .write(move |c| {
+                Ok(db::transaction(c, |c| {
+                    for l in &rows {
+                        login_history::record(c, l.user_id, l.method, l.at, &l.ip, &l.user_agent)?;
+                    }
+                    Ok::<_, diesel::result::Error>(())
+                })?)
+            })
+            .await;
+        if let Err(e) = written {
+            tracing::warn!(error = %e, "login history not written; kept for the next try");
+            self.pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(taken);
+        }
+    }
+
+    fn knows_current(&self, key: &(i32, String, String)) -> bool {
+        self.consented
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(key)
+    }
+
+    fn note_current(&self, key: (i32, String, String)) {
+        self.consented
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key);
+    }
+}
+
 /// Notes a login of `user` by `method` from `ip`: `last_login` (at most once a minute),
-/// the history, a closing cancelled; and says whether the account's consent is current.
+/// the history (batched, see [`LoginLog`]), a closing cancelled; and says whether the
+/// account's consent is current.
 pub async fn note_login(
     db: &db::Db,
+    log: &LoginLog,
     user: &User,
     method: &'static str,
     ip: &str,
     user_agent: &str,
     versions: (String, String),
 ) -> Result<LoginNoted, db::DbError> {
+    let now = db::now();
+    log.push(PendingLogin {
+        user_id: user.id,
+        method,
+        at: now,
+        ip: ip.to_owned(),
+        user_agent: user_agent
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(256)
+            .collect(),
+    });
     let (id, last, closing) = (user.id, user.last_login, user.delete_requested_at);
-    let (ip, ua) = (ip.to_owned(), user_agent.to_owned());
-    db.write(move |c| {
-        Ok(db::transaction(c, |c| {
-            let now = db::now();
-            if users::login_is_news(last, now) {
-                users::touch_last_login(c, id, now)?;
-            }
-            login_history::record(c, id, method, now, &ip, &ua)?;
-            let closing_cancelled =
-                closing.is_some() && users::set_delete_requested(c, id, None)? == 1;
-            if closing_cancelled {
-                let origin = Origin::new(ip.clone(), audit::Channel::Form);
-                audit::record(
-                    c,
-                    Some(id),
-                    Action::AccountCloseCancelled,
-                    Some(id),
-                    "",
-                    now,
-                    &origin,
-                )?;
-            }
-            let consent_current = consent::is_current(c, id, (&versions.0, &versions.1))?;
-            Ok::<_, diesel::result::Error>(LoginNoted {
-                consent_current,
-                closing_cancelled,
-            })
-        })?)
-    })
-    .await
+    let key = (id, versions.0.clone(), versions.1.clone());
+    let known = log.knows_current(&key);
+    if known && closing.is_none() && !users::login_is_news(last, now) {
+        return Ok(LoginNoted {
+            consent_current: true,
+            closing_cancelled: false,
+        });
+    }
+    let ip = ip.to_owned();
+    let noted = db
+        .write(move |c| {
+            Ok(db::transaction(c, |c| {
+                if users::login_is_news(last, now) {
+                    users::touch_last_login(c, id, now)?;
+                }
+                let closing_cancelled =
+                    closing.is_some() && users::set_delete_requested(c, id, None)? == 1;
+                if closing_cancelled {
+                    let origin = Origin::new(ip.clone(), audit::Channel::Form);
+                    audit::record(
+                        c,
+                        Some(id),
+                        Action::AccountCloseCancelled,
+                        Some(id),
+                        "",
+                        now,
+                        &origin,
+                    )?;
+                }
+                let consent_current =
+                    known || consent::is_current(c, id, (&versions.0, &versions.1))?;
+                Ok::<_, diesel::result::Error>(LoginNoted {
+                    consent_current,
+                    closing_cancelled,
+                })
+            })?)
+        })
+        .await?;
+    if noted.consent_current {
+        log.note_current(key);
+    }
+    Ok(noted)
 }
 
 /// Records that `user_id` accepted both documents in force, in `context` (`register`,

@@ -251,6 +251,7 @@ impl Application {
             .with_wechat_in_app(wechat_in_app),
             clock,
             counts: metrics.counts(),
+            logins: crate::self_service::LoginLog::default(),
         };
         let server = build_server(listener, state.clone(), sims, metrics.clone())?;
         tokio::spawn(maintain(state.clone()));
@@ -481,6 +482,7 @@ fn form_error(e: &actix_web::error::UrlencodedError) -> actix_web::Error {
 /// go, and accounts whose closing cooled off are erased. One pass; failures are logged
 /// and tried again at the next.
 pub async fn maintain_once(state: &AppState) {
+    state.logins.flush(&state.db).await;
     let now = state.clock.now();
     let s = &state.settings;
     match crate::self_service::prune_login_history(&state.db, s.login_history_days, now).await {
@@ -506,9 +508,10 @@ async fn maintain(state: AppState) {
 }
 
 async fn flush_counts(state: AppState) {
-    let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(2));
     loop {
         every.tick().await;
+        state.logins.flush(&state.db).await;
         state.counts.flush(&state.db).await;
     }
 }

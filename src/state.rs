@@ -24,6 +24,8 @@ pub struct AppState {
     pub clock: Clock,
     /// The dashboard's daily counts, on their way to the database.
     pub counts: crate::counts::Counter,
+    /// The login history on its way to the database; who consented.
+    pub logins: crate::self_service::LoginLog,
 }
 
 impl AppState {

@@ -243,6 +243,7 @@ pub async fn log_in(
     let ua = user_agent(req).to_owned();
     let noted = crate::self_service::note_login(
         &state.db,
+        &state.logins,
         user,
         method,
         &ip,
@@ -327,6 +328,7 @@ pub async fn record_login(
     let ip = crate::web::routes::client(state, req).address();
     crate::self_service::note_login(
         &state.db,
+        &state.logins,
         user,
         "api",
         &ip,

@@ -86,22 +86,20 @@ async fn a_new_document_version_is_accepted_at_the_next_login(kind: Setup) {
     let b = app.browser();
     register(&app, &b, "xiaoming", MOBILE).await;
     let user = app.user_by_mobile(MOBILE).await.unwrap();
-    // The account accepted 0.9 last.
-    app.state
-        .db
-        .write(move |c| {
-            Ok(db::consent::accept_both(
-                c,
-                user.id,
-                ("0.9", "0.9"),
-                "register",
-                &db::audit::Origin::new("10.0.0.1", db::audit::Channel::Form),
-                db::now(),
-            )?)
-        })
-        .await
-        .unwrap();
-    let other = app.browser();
+    // The shop publishes 《用户协议》 2.0: the next start runs with TERMS_VERSION=2.0.
+    let mut settings = test_settings(
+        &app.database_url,
+        app.redis.as_ref().map(RedisServer::url),
+        &app.qq.url,
+    );
+    settings.terms_version = "2.0".to_owned();
+    let next_start = qqbind::startup::Application::build(settings).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", next_start.port());
+    tokio::spawn(next_start.run_until_stopped());
+    let other = Browser {
+        base,
+        ..app.browser()
+    };
     let r = other.post_login("xiaoming", PASSWORD).await;
     assert_is_redirect_to(&r, "/consent/?next=/");
     let r = other.get("/info/").await;
@@ -112,7 +110,7 @@ async fn a_new_document_version_is_accepted_at_the_next_login(kind: Setup) {
         .text()
         .await
         .unwrap();
-    assert!(page.contains("版本 1.0"), "{page}");
+    assert!(page.contains("版本 2.0"), "{page}");
     assert!(
         page.contains("id=\"allow\" name=\"allow\" type=\"checkbox\" value=\"on\">"),
         "unticked"
@@ -150,7 +148,10 @@ async fn a_new_document_version_is_accepted_at_the_next_login(kind: Setup) {
     );
     assert_eq!(app.audit_actions(user.id).await[0], "consent_given");
     // Accepted: the next login goes straight on.
-    let again = app.browser();
+    let again = Browser {
+        base: other.base.clone(),
+        ..app.browser()
+    };
     assert_is_redirect_to(&again.post_login("xiaoming", PASSWORD).await, "/");
 }
 
@@ -488,6 +489,7 @@ async fn old_logins_are_pruned(kind: Setup) {
         })
         .await
         .unwrap();
+    app.state.logins.flush(&app.state.db).await;
     let count = || async {
         app.state
             .db

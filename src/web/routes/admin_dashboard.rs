@@ -177,6 +177,7 @@ impl Counts {
 /// The last 30 days' counts, up to `today` (Beijing).
 pub async fn counts(state: &AppState, today: NaiveDate) -> Result<Counts, AppError> {
     state.counts.flush(&state.db).await;
+    state.logins.flush(&state.db).await;
     let first = today - chrono::Duration::days(DAYS - 1);
     let since = first.and_hms_opt(0, 0, 0).unwrap_or_default() - chrono::Duration::hours(8);
     let (joined, logins, events) = state

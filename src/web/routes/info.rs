@@ -118,6 +118,7 @@ pub async fn info_page(
     LoggedIn(user): LoggedIn,
 ) -> Result<HttpResponse, AppError> {
     let uid = user.id;
+    state.logins.flush(&state.db).await;
     let (mut bound, recent) = state
         .db
         .read(move |c| {
@@ -366,6 +367,7 @@ pub async fn export(
     state: web::Data<AppState>,
     LoggedIn(user): LoggedIn,
 ) -> Result<HttpResponse, AppError> {
+    state.logins.flush(&state.db).await;
     let data = crate::self_service::export(&state.db, user.id)
         .await?
         .ok_or(AppError::NotFound)?;
