@@ -12,7 +12,9 @@ use crate::db::{self, Db};
 
 #[derive(Clone, Default)]
 pub struct Counter {
-    pending: Arc<Mutex<HashMap<(NaiveDate, String), i64>>>,
+    /// Day → event → count (looked up by `&str`: counting allocates only for a new
+    /// event of the day).
+    pending: Arc<Mutex<HashMap<NaiveDate, HashMap<String, i64>>>>,
 }
 
 impl Counter {
@@ -21,7 +23,13 @@ impl Counter {
         // Days as the shop lives them: Beijing time.
         let day = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
         let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        *p.entry((day, event.to_owned())).or_insert(0) += 1;
+        let today = p.entry(day).or_default();
+        match today.get_mut(event) {
+            Some(n) => *n += 1,
+            None => {
+                today.insert(event.to_owned(), 1);
+            }
+        }
     }
 
     /// Adds what was counted since the last flush to the database. What could not be
@@ -29,7 +37,9 @@ impl Counter {
     pub async fn flush(&self, db: &Db) {
         let taken: Vec<((NaiveDate, String), i64)> = {
             let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-            p.drain().collect()
+            p.drain()
+                .flat_map(|(day, events)| events.into_iter().map(move |(e, n)| ((day, e), n)))
+                .collect()
         };
         if taken.is_empty() {
             return;
@@ -48,8 +58,8 @@ impl Counter {
         if let Err(e) = written {
             tracing::warn!(error = %e, "event counts not written; kept for the next try");
             let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-            for (k, n) in taken {
-                *p.entry(k).or_insert(0) += n;
+            for ((day, event), n) in taken {
+                *p.entry(day).or_default().entry(event).or_insert(0) += n;
             }
         }
     }

@@ -320,11 +320,18 @@ impl LoginLog {
         let rows = taken.clone();
         let written = db
             .write(move |c| {
+                let batch: Vec<login_history::Row<'_>> = rows
+                    .iter()
+                    .map(|l| login_history::Row {
+                        user_id: l.user_id,
+                        method: l.method,
+                        at: l.at,
+                        ip: &l.ip,
+                        user_agent: &l.user_agent,
+                    })
+                    .collect();
                 Ok(db::transaction(c, |c| {
-                    for l in &rows {
-                        login_history::record(c, l.user_id, l.method, l.at, &l.ip, &l.user_agent)?;
-                    }
-                    Ok::<_, diesel::result::Error>(())
+                    login_history::record_many(c, &batch)
                 })?)
             })
             .await;

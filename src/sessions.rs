@@ -19,6 +19,9 @@ pub struct SessionInfo {
     pub created: i64,
     pub ip: String,
     pub device: String,
+    /// Unix seconds of its last request (noted once a minute); 0: none since created.
+    #[serde(default)]
+    pub seen: i64,
 }
 
 /// One live session as listed.
@@ -29,10 +32,6 @@ pub struct LiveSession {
     pub info: SessionInfo,
     /// Unix seconds of its last request (as noted, once a minute).
     pub last_seen: i64,
-}
-
-fn seen_key(user_id: i32) -> String {
-    format!("{}:seen", keys::sessions_of(user_id))
 }
 
 /// The handle of session `sid`: a digest, so a page never shows a session id.
@@ -52,13 +51,10 @@ pub async fn register(
     let value = serde_json::to_string(info).unwrap_or_default();
     codes
         .hset(&keys::sessions_of(user_id), sid, &value, lasts)
-        .await?;
-    codes
-        .hset(&seen_key(user_id), sid, &info.created.to_string(), lasts)
         .await
 }
 
-/// Notes that session `sid` was seen at `now`.
+/// Notes that session `sid` was seen at `now` (once a minute: a read and a write).
 pub async fn seen(
     codes: &CodeStore,
     user_id: i32,
@@ -66,27 +62,31 @@ pub async fn seen(
     now: i64,
     lasts: Duration,
 ) -> Result<(), StoreError> {
-    codes
-        .hset(&seen_key(user_id), sid, &now.to_string(), lasts)
-        .await
+    let key = keys::sessions_of(user_id);
+    let Some(mut info) = codes
+        .hgetall(&key)
+        .await?
+        .into_iter()
+        .find(|(k, _)| k == sid)
+        .and_then(|(_, v)| serde_json::from_str::<SessionInfo>(&v).ok())
+    else {
+        return Ok(());
+    };
+    info.seen = now;
+    let value = serde_json::to_string(&info).unwrap_or_default();
+    codes.hset(&key, sid, &value, lasts).await
 }
 
 /// The account's live sessions, newest first, each with its id (for the caller only).
 async fn live(codes: &CodeStore, user_id: i32) -> Result<Vec<(String, LiveSession)>, StoreError> {
     let all = codes.hgetall(&keys::sessions_of(user_id)).await?;
-    let seen: std::collections::HashMap<String, i64> = codes
-        .hgetall(&seen_key(user_id))
-        .await?
-        .into_iter()
-        .filter_map(|(k, v)| Some((k, v.parse().ok()?)))
-        .collect();
     let mut out = Vec::new();
     for (sid, value) in all {
         let owner = codes.get(&keys::live_session(&sid)).await?;
         let info: Option<SessionInfo> = serde_json::from_str(&value).ok();
         match (owner, info) {
             (Some(o), Some(info)) if o == user_id.to_string() => {
-                let last_seen = seen.get(&sid).copied().unwrap_or(info.created);
+                let last_seen = info.seen.max(info.created);
                 out.push((
                     sid.clone(),
                     LiveSession {
@@ -112,9 +112,9 @@ pub async fn list(codes: &CodeStore, user_id: i32) -> Result<Vec<LiveSession>, S
         .collect())
 }
 
-async fn forget(codes: &CodeStore, user_id: i32, sid: &str) -> Result<(), StoreError> {
-    codes.hdel(&keys::sessions_of(user_id), sid).await?;
-    codes.hdel(&seen_key(user_id), sid).await
+/// Drops session `sid` from the account's list (it ended).
+pub async fn forget(codes: &CodeStore, user_id: i32, sid: &str) -> Result<(), StoreError> {
+    codes.hdel(&keys::sessions_of(user_id), sid).await
 }
 
 /// Ends the account's session named `handle`; false when there is none (ended already,

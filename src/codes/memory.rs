@@ -138,7 +138,15 @@ impl MemoryStore {
     pub fn hset(&self, key: &str, field: &str, value: &str, ttl: Duration) {
         let now = Instant::now();
         let mut inner = self.lock();
-        inner.hashes.retain(|_, (_, at)| *at > now);
+        inner.writes_since_sweep += 1;
+        if inner.writes_since_sweep >= SWEEP_EVERY {
+            inner.writes_since_sweep = 0;
+            inner.map.retain(|_, e| e.expires_at > now);
+            inner.hashes.retain(|_, (_, at)| *at > now);
+        }
+        if inner.hashes.get(key).is_some_and(|(_, at)| *at <= now) {
+            inner.hashes.remove(key);
+        }
         let entry = inner
             .hashes
             .entry(key.to_owned())

@@ -68,14 +68,7 @@ pub fn user_of(
     provider: Provider,
     openid: &str,
 ) -> QueryResult<Option<User>> {
-    use super::schema::tb_users;
-    t::table
-        .inner_join(tb_users::table)
-        .filter(t::provider.eq(provider.as_str()))
-        .filter(t::openid.eq(openid))
-        .select(User::as_select())
-        .first(conn)
-        .optional()
+    Ok(login_of(conn, provider, openid)?.map(|(_, user)| user))
 }
 
 /// The identity `(provider, openid)` with its account (one query): a returning login.

@@ -53,6 +53,35 @@ pub fn record(
         .map(|_| ())
 }
 
+/// One login to write in a batch.
+pub struct Row<'a> {
+    pub user_id: i32,
+    pub method: &'a str,
+    pub at: NaiveDateTime,
+    pub ip: &'a str,
+    pub user_agent: &'a str,
+}
+
+/// Writes many logins in multi-row inserts (a batch of the app's login log).
+pub fn record_many(conn: &mut AnyConnection, rows: &[Row<'_>]) -> QueryResult<()> {
+    for chunk in rows.chunks(500) {
+        let values: Vec<NewLogin<'_>> = chunk
+            .iter()
+            .map(|r| NewLogin {
+                user_id: r.user_id,
+                method: r.method,
+                at: r.at,
+                ip: r.ip,
+                user_agent: r.user_agent,
+            })
+            .collect();
+        crate::per_backend!(conn, |c| diesel::insert_into(t::table)
+            .values(&values)
+            .execute(c))?;
+    }
+    Ok(())
+}
+
 /// The account's newest `limit` logins, newest first.
 pub fn recent(conn: &mut AnyConnection, user_id: i32, limit: i64) -> QueryResult<Vec<Login>> {
     t::table

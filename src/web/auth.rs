@@ -251,9 +251,13 @@ pub async fn log_in(
         state.consent_versions(),
     )
     .await?;
-    // A browser logging in again leaves no live copy of its last login behind.
+    // A browser logging in again leaves no live copy of its last login behind, nor a
+    // line in its account's session list.
     if let Some(before) = session.login()? {
         state.codes.delete(&keys::live_session(&before.sid)).await?;
+        if let Err(e) = crate::sessions::forget(&state.codes, before.user_id, &before.sid).await {
+            tracing::warn!(error = %e, "code store down: old session left in the list");
+        }
     }
     let now = state.clock.now();
     let sid = session.log_in(user.id, user.session_epoch, remember, now)?;
@@ -269,6 +273,7 @@ pub async fn log_in(
         created: now,
         ip,
         device: crate::sessions::device(&ua),
+        seen: now,
     };
     if let Err(e) = crate::sessions::register(
         &state.codes,

@@ -316,16 +316,22 @@ async fn superusers_change_a_customers_mobile(kind: Setup) {
         .ends_with("by=operator reason=客户原号停用，已核对身份证"));
 }
 
-fn set_nickname(
-    conn: &mut qqbind::db::AnyConnection,
-    id: i32,
-    nickname: &str,
-) -> diesel::QueryResult<usize> {
+/// Gives account `id` the nickname `nickname`, straight in the database.
+async fn rename(app: &TestApp, id: i32, nickname: &str) {
     use diesel::prelude::*;
     use qqbind::db::schema::tb_users;
-    diesel::update(tb_users::table.find(id))
-        .set(tb_users::nickname.eq(nickname))
-        .execute(conn)
+    let nickname = nickname.to_owned();
+    app.state
+        .db
+        .write(move |conn| {
+            Ok(qqbind::per_backend!(conn, |c| diesel::update(
+                tb_users::table.find(id)
+            )
+            .set(tb_users::nickname.eq(&nickname))
+            .execute(c))?)
+        })
+        .await
+        .unwrap();
 }
 
 fn rows(page: &str, table: &str) -> Vec<String> {
@@ -345,12 +351,7 @@ async fn the_searches_find_by_tail_nickname_openid_case_and_date(kind: Setup) {
     let c = console(kind).await;
     c.app.bind_new_account(OPENID_2, "13912345678").await;
     let nick = c.app.user_by_mobile("13912345678").await.unwrap();
-    c.app
-        .state
-        .db
-        .write(move |conn| Ok(set_nickname(conn, nick.id, "小明同学")?))
-        .await
-        .unwrap();
+    rename(&c.app, nick.id, "小明同学").await;
     let page = |p: &str| {
         let root = &c.root;
         let p = p.to_owned();
@@ -419,12 +420,7 @@ async fn exports_are_csv_with_bom_and_the_lists_filters(kind: Setup) {
     let c = console(kind).await;
     c.app.bind_new_account(OPENID_2, "13912345678").await;
     let odd = c.app.user_by_mobile("13912345678").await.unwrap();
-    c.app
-        .state
-        .db
-        .write(move |conn| Ok(set_nickname(conn, odd.id, "=HYPERLINK(\"x\")")?))
-        .await
-        .unwrap();
+    rename(&c.app, odd.id, "=HYPERLINK(\"x\")").await;
     let r = c.root.get("/admin/users/export.csv?q=139").await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");

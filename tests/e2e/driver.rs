@@ -126,6 +126,22 @@ impl App {
         code[..6].to_owned()
     }
 
+    /// An operator, as `qqbind createsuperuser` makes one.
+    pub async fn create_superuser(&self, username: &str, mobile: &str, password: &str) {
+        let names = qqbind::accounts::superuser_names(username, mobile).unwrap();
+        let password = password.to_owned();
+        self.state
+            .db
+            .write(move |c| {
+                Ok(
+                    qqbind::accounts::create_superuser(c, &names.0, &names.1, &password, 4)
+                        .unwrap(),
+                )
+            })
+            .await
+            .unwrap();
+    }
+
     /// An account made straight in the database, as registration would.
     pub async fn create_user(&self, username: &str, mobile: &str, password: &str) {
         let (u, m, hash) = (

@@ -212,7 +212,7 @@ async fn a_forgotten_password_is_recovered_then_used_to_bind() {
 }
 
 /// Logs in through the login form.
-async fn log_in(b: &mut Browser, login: &str, password: &str, next: &str) {
+pub async fn log_in(b: &mut Browser, login: &str, password: &str, next: &str) {
     b.goto(&format!("/login/?next={next}")).await;
     b.fill("#username", login).await;
     b.fill("#password", password).await;
