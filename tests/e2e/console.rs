@@ -74,7 +74,7 @@ async fn the_dashboard_draws_its_charts_in_the_page() {
         b.step("dashboard").await;
         b.goto("/admin/users/").await;
         b.step("users-list").await;
-        b.click("form[action='/logout/'] button").await;
+
         b.close().await;
     }
 }

@@ -55,13 +55,14 @@ fn escape(text: &str) -> String {
 /// Bars per day, the series side by side (stacked would hide the small ones).
 fn daily_svg(title: &str, days: &[NaiveDate], series: &[Series]) -> String {
     let (w, h, left, bottom) = (720.0_f64, 220.0_f64, 36.0_f64, 24.0_f64);
-    let max = series
+    // A top that four grid lines divide into whole numbers.
+    let top = series
         .iter()
         .flat_map(|s| s.values.iter())
         .copied()
         .max()
-        .unwrap_or(0)
-        .max(1) as f64;
+        .unwrap_or(0);
+    let max = ((top.max(1) + 3) / 4 * 4) as f64;
     let slot = (w - left) / days.len().max(1) as f64;
     let bar = (slot * 0.8 / series.len().max(1) as f64).max(1.0);
     let mut out = format!(
