@@ -64,3 +64,80 @@ impl Counter {
         }
     }
 }
+
+/// The logins on their way to the history, and the accounts known to have accepted the
+/// documents in force: a returning login writes nothing and reads nothing more (its
+/// history line joins the next batch, written every two seconds and before any page
+/// that shows the history).
+#[derive(Clone, Default)]
+pub struct LoginLog {
+    pending: std::sync::Arc<std::sync::Mutex<Vec<PendingLogin>>>,
+    /// (user id, terms version, privacy version) seen current.
+    consented: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<(i32, String, String)>>>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct PendingLogin {
+    pub(crate) user_id: i32,
+    pub(crate) method: &'static str,
+    pub(crate) at: chrono::NaiveDateTime,
+    pub(crate) ip: String,
+    pub(crate) user_agent: String,
+}
+
+impl LoginLog {
+    pub(crate) fn push(&self, login: PendingLogin) {
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(login);
+    }
+
+    /// Writes the pending logins (kept for the next try when the database fails).
+    pub async fn flush(&self, db: &db::Db) {
+        let taken: Vec<PendingLogin> =
+            std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        if taken.is_empty() {
+            return;
+        }
+        let rows = taken.clone();
+        let written = db
+            .write(move |c| {
+                let batch: Vec<db::login_history::Row<'_>> = rows
+                    .iter()
+                    .map(|l| db::login_history::Row {
+                        user_id: l.user_id,
+                        method: l.method,
+                        at: l.at,
+                        ip: &l.ip,
+                        user_agent: &l.user_agent,
+                    })
+                    .collect();
+                Ok(db::transaction(c, |c| {
+                    db::login_history::record_many(c, &batch)
+                })?)
+            })
+            .await;
+        if let Err(e) = written {
+            tracing::warn!(error = %e, "login history not written; kept for the next try");
+            self.pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(taken);
+        }
+    }
+
+    pub(crate) fn knows_current(&self, key: &(i32, String, String)) -> bool {
+        self.consented
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(key)
+    }
+
+    pub(crate) fn note_current(&self, key: (i32, String, String)) {
+        self.consented
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key);
+    }
+}

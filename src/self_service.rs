@@ -282,82 +282,8 @@ pub struct LoginNoted {
     pub closing_cancelled: bool,
 }
 
-/// The logins on their way to the history, and the accounts known to have accepted the
-/// documents in force: a returning login writes nothing and reads nothing more (its
-/// history line joins the next batch, written every two seconds and before any page
-/// that shows the history).
-#[derive(Clone, Default)]
-pub struct LoginLog {
-    pending: std::sync::Arc<std::sync::Mutex<Vec<PendingLogin>>>,
-    /// (user id, terms version, privacy version) seen current.
-    consented: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<(i32, String, String)>>>,
-}
-
-#[derive(Debug, Clone)]
-struct PendingLogin {
-    user_id: i32,
-    method: &'static str,
-    at: chrono::NaiveDateTime,
-    ip: String,
-    user_agent: String,
-}
-
-impl LoginLog {
-    fn push(&self, login: PendingLogin) {
-        self.pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(login);
-    }
-
-    /// Writes the pending logins (kept for the next try when the database fails).
-    pub async fn flush(&self, db: &db::Db) {
-        let taken: Vec<PendingLogin> =
-            std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
-        if taken.is_empty() {
-            return;
-        }
-        let rows = taken.clone();
-        let written = db
-            .write(move |c| {
-                let batch: Vec<login_history::Row<'_>> = rows
-                    .iter()
-                    .map(|l| login_history::Row {
-                        user_id: l.user_id,
-                        method: l.method,
-                        at: l.at,
-                        ip: &l.ip,
-                        user_agent: &l.user_agent,
-                    })
-                    .collect();
-                Ok(db::transaction(c, |c| {
-                    login_history::record_many(c, &batch)
-                })?)
-            })
-            .await;
-        if let Err(e) = written {
-            tracing::warn!(error = %e, "login history not written; kept for the next try");
-            self.pending
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .extend(taken);
-        }
-    }
-
-    fn knows_current(&self, key: &(i32, String, String)) -> bool {
-        self.consented
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains(key)
-    }
-
-    fn note_current(&self, key: (i32, String, String)) {
-        self.consented
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key);
-    }
-}
+use crate::counts::LoginLog;
+use crate::counts::PendingLogin;
 
 /// Notes a login of `user` by `method` from `ip`: `last_login` (at most once a minute),
 /// the history (batched, see [`LoginLog`]), a closing cancelled; and says whether the

@@ -251,7 +251,7 @@ impl Application {
             .with_wechat_in_app(wechat_in_app),
             clock,
             counts: metrics.counts(),
-            logins: crate::self_service::LoginLog::default(),
+            logins: crate::counts::LoginLog::default(),
         };
         let server = build_server(listener, state.clone(), sims, metrics.clone())?;
         tokio::spawn(maintain(state.clone()));

@@ -25,7 +25,7 @@ pub struct AppState {
     /// The dashboard's daily counts, on their way to the database.
     pub counts: crate::counts::Counter,
     /// The login history on its way to the database; who consented.
-    pub logins: crate::self_service::LoginLog,
+    pub logins: crate::counts::LoginLog,
 }
 
 impl AppState {

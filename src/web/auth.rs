@@ -239,7 +239,7 @@ pub async fn log_in(
     remember: bool,
     method: &'static str,
 ) -> Result<Cookie<'static>, AppError> {
-    let ip = crate::web::routes::client(state, req).address();
+    let ip = crate::web::client::client(state, req).address();
     let ua = user_agent(req).to_owned();
     let noted = crate::self_service::note_login(
         &state.db,
@@ -330,7 +330,7 @@ pub async fn record_login(
     req: &HttpRequest,
     user: &User,
 ) -> Result<(), AppError> {
-    let ip = crate::web::routes::client(state, req).address();
+    let ip = crate::web::client::client(state, req).address();
     crate::self_service::note_login(
         &state.db,
         &state.logins,

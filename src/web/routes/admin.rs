@@ -25,19 +25,8 @@ use crate::web::views::{confirmed, ConfirmPage, Nav};
 const MAX_SEARCH: usize = 64;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    use super::{admin_dashboard, admin_export};
-    cfg.service(web::resource("/admin/").route(web::get().to(admin_dashboard::dashboard)))
-        .service(web::resource("/admin/users/").route(web::get().to(users)))
-        .service(
-            web::resource("/admin/users/export.csv").route(web::get().to(admin_export::users_csv)),
-        )
-        .service(
-            web::resource("/admin/bindings/export.csv")
-                .route(web::get().to(admin_export::bindings_csv)),
-        )
-        .service(
-            web::resource("/admin/audit/export.csv").route(web::get().to(admin_export::audit_csv)),
-        )
+    // The dashboard and the exports (their own modules) are registered beside this.
+    cfg.service(web::resource("/admin/users/").route(web::get().to(users)))
         .service(web::resource("/admin/users/{id}/mobile/").route(web::post().to(change_mobile)))
         .service(web::resource("/admin/users/{id}/").route(web::get().to(user)))
         .service(web::resource("/admin/users/{id}/{change}/").route(web::post().to(change)))

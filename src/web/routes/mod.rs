@@ -16,7 +16,7 @@ pub mod qq;
 pub mod register;
 pub mod reset;
 
-use actix_web::{web, HttpRequest};
+use actix_web::web;
 
 use crate::state::AppState;
 use crate::web::error::AppError;
@@ -29,37 +29,7 @@ pub struct NextQuery {
     pub next: Option<String>,
 }
 
-/// The client's address: the socket's peer, or, when that peer is a trusted proxy
-/// (`TRUSTED_PROXIES`), the nearest `X-Forwarded-For` entry that is not.
-pub fn client_ip(req: &HttpRequest, trusted: &[ipnet::IpNet]) -> std::net::IpAddr {
-    use std::net::IpAddr;
-    let peer = req
-        .peer_addr()
-        .map(|a| a.ip())
-        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
-    if !is_trusted(&peer) {
-        return peer;
-    }
-    let forwarded: Vec<IpAddr> = req
-        .headers()
-        .get_all("x-forwarded-for")
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
-    // Right to left: each trusted hop appended the address it saw.
-    forwarded
-        .into_iter()
-        .rev()
-        .find(|ip| !is_trusted(ip))
-        .unwrap_or(peer)
-}
-
-/// The client of `req`, as the abuse limits and the audit log know it.
-pub fn client(state: &AppState, req: &HttpRequest) -> crate::limits::Client {
-    crate::limits::Client::new(client_ip(req, &state.settings.trusted_proxies))
-}
+pub use crate::web::client::{client, client_ip};
 
 /// The CSRF token for this session's forms.
 pub fn csrf_token(state: &AppState, session: &TypedSession) -> Result<String, AppError> {
@@ -175,6 +145,17 @@ pub fn configure(cfg: &mut web::ServiceConfig, dev_mode: bool, dev_outbox: bool)
                 .route(web::post().to(account::end_session)),
         )
         .service(web::resource("/info/{provider}/unbind/").route(web::post().to(info::unbind)));
+    cfg.service(web::resource("/admin/").route(web::get().to(admin_dashboard::dashboard)))
+        .service(
+            web::resource("/admin/users/export.csv").route(web::get().to(admin_export::users_csv)),
+        )
+        .service(
+            web::resource("/admin/bindings/export.csv")
+                .route(web::get().to(admin_export::bindings_csv)),
+        )
+        .service(
+            web::resource("/admin/audit/export.csv").route(web::get().to(admin_export::audit_csv)),
+        );
     admin::configure(cfg);
     if dev_outbox {
         cfg.service(web::resource("/dev/sms/").route(web::get().to(codes::dev_outbox)));
