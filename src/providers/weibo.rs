@@ -64,36 +64,28 @@ impl WeiboClient {
         url.into()
     }
 
-    /// Maps a body to what `parse` makes of it; a non-2xx answer that is no Weibo error
-    /// is an HTTP failure.
-    fn read<T>(
-        status_ok: bool,
-        parsed: Result<T, super::WireError>,
-        status: u16,
+    /// Sends `req` and parses its body with `parse`: a body holding a Weibo error is that
+    /// error whatever the status (Weibo answers its errors with 4xx); a 5xx, or a non-2xx
+    /// answer that is no Weibo error, is an HTTP failure.
+    async fn call<T>(
+        req: reqwest::RequestBuilder,
+        parse: fn(&[u8]) -> Result<T, super::WireError>,
     ) -> Result<T, ProviderError> {
-        match parsed {
-            Err(super::WireError::Malformed(_)) if !status_ok => Err(ProviderError::Status(status)),
-            other => Ok(other?),
-        }
-    }
-
-    async fn post_form(
-        &self,
-        url: &Url,
-        form: &[(&str, &str)],
-    ) -> Result<(u16, Vec<u8>), ProviderError> {
-        let http = crate::qq::client::local_http(&self.http);
-        let resp = http
-            .post(url.clone())
-            .form(form)
-            .send()
-            .await
-            .map_err(http_error)?;
+        let resp = req.send().await.map_err(http_error)?;
         let (status, body) = body_of(resp).await?;
         if status >= 500 {
             return Err(ProviderError::Status(status));
         }
-        Ok((status, body))
+        match parse(&body) {
+            Err(super::WireError::Malformed(_)) if !(200..300).contains(&status) => {
+                Err(ProviderError::Status(status))
+            }
+            other => Ok(other?),
+        }
+    }
+
+    fn http(&self) -> reqwest::Client {
+        crate::qq::client::local_http(&self.http)
     }
 
     /// code → the person: the token (POST, the same redirect_uri), then
@@ -106,28 +98,27 @@ impl WeiboClient {
             ("code", code),
             ("redirect_uri", self.redirect_uri.as_str()),
         ];
-        let token = observed(&self.observer, Provider::Weibo, "token", async {
-            let (status, body) = self.post_form(&self.token, &form).await?;
-            Self::read(
-                (200..300).contains(&status),
-                weibo_wire::parse_token(&body),
-                status,
-            )
-        })
+        let token = observed(
+            &self.observer,
+            Provider::Weibo,
+            "token",
+            Self::call(
+                self.http().post(self.token.clone()).form(&form),
+                weibo_wire::parse_token,
+            ),
+        )
         .await?;
-        let info = observed(&self.observer, Provider::Weibo, "get_token_info", async {
-            let (status, body) = self
-                .post_form(
-                    &self.token_info,
-                    &[("access_token", token.access_token.as_str())],
-                )
-                .await?;
-            Self::read(
-                (200..300).contains(&status),
-                weibo_wire::parse_token_info(&body),
-                status,
-            )
-        })
+        let info = observed(
+            &self.observer,
+            Provider::Weibo,
+            "get_token_info",
+            Self::call(
+                self.http()
+                    .post(self.token_info.clone())
+                    .form(&[("access_token", token.access_token.as_str())]),
+                weibo_wire::parse_token_info,
+            ),
+        )
         .await?;
         if info.appkey != self.client_id {
             return Err(ProviderError::Mismatch("token of another application"));
@@ -155,19 +146,12 @@ impl WeiboClient {
         url.query_pairs_mut()
             .append_pair("access_token", token.expose())
             .append_pair("uid", who.openid.as_str());
-        let u = observed(&self.observer, Provider::Weibo, "users_show", async {
-            let http = crate::qq::client::local_http(&self.http);
-            let resp = http.get(url).send().await.map_err(http_error)?;
-            let (status, body) = body_of(resp).await?;
-            if status >= 500 {
-                return Err(ProviderError::Status(status));
-            }
-            Self::read(
-                (200..300).contains(&status),
-                weibo_wire::parse_user(&body),
-                status,
-            )
-        })
+        let u = observed(
+            &self.observer,
+            Provider::Weibo,
+            "users_show",
+            Self::call(self.http().get(url), weibo_wire::parse_user),
+        )
         .await?;
         if u.uid != who.openid.as_str() {
             return Err(ProviderError::Mismatch("profile of another uid"));
