@@ -45,6 +45,11 @@ pub struct NewUser<'a> {
 }
 
 impl User {
+    /// Whether the account is a closed one (see [`anonymise`]).
+    pub fn is_closed(&self) -> bool {
+        self.password == "!" && self.username == format!("closed_{}", self.id)
+    }
+
     /// Whether the account can log in with a password at all: an account whose hash is
     /// no bcrypt hash (`!` — imported without one) has only its identities and SMS.
     pub fn has_usable_password(&self) -> bool {
@@ -243,13 +248,6 @@ pub fn anonymise(conn: &mut AnyConnection, id: i32) -> QueryResult<()> {
         ))
         .execute(conn)
         .map(|_| ())
-}
-
-/// Whether the account is a closed one (see [`anonymise`]).
-impl User {
-    pub fn is_closed(&self) -> bool {
-        self.password == "!" && self.username == format!("closed_{}", self.id)
-    }
 }
 
 pub fn set_superuser(conn: &mut AnyConnection, id: i32, on: bool) -> QueryResult<()> {

@@ -400,7 +400,7 @@ fn guard(state: &AppState, req: &HttpRequest) -> (Guard, Origin) {
     let client = crate::web::routes::client(state, req);
     (
         Guard::new(&state.codes, state.settings.rate_limits, client),
-        Origin::new(client.address(), Channel::Api),
+        crate::web::routes::origin(state, req, Channel::Api),
     )
 }
 
@@ -411,8 +411,7 @@ async fn accept_documents(
     req: &HttpRequest,
     user_id: i32,
 ) -> Result<(), ApiError> {
-    let (_, origin) = guard(state, req);
-    let origin = origin.with_user_agent(crate::web::auth::user_agent(req));
+    let origin = crate::web::routes::origin(state, req, Channel::Api);
     crate::self_service::accept_documents(
         &state.db,
         user_id,

@@ -65,8 +65,7 @@ pub async fn delete(
     let user = jwt_user(&state, &req).await?;
     let client = crate::web::routes::client(&state, &req);
     let mut guard = crate::limits::Guard::new(&state.codes, state.settings.rate_limits, client);
-    let origin = crate::db::audit::Origin::new(client.address(), crate::db::audit::Channel::Api)
-        .with_user_agent(crate::web::auth::user_agent(&req));
+    let origin = crate::web::routes::origin(&state, &req, crate::db::audit::Channel::Api);
     let proof =
         crate::web::routes::account::proof(body.password.as_deref(), body.sms_code.as_deref());
     let grace = state.settings.account_delete_grace_days;

@@ -7,7 +7,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{check_csrf, csrf_token};
-use crate::db::audit::{Action, Channel, Origin};
+use crate::db::audit::{Action, Channel};
 use crate::domain::NextPath;
 use crate::limits::Guard;
 use crate::self_service::{self, CloseError, CloseProof, Closed};
@@ -21,11 +21,6 @@ fn see_other(to: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, to.to_owned()))
         .finish()
-}
-
-fn origin(state: &AppState, req: &HttpRequest) -> Origin {
-    Origin::new(super::client(state, req).address(), Channel::Form)
-        .with_user_agent(auth::user_agent(req))
 }
 
 // ------------------------------------------------------------------ consent
@@ -119,7 +114,7 @@ pub async fn consent_submit(
         };
         return render(StatusCode::BAD_REQUEST, &page);
     }
-    let origin = origin(&state, &req);
+    let origin = super::origin(&state, &req, Channel::Form);
     self_service::accept_documents(
         &state.db,
         user.id,
@@ -224,7 +219,7 @@ pub async fn delete_submit(
         &user,
         &proof,
         grace,
-        &origin(&state, &req),
+        &super::origin(&state, &req, Channel::Form),
     )
     .await
     {
@@ -242,7 +237,10 @@ pub async fn delete_submit(
                 erased = matches!(closed, Closed::Erased),
                 "account closed by its owner"
             );
-            Ok(see_other("/login/").customize_cookie_removal())
+            Ok(HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, "/login/"))
+                .cookie(auth::username_cookie_removal())
+                .finish())
         }
         Err(CloseError::Unavailable(e)) => Err(e.into()),
         Err(CloseError::Limited(l)) => Err(AppError::Limited(l)),
@@ -256,18 +254,6 @@ pub async fn delete_submit(
                 &delete_page(&req, &state, &session, &user, Some(e.to_string()))?,
             )
         }
-    }
-}
-
-trait RemoveUsername {
-    fn customize_cookie_removal(self) -> HttpResponse;
-}
-
-impl RemoveUsername for HttpResponse {
-    /// Drops the `username` display cookie, as a logout does.
-    fn customize_cookie_removal(mut self) -> HttpResponse {
-        let _ = self.add_cookie(&auth::username_cookie_removal());
-        self
     }
 }
 
@@ -338,7 +324,7 @@ pub async fn end_session(
             user.id,
             Action::SessionsEnded,
             "sessions=1 by=owner",
-            &origin(&state, &req),
+            &super::origin(&state, &req, Channel::Form),
         )
         .await?;
     }
@@ -367,7 +353,7 @@ pub async fn end_other_sessions(
             user.id,
             Action::SessionsEnded,
             &format!("sessions={n} by=owner"),
-            &origin(&state, &req),
+            &super::origin(&state, &req, Channel::Form),
         )
         .await?;
     }

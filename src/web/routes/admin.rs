@@ -493,7 +493,7 @@ pub async fn change(
     {
         return Err(AppError::BadRequest("请填写禁用原因（1-200个字）".into()));
     }
-    let origin = Origin::new(super::client(&state, &req).address(), Channel::Admin);
+    let origin = super::origin(&state, &req, Channel::Admin);
     let notice = match what {
         Change::Logout => {
             let ended = match form.session.as_deref().filter(|h| !h.is_empty()) {

@@ -9,7 +9,7 @@ use futures_util::stream;
 use super::admin::{
     audit_query, bindings_filter, users_filter, AuditQuery, BindingsQuery, UsersQuery,
 };
-use crate::db::audit::{Action, Channel, Origin};
+use crate::db::audit::{Action, Channel};
 use crate::db::{self, admin, audit, identities, users};
 use crate::state::AppState;
 use crate::web::auth::Superuser;
@@ -33,6 +33,14 @@ fn csv_line(fields: &[String]) -> Vec<u8> {
     // Writing to a Vec cannot fail.
     let _ = w.write_record(&cleaned);
     w.into_inner().unwrap_or_default()
+}
+
+/// The id to continue below after a batch of `found` (None: it was the last batch).
+fn next_after<T>(found: &[T], id: impl Fn(&T) -> i32) -> Option<i32> {
+    match found.len() as i64 {
+        BATCH => found.last().map(id),
+        _ => None,
+    }
 }
 
 /// One batch of an export: its CSV lines and the id to continue below (None: done).
@@ -100,7 +108,7 @@ async fn record_export(
     operator: &users::User,
     what: &str,
 ) -> Result<(), AppError> {
-    let origin = Origin::new(super::client(state, req).address(), Channel::Admin);
+    let origin = super::origin(state, req, Channel::Admin);
     let (actor, detail) = (operator.id, format!("{what} {}", req.query_string()));
     state
         .db
@@ -182,9 +190,7 @@ pub async fn users_csv(
                                 mine.join(" "),
                             ]));
                         }
-                        let more = (found.len() as i64 == BATCH)
-                            .then(|| found.last().map(|u| u.id))
-                            .flatten();
+                        let more = next_after(&found, |u| u.id);
                         Ok((out, more))
                     })
                     .await
@@ -237,9 +243,7 @@ pub async fn bindings_csv(
                                 time(i.last_login_at),
                             ]));
                         }
-                        let more = (found.len() as i64 == BATCH)
-                            .then(|| found.last().map(|(i, _)| i.id))
-                            .flatten();
+                        let more = next_after(&found, |(i, _)| i.id);
                         Ok((out, more))
                     })
                     .await
@@ -275,9 +279,7 @@ pub async fn audit_csv(
                     .db
                     .read(move |c| {
                         let found = audit::export_batch(c, &filter, before, BATCH)?;
-                        let more = (found.len() as i64 == BATCH)
-                            .then(|| found.last().map(|e| e.id))
-                            .flatten();
+                        let more = next_after(&found, |e| e.id);
                         let named = admin::name_entries(c, found)?;
                         let mut out = Vec::new();
                         for n in named {

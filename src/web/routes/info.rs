@@ -225,7 +225,7 @@ pub async fn unbind(
         }
         .respond();
     }
-    let origin = Origin::new(super::client(&state, &req).address(), Channel::Form);
+    let origin = super::origin(&state, &req, Channel::Form);
     let notice = match accounts::unbind(&state.db, &user, user.id, provider, &origin).await? {
         accounts::Unbound::Removed(b) => {
             tracing::info!(user_id = user.id, provider = %provider, openid = %mask_middle(&b.openid), "identity unbound by its owner");

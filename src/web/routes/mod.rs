@@ -31,6 +31,17 @@ pub struct NextQuery {
 
 pub use crate::web::client::{client, client_ip};
 
+/// Where a change of this request came from, for the audit log and the consents: the
+/// client's address, the way in, the browser's User-Agent.
+pub fn origin(
+    state: &AppState,
+    req: &actix_web::HttpRequest,
+    channel: crate::db::audit::Channel,
+) -> crate::db::audit::Origin {
+    crate::db::audit::Origin::new(client(state, req).address(), channel)
+        .with_user_agent(crate::web::auth::user_agent(req))
+}
+
 /// The CSRF token for this session's forms.
 pub fn csrf_token(state: &AppState, session: &TypedSession) -> Result<String, AppError> {
     Ok(state.signer.csrf_token(&session.csrf_seed()?))

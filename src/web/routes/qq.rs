@@ -13,7 +13,7 @@ use super::{check_csrf, csrf_token, Nav};
 use crate::bind::{self, BindError, BindInput, Slot};
 use crate::codes::service::resend_wait;
 use crate::codes::Purpose;
-use crate::db::audit::{Channel, Origin};
+use crate::db::audit::Channel;
 use crate::domain::{Mobile, NextPath, Provider};
 use crate::limits::{self, Guard};
 use crate::login::{self, qq::Outcome, qq::QqLoginError};
@@ -577,7 +577,7 @@ pub async fn same_person_submit(
         .signer
         .verify_identity(token, &sid, state.clock.now())
         .map_err(|_| stale())?;
-    let origin = Origin::new(super::client(&state, &req).address(), Channel::Form);
+    let origin = super::origin(&state, &req, Channel::Form);
     let owner = match login::qq::confirm_same_person(&state.db, &id, &origin).await {
         Ok(owner) => owner,
         Err(login::qq::SamePersonError::Unavailable(e)) => return Err(e.into()),
@@ -635,12 +635,11 @@ pub async fn link_submit(
         ..Default::default()
     });
     let sid = session.sid()?;
-    let origin = Origin::new(super::client(&state, &req).address(), Channel::Form);
+    let origin = super::origin(&state, &req, Channel::Form);
     let token = form.access_token.as_deref().unwrap_or_default();
     let provider = pending.provider;
     match bind::link(&state.deps(), &me, token, &sid, &pending.profile, &origin).await {
         Ok(_) => {
-            let origin = origin.clone().with_user_agent(auth::user_agent(&req));
             crate::self_service::accept_documents(
                 &state.db,
                 me.id,
@@ -855,12 +854,11 @@ pub async fn bind_submit(
     let profile = pending.profile.clone();
     let client = super::client(&state, &req);
     let mut guard = Guard::new(&state.codes, state.settings.rate_limits, client);
-    let origin = Origin::new(client.address(), Channel::Form);
+    let origin = super::origin(&state, &req, Channel::Form);
     match bind::bind(&state.deps(), &mut guard, &origin, &input, &sid, &profile).await {
         Ok(bound) => {
             let p = pending.provider.label();
             tracing::info!(user_id = bound.user.id, created = bound.created, provider = %pending.provider, "identity bound");
-            let origin = origin.clone().with_user_agent(auth::user_agent(&req));
             crate::self_service::accept_documents(
                 &state.db,
                 bound.user.id,

@@ -10,7 +10,7 @@ use super::{check_csrf, csrf_token, Nav, NextQuery};
 use crate::accounts::{self, RegisterError, RegisterErrors, RegisterInput};
 use crate::codes::Purpose;
 use crate::db;
-use crate::db::audit::{Channel, Origin};
+use crate::db::audit::Channel;
 use crate::domain::{Mobile, NextPath, Username};
 use crate::limits::{self, Guard, Refused};
 use crate::state::AppState;
@@ -167,12 +167,11 @@ pub async fn register_submit(
         }
         Err(Refused::Unavailable(e)) => return Err(e.into()),
     }
-    let origin = Origin::new(client.address(), Channel::Form);
+    let origin = super::origin(&state, &req, Channel::Form);
     match accounts::register(&state.deps(), &input, &origin).await {
         Ok(user) => {
             guard.succeeded().await;
             tracing::info!(user_id = user.id, "registered");
-            let origin = origin.clone().with_user_agent(auth::user_agent(&req));
             crate::self_service::accept_documents(
                 &state.db,
                 user.id,
