@@ -425,7 +425,16 @@ impl Browser {
     pub async fn wait_for_message(&self, css: &str, expected: &str) {
         let started = Instant::now();
         loop {
-            if self.message(css).await.as_deref() == Some(expected) {
+            // The page may be going to its next one meanwhile (a form submitted): an
+            // element gone stale, or not there yet, is "not yet".
+            let now = match self.client.find(Locator::Css(css)).await {
+                Ok(e) => match e.is_displayed().await {
+                    Ok(true) => e.text().await.ok(),
+                    _ => None,
+                },
+                Err(_) => None,
+            };
+            if now.as_deref().map(|t| t.trim_start_matches("⚠ ")) == Some(expected) {
                 return;
             }
             assert!(
