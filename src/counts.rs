@@ -67,7 +67,7 @@ impl Counter {
 
 /// The logins on their way to the history, and the accounts known to have accepted the
 /// documents in force: a returning login writes nothing and reads nothing more (its
-/// history line joins the next batch, written every two seconds and before any page
+/// history line joins the next batch, written every second and before any page
 /// that shows the history).
 #[derive(Clone, Default)]
 pub struct LoginLog {
@@ -100,7 +100,9 @@ impl LoginLog {
         if taken.is_empty() {
             return;
         }
-        let rows = taken.clone();
+        // Shared with the writer, not copied: a batch is a second's logins or more.
+        let taken = std::sync::Arc::new(taken);
+        let rows = std::sync::Arc::clone(&taken);
         let written = db
             .write(move |c| {
                 let batch: Vec<db::login_history::Row<'_>> = rows
@@ -120,6 +122,8 @@ impl LoginLog {
             .await;
         if let Err(e) = written {
             tracing::warn!(error = %e, "login history not written; kept for the next try");
+            let taken =
+                std::sync::Arc::try_unwrap(taken).unwrap_or_else(|shared| (*shared).clone());
             self.pending
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())

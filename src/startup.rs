@@ -507,8 +507,10 @@ async fn maintain(state: AppState) {
     }
 }
 
+/// Every second: a batch holds a second's logins (at 14 000 logins a second, 2 s of
+/// them were a tenth of the server's memory).
 async fn flush_counts(state: AppState) {
-    let mut every = tokio::time::interval(std::time::Duration::from_secs(2));
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
     loop {
         every.tick().await;
         state.logins.flush(&state.db).await;

@@ -68,13 +68,15 @@ pub fn latest(
     user_id: i32,
     document: &str,
 ) -> QueryResult<Option<String>> {
-    t::table
+    // Asked at a login when its account's consent is not yet known to be current: on the
+    // backend's own connection, prepared once (see `identities::login_of`).
+    crate::per_backend!(conn, |c| t::table
         .filter(t::user_id.eq(user_id))
         .filter(t::document.eq(document))
         .order(t::id.desc())
         .select(t::version)
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 /// Whether the account's consent is current: for each document, the version it

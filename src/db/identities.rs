@@ -72,19 +72,24 @@ pub fn user_of(
 }
 
 /// The identity `(provider, openid)` with its account (one query): a returning login.
+///
+/// Run on the backend's own connection: its statement is prepared once and kept by
+/// type, where the multi-backend connection writes the SQL out again on every call to
+/// find it in the cache (an eighth of a returning QQ login's instructions; see
+/// `docs/performance.md`).
 pub fn login_of(
     conn: &mut AnyConnection,
     provider: Provider,
     openid: &str,
 ) -> QueryResult<Option<(Identity, User)>> {
     use super::schema::tb_users;
-    t::table
+    crate::per_backend!(conn, |c| t::table
         .inner_join(tb_users::table)
         .filter(t::provider.eq(provider.as_str()))
         .filter(t::openid.eq(openid))
         .select((Identity::as_select(), User::as_select()))
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 /// The identity of `provider` bound to `user_id`, if any.

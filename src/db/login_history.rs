@@ -62,22 +62,34 @@ pub struct Row<'a> {
     pub user_agent: &'a str,
 }
 
-/// Writes many logins in multi-row inserts (a batch of the app's login log).
+/// Writes many logins (a batch of the app's login log; the caller holds a transaction).
+/// PostgreSQL takes them in multi-row inserts (a round trip each). SQLite takes them a
+/// row at a time on its own connection, the statement prepared once and found again in
+/// the connection's cache: diesel runs a SQLite multi-row insert as a statement per row
+/// anyway, through the multi-backend connection, built anew each time
+/// (`diesel::sql_query` would be prepared again at every row).
 pub fn record_many(conn: &mut AnyConnection, rows: &[Row<'_>]) -> QueryResult<()> {
-    for chunk in rows.chunks(500) {
-        let values: Vec<NewLogin<'_>> = chunk
-            .iter()
-            .map(|r| NewLogin {
-                user_id: r.user_id,
-                method: r.method,
-                at: r.at,
-                ip: r.ip,
-                user_agent: r.user_agent,
-            })
-            .collect();
-        crate::per_backend!(conn, |c| diesel::insert_into(t::table)
-            .values(&values)
-            .execute(c))?;
+    fn new<'a>(r: &Row<'a>) -> NewLogin<'a> {
+        NewLogin {
+            user_id: r.user_id,
+            method: r.method,
+            at: r.at,
+            ip: r.ip,
+            user_agent: r.user_agent,
+        }
+    }
+    match conn {
+        AnyConnection::Sqlite(c) => {
+            for r in rows {
+                diesel::insert_into(t::table).values(new(r)).execute(c)?;
+            }
+        }
+        AnyConnection::Postgresql(c) => {
+            for chunk in rows.chunks(500) {
+                let values: Vec<NewLogin<'_>> = chunk.iter().map(new).collect();
+                diesel::insert_into(t::table).values(&values).execute(c)?;
+            }
+        }
     }
     Ok(())
 }

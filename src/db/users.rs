@@ -72,12 +72,14 @@ pub fn lock(conn: &mut AnyConnection, id: i32) -> QueryResult<Option<User>> {
     }
 }
 
+/// The account `id`: every logged-in request asks, so it runs on the backend's own
+/// connection, whose statement cache keeps it by type (see `identities::login_of`).
 pub fn find_by_id(conn: &mut AnyConnection, id: i32) -> QueryResult<Option<User>> {
-    tb_users::table
+    crate::per_backend!(conn, |c| tb_users::table
         .find(id)
         .select(User::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 pub fn find_by_mobile(conn: &mut AnyConnection, mobile: &str) -> QueryResult<Option<User>> {
