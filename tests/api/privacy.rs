@@ -503,6 +503,37 @@ async fn old_logins_are_pruned(kind: Setup) {
     assert_eq!(count().await, 1);
 }
 
+/// Logins made at once each reach the history once, with their User-Agent: the batch
+/// the log writes (a cached row insert a line on SQLite, multi-row on PostgreSQL) loses
+/// none and repeats none, whichever flush takes them.
+async fn logins_at_once_are_each_in_the_history_once(kind: Setup) {
+    let app = spawn_app(kind).await;
+    app.bind_new_account(OPENID, MOBILE).await;
+    let user = app.user_by_mobile(MOBILE).await.unwrap();
+    // Four at once: a login counts as a possible failure of its account until it is
+    // through, and five of those in flight refuse the next (the takeover limit).
+    let browsers = futures::future::join_all((0..4).map(|_| app.logged_in(MOBILE, PASSWORD))).await;
+    assert_eq!(browsers.len(), 4);
+    // Two flushes racing (this one and the app's own, every second) take disjoint lines.
+    futures::future::join(
+        app.state.logins.flush(&app.state.db),
+        app.state.logins.flush(&app.state.db),
+    )
+    .await;
+    let logins = app
+        .state
+        .db
+        .write(move |c| Ok(db::login_history::recent(c, user.id, 100)?))
+        .await
+        .unwrap();
+    let count = |method: &str| logins.iter().filter(|l| l.method == method).count();
+    assert_eq!(count("password"), 4, "{logins:?}");
+    assert_eq!(count("qq"), 1, "{logins:?}");
+    assert_eq!(logins.len(), 5);
+    assert!(logins.iter().all(|l| l.user_agent == TEST_USER_AGENT));
+    assert!(logins.iter().all(|l| !l.ip.is_empty()));
+}
+
 crate::all_setups!(
     consent_is_recorded_at_register_bind_and_link,
     a_new_document_version_is_accepted_at_the_next_login,
@@ -514,4 +545,5 @@ crate::all_setups!(
     the_data_file_holds_everything_and_no_secret,
     the_customer_sees_their_logins_and_ends_other_sessions,
     old_logins_are_pruned,
+    logins_at_once_are_each_in_the_history_once,
 );
