@@ -371,7 +371,9 @@ where
 
 /// Runs `$body` with `$c` bound to the backend's own connection, for what diesel's
 /// multi-backend cannot express (RETURNING, multi-row inserts, SQL only one backend
-/// speaks). The body is compiled once per backend.
+/// speaks), and for the hot reads, whose statements the backend's own connection caches
+/// by type instead of writing their SQL out again on every call. The body is compiled
+/// once per backend.
 #[macro_export]
 macro_rules! per_backend {
     ($conn:expr, |$c:ident| $body:expr) => {
