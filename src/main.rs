@@ -102,6 +102,9 @@ fn fail(e: impl std::fmt::Display, code: u8) -> ExitCode {
     ExitCode::from(code)
 }
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[actix_web::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();

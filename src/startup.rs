@@ -9,8 +9,7 @@ use actix_session::storage::CookieSessionStore;
 use actix_session::SessionMiddleware;
 use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::{Server, Service, ServiceResponse};
-use actix_web::http::header;
-use actix_web::middleware::DefaultHeaders;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, App, HttpServer};
 use tracing::Instrument;
 use url::Url;
@@ -387,76 +386,71 @@ fn build_server(
             }
         })
         .default_service(web::to(routes::pages::not_found))
-        // Every error outside the API is a branded page with the visitor's header.
+        // Inside the session layer, once per answer: every error outside the API is a
+        // branded page with the visitor's header, and a session that wants to be
+        // remembered is noted.
         .wrap_fn(|req, srv| {
             let fut = srv.call(req);
             async move {
                 let res: ServiceResponse = fut.await?;
-                Ok(crate::web::error::brand_error_page(res))
-            }
-        })
-        // Inside the session layer: note whether the session wants to be remembered.
-        .wrap_fn(|req, srv| {
-            let fut = srv.call(req);
-            async move {
-                let mut res: ServiceResponse = fut.await?;
+                let mut res = crate::web::error::brand_error_page(res);
                 session::note_remember(&mut res);
                 Ok(res)
             }
         })
         .wrap(session)
-        // Outside it: a remembered session's cookie outlives the browser (14 days).
-        .wrap_fn(move |req, srv| {
-            let fut = srv.call(req);
-            async move {
-                let mut res: ServiceResponse = fut.await?;
-                session::persist_remembered(&mut res, remembered_max_age);
-                Ok(res)
-            }
-        })
-        .wrap_fn(move |req, srv| {
-            // Path only: query strings carry codes and tokens.
-            let (method, path) = (req.method().clone(), req.path().to_owned());
-            let started = Instant::now();
-            let fut = srv.call(req);
-            let metrics = metrics.clone();
-            async move {
-                let res: ServiceResponse = fut.await?;
-                metrics.record(&res, started);
-                tracing::info!(
-                    %method, %path, status = res.status().as_u16(),
-                    ms = started.elapsed().as_millis() as u64, "request"
-                );
-                Ok(res)
-            }
-        })
-        // Outside the log line: the request's id and its span, around everything.
+        // Outside it, one layer (each is a boxed future more on every request): the
+        // request's id and its span around everything; a remembered session's cookie
+        // made to outlive the browser (14 days); the metrics and the request's log line
+        // (path only: query strings carry codes and tokens); the security headers on
+        // every answer, errors and static files included.
         .wrap_fn(move |req, srv| {
             let id = request_id::assign(&req, &trusted);
             let span = tracing::info_span!("request", request_id = %id);
+            let started = Instant::now();
             let fut = span.in_scope(|| srv.call(req));
+            let metrics = metrics.clone();
             async move {
                 let mut res: ServiceResponse = fut.await?;
-                res.headers_mut()
-                    .insert(request_id::HEADER, request_id::header_value(&id));
+                session::persist_remembered(&mut res, remembered_max_age);
+                metrics.record(&res, started);
+                tracing::info!(
+                    method = %res.request().method(), path = res.request().path(),
+                    status = res.status().as_u16(),
+                    ms = started.elapsed().as_millis() as u64, "request"
+                );
+                let headers = res.headers_mut();
+                headers.insert(request_id::HEADER, request_id::header_value(&id));
+                for (name, value) in SECURITY_HEADERS {
+                    if !headers.contains_key(&name) {
+                        headers.insert(name, HeaderValue::from_static(value));
+                    }
+                }
                 Ok(res)
             }
             .instrument(span)
         })
-        .wrap(
-            // On every answer, errors and static files included.
-            DefaultHeaders::new()
-                .add((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
-                .add((header::X_FRAME_OPTIONS, "DENY"))
-                .add((header::REFERRER_POLICY, "same-origin"))
-                .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")),
-        )
     })
+    // A worker's blocking pool runs the database's work and bcrypt: more threads than
+    // the pool has connections only wait (each with memory of its own), so a burst of
+    // writers queues instead of growing the pool to hundreds of threads.
+    .worker_max_blocking_threads(BLOCKING_THREADS_PER_WORKER)
     .listen(listener)?
     .shutdown_timeout(10)
     .run();
     Ok(server)
 }
+
+/// Threads each worker may run blocking work on (database calls, bcrypt).
+const BLOCKING_THREADS_PER_WORKER: usize = 16;
+
+/// Set on every answer unless its handler set its own.
+const SECURITY_HEADERS: [(header::HeaderName, &str); 4] = [
+    (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+    (header::X_FRAME_OPTIONS, "DENY"),
+    (header::REFERRER_POLICY, "same-origin"),
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+];
 
 /// Scripts and styles from this origin only (no inline script anywhere), no framing;
 /// QQ avatars are images from QQ's hosts.

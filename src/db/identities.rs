@@ -71,23 +71,34 @@ pub fn user_of(
     Ok(login_of(conn, provider, openid)?.map(|(_, user)| user))
 }
 
+/// What a returning login needs of its identity: the row, the unionid it may lack, and
+/// when it last logged in (noted at most once a minute).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = t)]
+pub struct Returning {
+    pub id: i32,
+    pub unionid: Option<String>,
+    pub last_login_at: Option<NaiveDateTime>,
+}
+
 /// The identity `(provider, openid)` with its account (one query): a returning login.
 ///
 /// Run on the backend's own connection: its statement is prepared once and kept by
 /// type, where the multi-backend connection writes the SQL out again on every call to
 /// find it in the cache (an eighth of a returning QQ login's instructions; see
-/// `docs/performance.md`).
+/// `docs/performance.md`). Of the identity only what the login uses is read: each
+/// column costs its decoding (a timestamp, SQLite's text, is parsed) on every login.
 pub fn login_of(
     conn: &mut AnyConnection,
     provider: Provider,
     openid: &str,
-) -> QueryResult<Option<(Identity, User)>> {
+) -> QueryResult<Option<(Returning, User)>> {
     use super::schema::tb_users;
     crate::per_backend!(conn, |c| t::table
         .inner_join(tb_users::table)
         .filter(t::provider.eq(provider.as_str()))
         .filter(t::openid.eq(openid))
-        .select((Identity::as_select(), User::as_select()))
+        .select((Returning::as_select(), User::as_select()))
         .first(c)
         .optional())
 }

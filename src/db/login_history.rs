@@ -63,35 +63,69 @@ pub struct Row<'a> {
 }
 
 /// Writes many logins (a batch of the app's login log; the caller holds a transaction).
-/// PostgreSQL takes them in multi-row inserts (a round trip each). SQLite takes them a
-/// row at a time on its own connection, the statement prepared once and found again in
-/// the connection's cache: diesel runs a SQLite multi-row insert as a statement per row
-/// anyway, through the multi-backend connection, built anew each time
-/// (`diesel::sql_query` would be prepared again at every row).
+/// PostgreSQL takes them in multi-row inserts (a round trip each). SQLite takes a
+/// thousand rows a statement, handed over as one JSON array and read back with
+/// `json_each`: diesel runs a SQLite multi-row insert as a statement per row, each
+/// looked up in the statement cache and bound anew (half of a row's cost), and
+/// `diesel::sql_query` with a row's worth of binds would be prepared again at every row.
 pub fn record_many(conn: &mut AnyConnection, rows: &[Row<'_>]) -> QueryResult<()> {
-    fn new<'a>(r: &Row<'a>) -> NewLogin<'a> {
-        NewLogin {
-            user_id: r.user_id,
-            method: r.method,
-            at: r.at,
-            ip: r.ip,
-            user_agent: r.user_agent,
-        }
-    }
     match conn {
         AnyConnection::Sqlite(c) => {
-            for r in rows {
-                diesel::insert_into(t::table).values(new(r)).execute(c)?;
+            // A statement per thousand rows: the JSON of a second's logins at full load
+            // is a megabyte, held while SQLite reads it.
+            for chunk in rows.chunks(1000) {
+                diesel::sql_query(
+                    "INSERT INTO tb_login_history (user_id, method, at, ip, user_agent) \
+                     SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 \
+                     FROM json_each(?)",
+                )
+                .bind::<diesel::sql_types::Text, _>(sqlite_rows(chunk))
+                .execute(c)?;
             }
         }
         AnyConnection::Postgresql(c) => {
             for chunk in rows.chunks(500) {
-                let values: Vec<NewLogin<'_>> = chunk.iter().map(new).collect();
+                let values: Vec<NewLogin<'_>> = chunk
+                    .iter()
+                    .map(|r| NewLogin {
+                        user_id: r.user_id,
+                        method: r.method,
+                        at: r.at,
+                        ip: r.ip,
+                        user_agent: r.user_agent,
+                    })
+                    .collect();
                 diesel::insert_into(t::table).values(&values).execute(c)?;
             }
         }
     }
     Ok(())
+}
+
+/// `rows` as the JSON array SQLite's `json_each` reads: `[user_id, method, at, ip,
+/// user_agent]` each, `at` written as diesel writes a SQLite timestamp (so it reads back
+/// as every other `at` does).
+fn sqlite_rows(rows: &[Row<'_>]) -> String {
+    use chrono::format::{Item, StrftimeItems};
+    // diesel's SQLite timestamp format, parsed once (not at every row).
+    static AT: std::sync::LazyLock<Vec<Item<'static>>> = std::sync::LazyLock::new(|| {
+        StrftimeItems::new("%Y-%m-%d %H:%M:%S%.f")
+            .parse_to_owned()
+            .unwrap_or_default()
+    });
+    let rows: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.user_id,
+                r.method,
+                r.at.format_with_items(AT.iter()).to_string(),
+                r.ip,
+                r.user_agent,
+            )
+        })
+        .collect();
+    serde_json::to_string(&rows).unwrap_or_default()
 }
 
 /// The account's newest `limit` logins, newest first.
@@ -123,4 +157,71 @@ pub fn per_day(
         .select((t::at, t::method))
         .order(t::at.asc())
         .load(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::users::{self, NewUser};
+
+    /// A SQLite batch reads back exactly as written: the times to the microsecond, and
+    /// User-Agents with quotes, backslashes, Chinese and emoji.
+    #[test]
+    fn a_sqlite_batch_reads_back_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = dir.path().join("h.db").to_string_lossy().into_owned();
+        let pool = crate::db::build_pool(&url).unwrap();
+        crate::db::run_migrations(&pool).unwrap();
+        let mut conn = pool.get().unwrap();
+        let at = chrono::NaiveDate::from_ymd_opt(2026, 12, 7)
+            .unwrap()
+            .and_hms_micro_opt(14, 3, 52, 123_456)
+            .unwrap();
+        let user = users::insert(
+            &mut conn,
+            &NewUser {
+                username: "u1",
+                mobile: "13800138000",
+                password: "!",
+                nickname: "",
+                avatar_url: "",
+                is_staff: false,
+                is_active: true,
+                date_joined: at,
+            },
+        )
+        .unwrap();
+        let agents = [
+            r#"Mozilla/5.0 "quoted" \back\slash"#,
+            "微信 MicroMessenger/8.0 🙂",
+            "",
+        ];
+        let rows: Vec<Row<'_>> = agents
+            .iter()
+            .enumerate()
+            .map(|(i, ua)| Row {
+                user_id: user.id,
+                method: if i == 0 { "password" } else { "qq" },
+                at: at + chrono::Duration::seconds(i as i64),
+                ip: "203.0.113.7",
+                user_agent: ua,
+            })
+            .collect();
+        record_many(&mut conn, &rows).unwrap();
+        record_many(&mut conn, &[]).unwrap();
+        let back = recent(&mut conn, user.id, 10).unwrap();
+        assert_eq!(back.len(), 3);
+        for (i, got) in back.iter().rev().enumerate() {
+            assert_eq!(got.user_agent, agents[i]);
+            assert_eq!(got.method, rows[i].method);
+            assert_eq!(got.at, rows[i].at);
+            assert_eq!(got.ip, "203.0.113.7");
+        }
+        // Read by the time index as the dashboard and the pruning read it.
+        assert_eq!(per_day(&mut conn, at).unwrap().len(), 3);
+        assert_eq!(
+            prune(&mut conn, at + chrono::Duration::seconds(1)).unwrap(),
+            1
+        );
+    }
 }

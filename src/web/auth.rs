@@ -77,7 +77,7 @@ pub async fn current_user(
     // idle timeout.
     let idle = settings.session_idle_timeout.as_secs() as i64;
     if now - facts.seen_at >= crate::web::session::TOUCH_EVERY_SECS.min(idle / 2).max(1) {
-        session.touch(now)?;
+        session.touch(&facts, now)?;
         // The store keeps a session only as long as it may sit idle: abandoned ones go.
         let ttl = live_for(state, facts.remembered, facts.issued_at, now);
         let key = keys::live_session(&facts.sid);

@@ -2,9 +2,11 @@
 //!
 //! - `sid`: this session's id; binds openid tokens and `state` to the browser, and is
 //!   what logout revokes in the code store (a cookie cannot be revoked by itself).
-//! - `uid`: the logged-in user; `iat` and `seen`: when this login began and when it was
-//!   last used (idle and absolute timeouts); `epoch`: the account's `session_epoch` when
-//!   it began (raised by disable, logout everywhere, password changes: older sessions end).
+//! - `login`: the logged-in user, when this login began and when it was last used (idle
+//!   and absolute timeouts), and the account's `session_epoch` when it began (raised by
+//!   disable, logout everywhere, password changes: older sessions end). One key, a JSON
+//!   array `[uid, iat, seen, epoch]`: the cookie is decrypted, parsed, written and
+//!   encrypted again on every request that changes it, and each key costs there.
 //! - `csrf`: the seed CSRF tokens are signed from.
 //! - `qq_pending`: QQ logins started here (`state` → `next`), single use, expiring.
 //! - `qq_bind`: the pending bind after a callback: where to go next, the QQ profile.
@@ -27,6 +29,8 @@ use crate::web::error::AppError;
 pub const SESSION_COOKIE: &str = "qqbind_session";
 
 const SID: &str = "sid";
+const LOGIN: &str = "login";
+// A login as cookies written before `login` held it (one key each): still honoured.
 const UID: &str = "uid";
 const IAT: &str = "iat";
 const SEEN: &str = "seen";
@@ -169,7 +173,7 @@ impl TypedSession {
     }
 
     pub fn user_id(&self) -> Result<Option<i32>, AppError> {
-        Ok(self.0.get::<i32>(UID)?)
+        Ok(self.login()?.map(|l| l.user_id))
     }
 
     /// The CSRF seed, made on first use.
@@ -295,10 +299,7 @@ impl TypedSession {
         let sid = random_hex(16);
         self.0.insert(SID, &sid)?;
         self.0.insert(CSRF, random_hex(16))?;
-        self.0.insert(UID, user_id)?;
-        self.0.insert(IAT, now)?;
-        self.0.insert(SEEN, now)?;
-        self.0.insert(EPOCH, epoch)?;
+        self.0.insert(LOGIN, (user_id, now, now, epoch))?;
         if remember {
             self.0.insert(REMEMBER, true)?;
         }
@@ -307,17 +308,17 @@ impl TypedSession {
 
     /// The logged-in session's facts, when it is one and carries them all.
     pub fn login(&self) -> Result<Option<LoginFacts>, AppError> {
-        let get = |k| self.0.get::<i64>(k);
-        let (Some(user_id), Some(sid)) = (self.0.get::<i32>(UID)?, self.0.get::<String>(SID)?)
-        else {
+        let Some(sid) = self.0.get::<String>(SID)? else {
             return Ok(None);
         };
-        let (Some(issued_at), Some(seen_at), Some(epoch)) =
-            (get(IAT)?, get(SEEN)?, self.0.get::<i32>(EPOCH)?)
-        else {
-            // A login from before sessions carried their times: not honoured.
-            return Ok(None);
+        let login = match self.0.get::<(i32, i64, i64, i32)>(LOGIN)? {
+            Some(login) => login,
+            None => match self.login_kept_apart()? {
+                Some(login) => login,
+                None => return Ok(None),
+            },
         };
+        let (user_id, issued_at, seen_at, epoch) = login;
         Ok(Some(LoginFacts {
             sid,
             user_id,
@@ -328,9 +329,30 @@ impl TypedSession {
         }))
     }
 
-    /// Notes activity at `now` (the idle timeout counts from here).
-    pub fn touch(&self, now: i64) -> Result<(), AppError> {
-        self.0.insert(SEEN, now)?;
+    /// A login as cookies from before `login` kept it, a key each; none when a key is
+    /// missing (a login from before sessions carried their times is not honoured).
+    fn login_kept_apart(&self) -> Result<Option<(i32, i64, i64, i32)>, AppError> {
+        let Some(user_id) = self.0.get::<i32>(UID)? else {
+            return Ok(None);
+        };
+        let get = |k| self.0.get::<i64>(k);
+        let (Some(issued_at), Some(seen_at), Some(epoch)) =
+            (get(IAT)?, get(SEEN)?, self.0.get::<i32>(EPOCH)?)
+        else {
+            return Ok(None);
+        };
+        for old in [UID, IAT, SEEN, EPOCH] {
+            self.0.remove(old);
+        }
+        let login = (user_id, issued_at, seen_at, epoch);
+        self.0.insert(LOGIN, login)?;
+        Ok(Some(login))
+    }
+
+    /// Notes activity of login `l` at `now` (the idle timeout counts from here).
+    pub fn touch(&self, l: &LoginFacts, now: i64) -> Result<(), AppError> {
+        self.0
+            .insert(LOGIN, (l.user_id, l.issued_at, now, l.epoch))?;
         Ok(())
     }
 
