@@ -303,11 +303,15 @@ pub async fn note_login(
         method,
         at: now,
         ip: ip.to_owned(),
-        user_agent: user_agent
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(256)
-            .collect(),
+        user_agent: if user_agent.len() <= 256 && !user_agent.chars().any(char::is_control) {
+            user_agent.to_owned()
+        } else {
+            user_agent
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(256)
+                .collect()
+        },
     });
     let (id, last, closing) = (user.id, user.last_login, user.delete_requested_at);
     let key = (id, versions.0.clone(), versions.1.clone());

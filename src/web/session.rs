@@ -53,7 +53,7 @@ pub struct PendingLogin {
     pub next: String,
     pub expires_at: i64,
     /// Started to bind a QQ to the account logged in (`intent=link`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub link: bool,
     /// Whose login it is (QQ when the cookie names none).
     #[serde(default, skip_serializing_if = "Provider::is_qq")]

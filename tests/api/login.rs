@@ -165,6 +165,86 @@ async fn logout_ends_the_session_even_for_a_copied_cookie(kind: Setup) {
     );
 }
 
+/// The session cookie as the server wrote it, decrypted: its keys and their JSON values.
+fn session_state(secret: &str, cookie: &str) -> std::collections::HashMap<String, String> {
+    use actix_web::cookie::{Cookie, CookieJar, Key};
+    let sent = cookie
+        .split("; ")
+        .find(|c| c.starts_with("qqbind_session="))
+        .expect("a session cookie");
+    let mut jar = CookieJar::new();
+    jar.add_original(Cookie::parse_encoded(sent.to_owned()).unwrap());
+    let plain = jar
+        .private(&Key::derive_from(secret.as_bytes()))
+        .get("qqbind_session")
+        .expect("a cookie this server encrypted");
+    serde_json::from_str(plain.value()).unwrap()
+}
+
+/// `state` encrypted as the server encrypts a session cookie.
+fn session_cookie(secret: &str, state: &std::collections::HashMap<String, String>) -> String {
+    use actix_web::cookie::{Cookie, CookieJar, Key};
+    let mut jar = CookieJar::new();
+    jar.private_mut(&Key::derive_from(secret.as_bytes()))
+        .add(Cookie::new(
+            "qqbind_session",
+            serde_json::to_string(state).unwrap(),
+        ));
+    format!(
+        "qqbind_session={}",
+        jar.get("qqbind_session").unwrap().value()
+    )
+}
+
+/// A login is one session key now (`login`); a cookie written before, with the login's
+/// facts a key each, is still logged in, and is rewritten to the one key. One that lacks
+/// a fact is not logged in, as before.
+async fn a_session_written_before_the_one_login_key_stays_logged_in(kind: Setup) {
+    let app = spawn_app(kind).await;
+    app.create_user(MOBILE, "rightpass1").await;
+    let b = app.browser();
+    assert_eq!(
+        login(&b, "/", MOBILE, "rightpass1", false).await.status(),
+        302
+    );
+    let secret = app.state.settings.secret_key.expose().to_owned();
+    let mut state = session_state(&secret, &b.cookie_header());
+    assert!(!state.contains_key("uid"), "{state:?}");
+    let (uid, iat, seen, epoch): (i32, i64, i64, i32) =
+        serde_json::from_str(&state.remove("login").expect("the one login key")).unwrap();
+    for (k, v) in [
+        ("uid", uid.to_string()),
+        ("iat", iat.to_string()),
+        ("seen", seen.to_string()),
+        ("epoch", epoch.to_string()),
+    ] {
+        state.insert(k.to_owned(), v);
+    }
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let get_info = |cookie: String| {
+        client
+            .get(format!("{}/info/", app.base))
+            .header("cookie", cookie)
+            .send()
+    };
+
+    let r = get_info(session_cookie(&secret, &state)).await.unwrap();
+    assert_eq!(r.status(), 200, "the old cookie is still logged in");
+    let rewritten = set_cookie(&r, "qqbind_session").expect("the session rewritten");
+    let now = session_state(&secret, rewritten.split(';').next().unwrap());
+    assert!(now.contains_key("login"), "{now:?}");
+    for old in ["uid", "iat", "seen", "epoch"] {
+        assert!(!now.contains_key(old), "{old} left in {now:?}");
+    }
+
+    state.remove("iat");
+    let r = get_info(session_cookie(&secret, &state)).await.unwrap();
+    assert_is_redirect_to(&r, "/login/?next=/info/");
+}
+
 async fn unknown_pages_are_404_and_wrong_methods_are_4xx(kind: Setup) {
     let app = spawn_app(kind).await;
     let b = app.browser();
@@ -284,6 +364,7 @@ crate::all_setups!(
     login_never_redirects_off_site,
     the_user_centre_needs_a_login,
     logout_ends_the_session_even_for_a_copied_cookie,
+    a_session_written_before_the_one_login_key_stays_logged_in,
     unknown_pages_are_404_and_wrong_methods_are_4xx,
 );
 
