@@ -145,7 +145,7 @@ fn migrate_applies_the_migrations_once(backend: Backend) {
     assert!(first.status.success());
     assert_eq!(
         String::from_utf8_lossy(&first.stdout).trim(),
-        "5 migration(s) applied"
+        "6 migration(s) applied"
     );
     let second = run();
     assert_eq!(
