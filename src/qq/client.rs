@@ -140,6 +140,8 @@ pub struct QqClient {
     client_id: String,
     client_secret: Secret,
     redirect_uri: Url,
+    /// The authorize URL up to its `state`, serialized once: every login starts with it.
+    authorize_prefix: String,
 }
 
 impl QqClient {
@@ -150,14 +152,23 @@ impl QqClient {
         redirect_uri: Url,
     ) -> Result<Self, QqError> {
         let http = build_http().map_err(|e| QqError::Http(e.without_url().to_string()))?;
+        let endpoints = Endpoints::under(&graph_url);
+        let mut authorize = endpoints.authorize.clone();
+        authorize
+            .query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &client_id)
+            .append_pair("redirect_uri", redirect_uri.as_str());
+        let authorize_prefix = format!("{authorize}&state=");
         Ok(Self {
             http,
             observer: None,
             unionid: false,
-            endpoints: std::sync::Arc::new(Endpoints::under(&graph_url)),
+            endpoints: std::sync::Arc::new(endpoints),
             client_id,
             client_secret,
             redirect_uri,
+            authorize_prefix,
         })
     }
 
@@ -199,19 +210,13 @@ impl QqClient {
     /// [`Self::authorize_url`], with QQ's page for phones (`display=mobile`) when the
     /// browser is a phone's.
     pub fn authorize_url_for(&self, state: &str, phone: bool) -> String {
-        let mut url = self.endpoints.authorize.clone();
-        {
-            let mut q = url.query_pairs_mut();
-            q.append_pair("response_type", "code")
-                .append_pair("client_id", &self.client_id)
-                .append_pair("redirect_uri", self.redirect_uri.as_str())
-                .append_pair("state", state)
-                .append_pair("scope", "get_user_info");
-            if phone {
-                q.append_pair("display", "mobile");
-            }
+        let mut url = self.authorize_prefix.clone();
+        url.extend(url::form_urlencoded::byte_serialize(state.as_bytes()));
+        url.push_str("&scope=get_user_info");
+        if phone {
+            url.push_str("&display=mobile");
         }
-        url.into()
+        url
     }
 
     async fn get_text(&self, url: Url) -> Result<String, QqError> {
@@ -293,5 +298,57 @@ impl QqClient {
             })
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client() -> QqClient {
+        QqClient::new(
+            Url::parse("https://graph.qq.com/").unwrap(),
+            "101518219".to_owned(),
+            Secret::new("s3cret"),
+            Url::parse("https://shop.example/oauth_callback/?a=1&b=c d").unwrap(),
+        )
+        .unwrap()
+    }
+
+    /// The authorize URL as QQ Connect documents it, in its order, every value encoded.
+    #[test]
+    fn the_authorize_url_carries_the_documented_parameters_in_order() {
+        let pairs = |u: &str| -> Vec<(String, String)> {
+            Url::parse(u).unwrap().query_pairs().into_owned().collect()
+        };
+        let expected = |state: &str, phone: bool| {
+            let mut v = vec![
+                ("response_type", "code"),
+                ("client_id", "101518219"),
+                (
+                    "redirect_uri",
+                    "https://shop.example/oauth_callback/?a=1&b=c%20d",
+                ),
+                ("state", state),
+                ("scope", "get_user_info"),
+            ];
+            if phone {
+                v.push(("display", "mobile"));
+            }
+            v.into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect::<Vec<_>>()
+        };
+        let c = client();
+        let url = c.authorize_url("ab12");
+        assert!(
+            url.starts_with("https://graph.qq.com/oauth2.0/authorize?"),
+            "{url}"
+        );
+        assert_eq!(pairs(&url), expected("ab12", false));
+        assert_eq!(
+            pairs(&c.authorize_url_for("x y&z=1", true)),
+            expected("x y&z=1", true)
+        );
     }
 }

@@ -220,7 +220,11 @@ impl TypedSession {
             .position(|p| p.state == state)
             .map(|i| list.remove(i));
         list.retain(|p| p.expires_at > now);
-        self.0.insert(QQ_PENDING, list)?;
+        if list.is_empty() {
+            self.0.remove(QQ_PENDING);
+        } else {
+            self.0.insert(QQ_PENDING, list)?;
+        }
         Ok(found.filter(|p| p.expires_at > now))
     }
 
@@ -285,8 +289,8 @@ impl TypedSession {
     }
 
     /// Starts a logged-in session: a new session id (the old cookie's state is dropped,
-    /// so a fixated session gains nothing), a new CSRF seed, the login's times and the
-    /// account's epoch. Returns the new session id.
+    /// so a fixated session gains nothing, its CSRF seed included), the login's times and
+    /// the account's epoch. Returns the new session id.
     pub fn log_in(
         &self,
         user_id: i32,
@@ -298,7 +302,8 @@ impl TypedSession {
         self.0.renew();
         let sid = random_hex(16);
         self.0.insert(SID, &sid)?;
-        self.0.insert(CSRF, random_hex(16))?;
+        // No CSRF seed yet: the first page with a form makes one (the old one is gone
+        // with the rest), and a login that only redirects carries none.
         self.0.insert(LOGIN, (user_id, now, now, epoch))?;
         if remember {
             self.0.insert(REMEMBER, true)?;
