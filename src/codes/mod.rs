@@ -137,6 +137,10 @@ pub enum CodeStore {
     Redis(RedisStore),
 }
 
+// Each Redis call is boxed: its future is 6 KiB (the pool, the connection, the command),
+// and an `async fn` over this enum is as large as its largest branch, so every future
+// that awaits the store (a login awaits it five times) carried those kilobytes and
+// copied them at each move, with the in-process store too.
 impl CodeStore {
     pub fn kind(&self) -> &'static str {
         match self {
@@ -152,14 +156,14 @@ impl CodeStore {
                 s.set_ex(key, value, ttl);
                 Ok(())
             }
-            Self::Redis(s) => s.set_ex(key, value, ttl).await,
+            Self::Redis(s) => Box::pin(s.set_ex(key, value, ttl)).await,
         }
     }
 
     pub async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
         match self {
             Self::Memory(s) => Ok(s.get(key)),
-            Self::Redis(s) => s.get(key).await,
+            Self::Redis(s) => Box::pin(s.get(key)).await,
         }
     }
 
@@ -167,7 +171,7 @@ impl CodeStore {
     pub async fn take(&self, key: &str) -> Result<Option<String>, StoreError> {
         match self {
             Self::Memory(s) => Ok(s.take(key)),
-            Self::Redis(s) => s.take(key).await,
+            Self::Redis(s) => Box::pin(s.take(key)).await,
         }
     }
 
@@ -175,7 +179,7 @@ impl CodeStore {
     pub async fn take_if_equals(&self, key: &str, expected: &str) -> Result<bool, StoreError> {
         match self {
             Self::Memory(s) => Ok(s.take_if_equals(key, expected)),
-            Self::Redis(s) => s.take_if_equals(key, expected).await,
+            Self::Redis(s) => Box::pin(s.take_if_equals(key, expected)).await,
         }
     }
 
@@ -185,7 +189,7 @@ impl CodeStore {
                 s.delete(key);
                 Ok(())
             }
-            Self::Redis(s) => s.delete(key).await,
+            Self::Redis(s) => Box::pin(s.delete(key)).await,
         }
     }
 
@@ -193,7 +197,7 @@ impl CodeStore {
     pub async fn incr(&self, key: &str, ttl: Duration) -> Result<i64, StoreError> {
         match self {
             Self::Memory(s) => Ok(s.incr(key, ttl)),
-            Self::Redis(s) => s.incr(key, ttl).await,
+            Self::Redis(s) => Box::pin(s.incr(key, ttl)).await,
         }
     }
 
@@ -202,7 +206,7 @@ impl CodeStore {
     pub async fn decr(&self, key: &str) -> Result<i64, StoreError> {
         match self {
             Self::Memory(s) => Ok(s.decr(key)),
-            Self::Redis(s) => s.decr(key).await,
+            Self::Redis(s) => Box::pin(s.decr(key)).await,
         }
     }
 
@@ -222,7 +226,7 @@ impl CodeStore {
     ) -> Result<bool, StoreError> {
         match self {
             Self::Memory(s) => Ok(s.put_code(purpose, mobile, code)),
-            Self::Redis(s) => s.put_code(purpose, mobile, code).await,
+            Self::Redis(s) => Box::pin(s.put_code(purpose, mobile, code)).await,
         }
     }
 
@@ -230,7 +234,7 @@ impl CodeStore {
     pub async fn ttl(&self, key: &str) -> Result<Option<Duration>, StoreError> {
         match self {
             Self::Memory(s) => Ok(s.ttl(key)),
-            Self::Redis(s) => s.ttl(key).await,
+            Self::Redis(s) => Box::pin(s.ttl(key)).await,
         }
     }
 
@@ -247,7 +251,7 @@ impl CodeStore {
                 s.hset(key, field, value, ttl);
                 Ok(())
             }
-            Self::Redis(s) => s.hset(key, field, value, ttl).await,
+            Self::Redis(s) => Box::pin(s.hset(key, field, value, ttl)).await,
         }
     }
 
@@ -255,7 +259,7 @@ impl CodeStore {
     pub async fn hgetall(&self, key: &str) -> Result<Vec<(String, String)>, StoreError> {
         match self {
             Self::Memory(s) => Ok(s.hgetall(key)),
-            Self::Redis(s) => s.hgetall(key).await,
+            Self::Redis(s) => Box::pin(s.hgetall(key)).await,
         }
     }
 
@@ -265,14 +269,14 @@ impl CodeStore {
                 s.hdel(key, field);
                 Ok(())
             }
-            Self::Redis(s) => s.hdel(key, field).await,
+            Self::Redis(s) => Box::pin(s.hdel(key, field)).await,
         }
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
         match self {
             Self::Memory(_) => Ok(()),
-            Self::Redis(s) => s.ping().await,
+            Self::Redis(s) => Box::pin(s.ping()).await,
         }
     }
 }
