@@ -17,7 +17,11 @@ CARGO_TARGET_DIR=$rig_target cargo build -q --release --manifest-path "$rig/flow
 CARGO_TARGET_DIR=$rig_target cargo build -q --release --manifest-path "$rig/floor/Cargo.toml"
 CARGO_TARGET_DIR=$app_target cargo build -q --release
 export FLOWLOAD=$rig_target/release/flowload
-run() { CARGO_TARGET_DIR=$rig_target bash "$rig/run.sh" "$@" 2>/dev/null | grep '^RESULT'; }
+# Each run's RESULT line, with the whole flow's median latency added (p50_ms).
+run() {
+    CARGO_TARGET_DIR=$rig_target bash "$rig/run.sh" "$@" 2>/dev/null |
+        awk '/whole flow/ {p50 = $3} /^RESULT/ {print $0 " p50_ms=" p50}'
+}
 field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
 for r in $(seq "$ROUNDS"); do
     before=$(run floor "$rig_target/release/floor")
@@ -29,5 +33,9 @@ for r in $(seq "$ROUNDS"); do
     after=$(run floor "$rig_target/release/floor")
     echo "$after"
     awk -v a="$(field "$app" flows_per_s)" -v f1="$(field "$before" flows_per_s)" -v f2="$(field "$after" flows_per_s)" \
-        -v r="$r" 'BEGIN { printf "round %d: qqbind %.0f flows/s = %.2f of the floor (%.0f)\n", r, a, a / ((f1 + f2) / 2), (f1 + f2) / 2 }'
+        -v r="$r" -v p50="$(field "$app" p50_ms)" -v p99="$(field "$app" p99_ms)" \
+        -v cpu="$(field "$app" server_cpu_us_per_op)" -v c1="$(field "$before" server_cpu_us_per_op)" \
+        -v c2="$(field "$after" server_cpu_us_per_op)" -v rss="$(field "$app" server_rss_kb)" \
+        'BEGIN { printf "round %d: qqbind %.0f flows/s = %.2f of the floor (%.0f); p50 %s ms, p99 %s ms; %s us a flow (floor %s, %s); peak RSS %.1f MiB\n",
+                 r, a, a / ((f1 + f2) / 2), (f1 + f2) / 2, p50, p99, cpu, c1, c2, rss / 1024 }'
 done
