@@ -29,12 +29,13 @@ floor)
 *) cmd=("$@") ;;
 esac
 out=$(mktemp -d /tmp/login-instructions.XXXXXX)
-trap 'rm -rf "$out"' EXIT
-# Zero the counters once the warm-up is over (run.sh writes warmup.txt then).
+[ -n "${KEEP:-}" ] || trap 'rm -rf "$out"' EXIT
+# Zero the counters once the warm-up is over: the load generator's summary ("flows: …")
+# is in run.sh's warmup.txt then (its first line is written at the start).
 (
     for _ in $(seq 1200); do
         w=$(ls /tmp/perf-cg.*/warmup.txt 2>/dev/null | head -1 || true)
-        if [ -n "$w" ] && [ -s "$w" ]; then callgrind_control -z >/dev/null 2>&1; break; fi
+        if [ -n "$w" ] && grep -q '^flows: ' "$w"; then callgrind_control -z >/dev/null 2>&1; break; fi
         sleep 0.1
     done
 ) &
