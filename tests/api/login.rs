@@ -202,11 +202,7 @@ fn session_cookie(secret: &str, state: &std::collections::HashMap<String, String
 async fn a_session_written_before_the_one_login_key_stays_logged_in(kind: Setup) {
     let app = spawn_app(kind).await;
     app.create_user(MOBILE, "rightpass1").await;
-    let b = app.browser();
-    assert_eq!(
-        login(&b, "/", MOBILE, "rightpass1", false).await.status(),
-        302
-    );
+    let b = app.logged_in(MOBILE, "rightpass1").await;
     let secret = app.state.settings.secret_key.expose().to_owned();
     let mut state = session_state(&secret, &b.cookie_header());
     assert!(!state.contains_key("uid"), "{state:?}");
