@@ -30,7 +30,9 @@ pub const SESSION_COOKIE: &str = "qqbind_session";
 
 const SID: &str = "sid";
 const LOGIN: &str = "login";
-// A login as cookies written before `login` held it (one key each): still honoured.
+// A login as cookies written before `login` held it (one key each): still honoured, and
+// rewritten to `login`. This can go once no such session can still be alive (the
+// maximum session age after the release that brought `login`).
 const UID: &str = "uid";
 const IAT: &str = "iat";
 const SEEN: &str = "seen";
@@ -170,10 +172,6 @@ impl TypedSession {
     /// The id, if this session has one (no new one is made).
     pub fn existing_sid(&self) -> Result<Option<String>, AppError> {
         Ok(self.0.get::<String>(SID)?)
-    }
-
-    pub fn user_id(&self) -> Result<Option<i32>, AppError> {
-        Ok(self.login()?.map(|l| l.user_id))
     }
 
     /// The CSRF seed, made on first use.
