@@ -283,7 +283,6 @@ pub struct LoginNoted {
 }
 
 use crate::counts::LoginLog;
-use crate::counts::PendingLogin;
 
 /// Notes a login of `user` by `method` from `ip`: `last_login` (at most once a minute),
 /// the history (batched, see [`LoginLog`]), a closing cancelled; and says whether the
@@ -298,24 +297,18 @@ pub async fn note_login(
     versions: (String, String),
 ) -> Result<LoginNoted, db::DbError> {
     let now = db::now();
-    log.push(PendingLogin {
-        user_id: user.id,
-        method,
-        at: now,
-        ip: ip.to_owned(),
-        user_agent: if user_agent.len() <= 256 && !user_agent.chars().any(char::is_control) {
-            user_agent.to_owned()
-        } else {
-            user_agent
-                .chars()
-                .filter(|c| !c.is_control())
-                .take(256)
-                .collect()
-        },
-    });
+    let user_agent = if user_agent.len() <= 256 && !user_agent.chars().any(char::is_control) {
+        std::borrow::Cow::Borrowed(user_agent)
+    } else {
+        user_agent
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(256)
+            .collect()
+    };
+    log.push(user.id, method, now, ip, &user_agent);
     let (id, last, closing) = (user.id, user.last_login, user.delete_requested_at);
-    let key = (id, versions.0.clone(), versions.1.clone());
-    let known = log.knows_current(&key);
+    let known = log.knows_current(id, &versions);
     if known && closing.is_none() && !users::login_is_news(last, now) {
         return Ok(LoginNoted {
             consent_current: true,
@@ -323,6 +316,7 @@ pub async fn note_login(
         });
     }
     let ip = ip.to_owned();
+    let checked = versions.clone();
     let noted = db
         .write(move |c| {
             Ok(db::transaction(c, |c| {
@@ -344,7 +338,7 @@ pub async fn note_login(
                     )?;
                 }
                 let consent_current =
-                    known || consent::is_current(c, id, (&versions.0, &versions.1))?;
+                    known || consent::is_current(c, id, (&checked.0, &checked.1))?;
                 Ok::<_, diesel::result::Error>(LoginNoted {
                     consent_current,
                     closing_cancelled,
@@ -353,7 +347,7 @@ pub async fn note_login(
         })
         .await?;
     if noted.consent_current {
-        log.note_current(key);
+        log.note_current(id, versions);
     }
     Ok(noted)
 }

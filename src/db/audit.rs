@@ -220,6 +220,7 @@ pub struct AuditEntry {
     pub action: String,
     pub target_user_id: Option<i32>,
     pub detail: String,
+    #[diesel(deserialize_as = super::time::SqlTime)]
     pub created_at: NaiveDateTime,
     pub ip: String,
     pub channel: String,

@@ -18,6 +18,7 @@ pub struct Consent {
     pub user_id: i32,
     pub document: String,
     pub version: String,
+    #[diesel(deserialize_as = super::time::SqlTime)]
     pub accepted_at: NaiveDateTime,
     pub ip: String,
     pub user_agent: String,

@@ -20,7 +20,9 @@ pub struct Identity {
     pub user_id: i32,
     pub nickname: String,
     pub avatar_url: String,
+    #[diesel(deserialize_as = super::time::SqlTime)]
     pub bound_at: NaiveDateTime,
+    #[diesel(deserialize_as = super::time::SqlOptTime)]
     pub last_login_at: Option<NaiveDateTime>,
 }
 
@@ -78,6 +80,7 @@ pub fn user_of(
 pub struct Returning {
     pub id: i32,
     pub unionid: Option<String>,
+    #[diesel(deserialize_as = super::time::SqlOptTime)]
     pub last_login_at: Option<NaiveDateTime>,
 }
 

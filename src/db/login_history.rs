@@ -13,6 +13,7 @@ pub struct Login {
     pub id: i32,
     pub user_id: i32,
     pub method: String,
+    #[diesel(deserialize_as = super::time::SqlTime)]
     pub at: NaiveDateTime,
     pub ip: String,
     pub user_agent: String,

@@ -15,6 +15,7 @@ pub mod schema;
 pub mod users;
 
 mod any;
+pub mod time;
 
 use std::time::Duration;
 

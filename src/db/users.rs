@@ -18,7 +18,9 @@ pub struct User {
     pub avatar_url: String,
     pub is_staff: bool,
     pub is_active: bool,
+    #[diesel(deserialize_as = super::time::SqlTime)]
     pub date_joined: NaiveDateTime,
+    #[diesel(deserialize_as = super::time::SqlOptTime)]
     pub last_login: Option<NaiveDateTime>,
     /// Sessions and API tokens minted under an older epoch are refused.
     pub session_epoch: i32,
@@ -28,6 +30,7 @@ pub struct User {
     pub disabled_reason: String,
     /// The owner asked to close the account (注销): it is erased once the cooling-off
     /// period has passed, unless a login cancels it first.
+    #[diesel(deserialize_as = super::time::SqlOptTime)]
     pub delete_requested_at: Option<NaiveDateTime>,
 }
 
