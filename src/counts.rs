@@ -194,27 +194,8 @@ mod tests {
     #[tokio::test]
     async fn a_batch_shares_its_strings_and_writes_every_line() {
         let dir = tempfile::tempdir().unwrap();
-        let url = dir.path().join("log.db").to_string_lossy().into_owned();
-        let pool = db::build_pool(&url).unwrap();
-        db::run_migrations(&pool).unwrap();
+        let (url, pool, user) = db::test_file_with_user(dir.path(), db::now());
         let db = Db::new(pool.clone(), &url).unwrap();
-        let user = {
-            let mut c = pool.get().unwrap();
-            db::users::insert(
-                &mut c,
-                &db::users::NewUser {
-                    username: "u1",
-                    mobile: "13800138000",
-                    password: "!",
-                    nickname: "",
-                    avatar_url: "",
-                    is_staff: false,
-                    is_active: true,
-                    date_joined: db::now(),
-                },
-            )
-            .unwrap()
-        };
         let log = LoginLog::default();
         for (ip, ua) in [
             ("203.0.113.7", "A"),

@@ -171,35 +171,18 @@ pub fn per_day(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::users::{self, NewUser};
 
     /// A SQLite batch reads back exactly as written: the times to the microsecond, and
     /// User-Agents with quotes, backslashes, Chinese and emoji.
     #[test]
     fn a_sqlite_batch_reads_back_as_written() {
         let dir = tempfile::tempdir().unwrap();
-        let url = dir.path().join("h.db").to_string_lossy().into_owned();
-        let pool = crate::db::build_pool(&url).unwrap();
-        crate::db::run_migrations(&pool).unwrap();
-        let mut conn = pool.get().unwrap();
         let at = chrono::NaiveDate::from_ymd_opt(2026, 12, 7)
             .unwrap()
             .and_hms_micro_opt(14, 3, 52, 123_456)
             .unwrap();
-        let user = users::insert(
-            &mut conn,
-            &NewUser {
-                username: "u1",
-                mobile: "13800138000",
-                password: "!",
-                nickname: "",
-                avatar_url: "",
-                is_staff: false,
-                is_active: true,
-                date_joined: at,
-            },
-        )
-        .unwrap();
+        let (_, pool, user) = crate::db::test_file_with_user(dir.path(), at);
+        let mut conn = pool.get().unwrap();
         let agents = [
             r#"Mozilla/5.0 "quoted" \back\slash"#,
             "微信 MicroMessenger/8.0 🙂",

@@ -403,6 +403,33 @@ pub fn now() -> chrono::NaiveDateTime {
     chrono::Utc::now().naive_utc()
 }
 
+/// A migrated SQLite file in `dir` holding one account, `u1`, joined at `joined`: its
+/// URL, a pool over it, and the account (for unit tests of what is stored).
+#[cfg(test)]
+pub(crate) fn test_file_with_user(
+    dir: &std::path::Path,
+    joined: chrono::NaiveDateTime,
+) -> (String, DbPool, users::User) {
+    let url = dir.join("unit.db").to_string_lossy().into_owned();
+    let pool = build_pool(&url).unwrap();
+    run_migrations(&pool).unwrap();
+    let user = users::insert(
+        &mut pool.get().unwrap(),
+        &users::NewUser {
+            username: "u1",
+            mobile: "13800138000",
+            password: "!",
+            nickname: "",
+            avatar_url: "",
+            is_staff: false,
+            is_active: true,
+            date_joined: joined,
+        },
+    )
+    .unwrap();
+    (url, pool, user)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
