@@ -202,6 +202,7 @@ mod tests {
             ("203.0.113.7", "A"),
             ("198.51.100.1", "A"),
         ] {
+            // Each login's strings are allocations of their own: shared by content.
             log.push(
                 user.id,
                 "qq",
@@ -217,7 +218,10 @@ mod tests {
             assert!(Arc::ptr_eq(&p.rows[0].user_agent, &p.rows[2].user_agent));
         }
         log.flush(&db).await;
-        assert!(log.lock().rows.is_empty() && log.lock().strings.is_empty());
+        {
+            let p = log.lock();
+            assert!(p.rows.is_empty() && p.strings.is_empty());
+        }
         let mut c = pool.get().unwrap();
         let written = db::login_history::recent(&mut c, user.id, 10).unwrap();
         let ips: Vec<&str> = written.iter().rev().map(|l| l.ip.as_str()).collect();

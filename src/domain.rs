@@ -243,6 +243,16 @@ impl ExternalId {
     }
 }
 
+/// A User-Agent as the history and the audit log keep it: without control characters,
+/// at most 256 characters. Borrowed when it is already so (nearly always).
+pub fn clean_user_agent(raw: &str) -> std::borrow::Cow<'_, str> {
+    if raw.len() <= 256 && !raw.chars().any(char::is_control) {
+        std::borrow::Cow::Borrowed(raw)
+    } else {
+        raw.chars().filter(|c| !c.is_control()).take(256).collect()
+    }
+}
+
 /// A nickname as an account keeps it (from QQ, or typed into the API): trimmed, without
 /// control characters, at most 32 characters.
 pub fn clean_nickname(raw: &str) -> String {
@@ -308,6 +318,16 @@ impl NextPath {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_user_agent_is_kept_without_control_characters_and_at_most_256_characters() {
+        let clean = "Mozilla/5.0 (iPhone) 微信 🙂";
+        assert!(matches!(clean_user_agent(clean), std::borrow::Cow::Borrowed(c) if c == clean));
+        assert_eq!(clean_user_agent("a\u{0}b\r\nc\u{7f}"), "abc");
+        let long = "微".repeat(300);
+        assert_eq!(clean_user_agent(&long), "微".repeat(256));
+        assert_eq!(clean_user_agent(&"a".repeat(256)), "a".repeat(256));
+    }
 
     #[test]
     fn mobiles_follow_the_seed_pattern() {

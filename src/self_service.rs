@@ -297,15 +297,7 @@ pub async fn note_login(
     versions: (String, String),
 ) -> Result<LoginNoted, db::DbError> {
     let now = db::now();
-    let user_agent = if user_agent.len() <= 256 && !user_agent.chars().any(char::is_control) {
-        std::borrow::Cow::Borrowed(user_agent)
-    } else {
-        user_agent
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(256)
-            .collect()
-    };
+    let user_agent = crate::domain::clean_user_agent(user_agent);
     log.push(user.id, method, now, ip, &user_agent);
     let (id, last, closing) = (user.id, user.last_login, user.delete_requested_at);
     let known = log.knows_current(id, &versions);

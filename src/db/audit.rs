@@ -202,7 +202,7 @@ impl Origin {
     }
 
     pub fn with_user_agent(mut self, ua: &str) -> Self {
-        self.user_agent = ua.chars().filter(|c| !c.is_control()).take(256).collect();
+        self.user_agent = crate::domain::clean_user_agent(ua).into_owned();
         self
     }
 

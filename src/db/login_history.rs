@@ -37,11 +37,7 @@ pub fn record(
     ip: &str,
     user_agent: &str,
 ) -> QueryResult<()> {
-    let user_agent: String = user_agent
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(256)
-        .collect();
+    let user_agent = crate::domain::clean_user_agent(user_agent);
     diesel::insert_into(t::table)
         .values(NewLogin {
             user_id,
