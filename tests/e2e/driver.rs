@@ -454,6 +454,28 @@ impl Browser {
             .unwrap();
     }
 
+    /// Waits (up to 10 s) until the page marked by [`Self::mark_page`] has been left
+    /// for another (a submit answered): a check right after a submit to the same URL
+    /// would otherwise read the old page, or an element of it gone stale.
+    pub async fn wait_for_new_page(&self) {
+        let started = Instant::now();
+        loop {
+            // While the next page loads, the script may not run: that is "not yet".
+            let marked = self
+                .client
+                .execute("return window.__e2e_mark === true", vec![])
+                .await;
+            if matches!(marked, Ok(v) if v != json!(true)) {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the page was not left"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn same_page(&self) -> bool {
         self.client
             .execute("return window.__e2e_mark === true", vec![])

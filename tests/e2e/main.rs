@@ -150,6 +150,7 @@ async fn an_existing_account_binds_with_its_password() {
 /// Submits the form without its script (`form.submit()` fires no submit event), so the
 /// server answers for the same input.
 async fn submit_to_server(b: &Browser, form: &str, path: &str) {
+    b.mark_page().await;
     b.client
         .execute(
             &format!("document.querySelector({form:?}).submit()"),
@@ -157,6 +158,7 @@ async fn submit_to_server(b: &Browser, form: &str, path: &str) {
         )
         .await
         .unwrap();
+    b.wait_for_new_page().await;
     b.wait_for_path(path).await;
     b.find(form).await;
 }
