@@ -50,6 +50,8 @@ pub enum DbError {
     Pool(#[from] diesel::r2d2::PoolError),
     #[error("database query: {0}")]
     Query(#[from] diesel::result::Error),
+    #[error("database connection: {0}")]
+    Connect(#[from] diesel::r2d2::Error),
     #[error("database migrations: {0}")]
     Migration(String),
     #[error("blocking task failed")]
@@ -89,7 +91,36 @@ pub fn build_pool(url: &str) -> Result<DbPool, DbError> {
 
 /// [`build_pool`] with another bound on waiting for a lock.
 pub fn build_pool_with(url: &str, busy_timeout: Duration) -> Result<DbPool, DbError> {
+    build_pool_reporting(url, busy_timeout, Box::new(LogConnectErrors))
+}
+
+/// A connection the pool could not open (it tries again): one error line saying so. The
+/// database's own words name no password (libpq's, SQLite's).
+#[derive(Debug)]
+struct LogConnectErrors;
+
+impl diesel::r2d2::HandleError<diesel::r2d2::Error> for LogConnectErrors {
+    fn handle_error(&self, error: diesel::r2d2::Error) {
+        tracing::error!(%error, "cannot open a database connection");
+    }
+}
+
+/// [`build_pool_with`], its connection errors told to `errors`.
+fn build_pool_reporting(
+    url: &str,
+    busy_timeout: Duration,
+    errors: Box<dyn diesel::r2d2::HandleError<diesel::r2d2::Error>>,
+) -> Result<DbPool, DbError> {
     let manager = ConnectionManager::<AnyConnection>::new(url);
+    let settings = SessionSettings { busy_timeout };
+    if Backend::of(url) == Backend::Sqlite {
+        // A new file turns to WAL on one connection first: the pool opens its connections
+        // in parallel, and two of them switching the same new file at once could deadlock,
+        // one failing at once with "database is locked" (an error line at a first start,
+        // then a retry). Once the file is in WAL mode, the pool's own switch only reads it.
+        use diesel::r2d2::ManageConnection;
+        settings.on_acquire(&mut manager.connect()?)?;
+    }
     Ok(Pool::builder()
         .max_size(8)
         .connection_timeout(Duration::from_secs(3))
@@ -97,7 +128,8 @@ pub fn build_pool_with(url: &str, busy_timeout: Duration) -> Result<DbPool, DbEr
         // pings it first. A SQLite file cannot go away under an open handle, and the ping
         // (a `SELECT 1` parsed anew each time) cost a tenth of a QQ login's database time.
         .test_on_check_out(Backend::of(url) == Backend::Postgres)
-        .connection_customizer(Box::new(SessionSettings { busy_timeout }))
+        .connection_customizer(Box::new(settings))
+        .error_handler(errors)
         .build(manager)?)
 }
 
@@ -434,6 +466,44 @@ pub(crate) fn test_file_with_user(
 mod tests {
     use super::*;
     use diesel::{Connection, RunQueryDsl};
+
+    /// Counts the connections a pool could not open.
+    #[derive(Debug, Clone, Default)]
+    struct CountErrors(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+    impl diesel::r2d2::HandleError<diesel::r2d2::Error> for CountErrors {
+        fn handle_error(&self, _: diesel::r2d2::Error) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// A pool over a new SQLite file opens every connection at the first try, and leaves
+    /// the file in WAL mode. Its connections used to switch the new file to WAL in
+    /// parallel, and two of them could deadlock: "database is locked", logged as an error
+    /// at a first start.
+    #[test]
+    fn a_pool_over_a_new_file_opens_every_connection_first_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let errors = CountErrors::default();
+        for i in 0..60 {
+            let url = dir.path().join(format!("new{i}.db"));
+            let url = url.to_string_lossy();
+            let pool = build_pool_reporting(&url, BUSY_TIMEOUT, Box::new(errors.clone())).unwrap();
+            assert_eq!(pool.state().connections, 8);
+            let mode: String = diesel::sql_query("PRAGMA journal_mode")
+                .get_result::<JournalMode>(&mut pool.get().unwrap())
+                .unwrap()
+                .journal_mode;
+            assert_eq!(mode, "wal");
+        }
+        assert_eq!(errors.0.load(std::sync::atomic::Ordering::Relaxed), 0);
+    }
+
+    #[derive(diesel::QueryableByName)]
+    struct JournalMode {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        journal_mode: String,
+    }
 
     /// `Db::read` cannot write, and gives its connection back able to: every write after
     /// it, on whichever pooled connection, goes through.
