@@ -7,6 +7,7 @@
 #
 #   bash benches/light_rig.sh            # needs nginx-light; builds what it runs
 #   ROUNDS=1 DURATION=10 bash benches/light_rig.sh
+#   QQBIND_BIN=PATH FLOOR_BIN=PATH bash benches/light_rig.sh   # other builds (pgo_build.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rig=${RIG:-../shared/perf}
@@ -16,8 +17,10 @@ ROUNDS=${ROUNDS:-3}
 shares=()
 command -v nginx >/dev/null || { echo "install nginx-light (apt-get install -y nginx-light)" >&2; exit 2; }
 CARGO_TARGET_DIR=$rig_target cargo build -q --release --manifest-path "$rig/flowload/Cargo.toml"
-CARGO_TARGET_DIR=$rig_target cargo build -q --release --manifest-path "$rig/floor/Cargo.toml"
-CARGO_TARGET_DIR=$app_target cargo build -q --release
+floor_bin=${FLOOR_BIN:-$rig_target/release/floor}
+app_bin=${QQBIND_BIN:-$app_target/release/qqbind}
+[ -n "${FLOOR_BIN:-}" ] || CARGO_TARGET_DIR=$rig_target cargo build -q --release --manifest-path "$rig/floor/Cargo.toml"
+[ -n "${QQBIND_BIN:-}" ] || CARGO_TARGET_DIR=$app_target cargo build -q --release
 export FLOWLOAD=$rig_target/release/flowload
 # Each run's RESULT line, with the whole flow's median latency added (p50_ms).
 run() {
@@ -26,13 +29,13 @@ run() {
 }
 field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
 for r in $(seq "$ROUNDS"); do
-    before=$(run floor "$rig_target/release/floor")
+    before=$(run floor "$floor_bin")
     echo "$before"
     # Its 64 users share one loopback address: the per-client limit on starting a QQ
     # login (30 a minute) would refuse nearly all of them, so it is off here.
-    app=$(RATE_LIMITS=off PREBIND_CMD="$rig/prebind-sqlite.py" run qqbind "$app_target/release/qqbind" serve)
+    app=$(RATE_LIMITS=off PREBIND_CMD="$rig/prebind-sqlite.py" run qqbind "$app_bin" serve)
     echo "$app"
-    after=$(run floor "$rig_target/release/floor")
+    after=$(run floor "$floor_bin")
     echo "$after"
     a=$(field "$app" flows_per_s) floor_mean=$(awk -v f1="$(field "$before" flows_per_s)" -v f2="$(field "$after" flows_per_s)" 'BEGIN { print (f1 + f2) / 2 }')
     share=$(awk -v a="$a" -v f="$floor_mean" 'BEGIN { printf "%.2f", a / f }')
