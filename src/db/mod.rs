@@ -233,6 +233,7 @@ impl PointReader {
                     .max_size(std::thread::available_parallelism().map_or(2, |n| n.get()) as u32)
                     .test_on_check_out(false)
                     .connection_customizer(Box::new(InPlaceSettings))
+                    .error_handler(Box::new(LogConnectErrors))
                     .build(ConnectionManager::<AnyConnection>::new(url))?,
             ),
             Backend::Postgres => None,
