@@ -18,9 +18,15 @@ llvm=$(rustc -vV | sed -n 's/^LLVM version: \([0-9]*\).*/\1/p')
 profdata=$(command -v "llvm-profdata-$llvm" || true)
 [ -n "$profdata" ] || { echo "install llvm-profdata $llvm (apt-get install -y llvm-$llvm)" >&2; exit 2; }
 command -v nginx >/dev/null || { echo "install nginx-light (apt-get install -y nginx-light)" >&2; exit 2; }
+# What to build, where, and how the rig starts it (qqbind with its openids bound first and
+# the per-client limits off, as benches/light_rig.sh runs it).
 case "${1:-}" in
-"") name=qqbind target=${PGO_TARGET_DIR:-$HOME/.cache/qqbind-pgo} manifest=Cargo.toml ;;
-floor) name=floor target=${PGO_TARGET_DIR:-$HOME/.cache/qqbind-rig-pgo} manifest=$rig/floor/Cargo.toml ;;
+"")
+    name=qqbind target=${PGO_TARGET_DIR:-$HOME/.cache/qqbind-pgo} manifest=Cargo.toml
+    start=(env RATE_LIMITS=off PREBIND_CMD="$rig/prebind-sqlite.py" bash "$rig/run.sh" pgo "$target/release/qqbind" serve) ;;
+floor)
+    name=floor target=${PGO_TARGET_DIR:-$HOME/.cache/qqbind-rig-pgo} manifest=$rig/floor/Cargo.toml
+    start=(bash "$rig/run.sh" pgo "$target/release/floor") ;;
 *) echo "usage: $0 [floor]" >&2; exit 2 ;;
 esac
 CARGO_TARGET_DIR=$rig_target cargo build -q --release --manifest-path "$rig/flowload/Cargo.toml"
@@ -30,16 +36,9 @@ trap 'rm -rf "$data"' EXIT
 build() { RUSTFLAGS="$1" CARGO_TARGET_DIR=$target cargo build -q --release --manifest-path "$manifest"; }
 
 build "-Cprofile-generate=$data"
-train() {
-    if [ "$name" = qqbind ]; then
-        RATE_LIMITS=off PREBIND_CMD="$rig/prebind-sqlite.py" bash "$rig/run.sh" pgo "$target/release/qqbind" serve
-    else
-        bash "$rig/run.sh" pgo "$target/release/floor"
-    fi
-}
-DURATION=10 train >/dev/null 2>&1
+DURATION=10 "${start[@]}" >/dev/null 2>&1
 # The floor serves no page but the login.
-[ "$name" = floor ] || DURATION=5 FLOWLOAD_ARGS="--page /info/ --login" train >/dev/null 2>&1
+[ "$name" = floor ] || DURATION=5 FLOWLOAD_ARGS="--page /info/ --login" "${start[@]}" >/dev/null 2>&1
 "$profdata" merge -o "$data/merged.profdata" "$data"
 build "-Cprofile-use=$data/merged.profdata -Cllvm-args=-pgo-warn-missing-function=false"
 echo "$target/release/$name"

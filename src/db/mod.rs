@@ -113,7 +113,8 @@ fn build_pool_reporting(
 ) -> Result<DbPool, DbError> {
     let manager = ConnectionManager::<AnyConnection>::new(url);
     let settings = SessionSettings { busy_timeout };
-    if Backend::of(url) == Backend::Sqlite {
+    let backend = Backend::of(url);
+    if backend == Backend::Sqlite {
         // A new file turns to WAL on one connection first: the pool opens its connections
         // in parallel, and two of them switching the same new file at once could deadlock,
         // one failing at once with "database is locked" (an error line at a first start,
@@ -127,7 +128,7 @@ fn build_pool_reporting(
         // A PostgreSQL connection can die with its server or the network: each checkout
         // pings it first. A SQLite file cannot go away under an open handle, and the ping
         // (a `SELECT 1` parsed anew each time) cost a tenth of a QQ login's database time.
-        .test_on_check_out(Backend::of(url) == Backend::Postgres)
+        .test_on_check_out(backend == Backend::Postgres)
         .connection_customizer(Box::new(settings))
         .error_handler(errors)
         .build(manager)?)
