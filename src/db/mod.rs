@@ -501,6 +501,37 @@ mod tests {
         assert_eq!(errors.0.load(std::sync::atomic::Ordering::Relaxed), 0);
     }
 
+    /// The bundled SQLite is built with the options `.cargo/config.toml` gives it
+    /// (`LIBSQLITE3_FLAGS`): multi-thread mode, no global memory statistics, no shared
+    /// cache. A build that lost them (the file moved, a workspace around the crate) is
+    /// found here, not by a slower login on the rig.
+    #[test]
+    fn sqlite_is_built_with_the_options_of_the_cargo_config() {
+        #[derive(diesel::QueryableByName)]
+        struct CompileOption {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            compile_options: String,
+        }
+        let mut conn = diesel::SqliteConnection::establish(":memory:").unwrap();
+        let options: Vec<String> = diesel::sql_query("PRAGMA compile_options")
+            .load::<CompileOption>(&mut conn)
+            .unwrap()
+            .into_iter()
+            .map(|o| o.compile_options)
+            .collect();
+        for wanted in [
+            "THREADSAFE=2",
+            "DEFAULT_MEMSTATUS=0",
+            "OMIT_SHARED_CACHE",
+            "USE_ALLOCA",
+        ] {
+            assert!(
+                options.iter().any(|o| o == wanted),
+                "{wanted} not in {options:?}"
+            );
+        }
+    }
+
     #[derive(diesel::QueryableByName)]
     struct JournalMode {
         #[diesel(sql_type = diesel::sql_types::Text)]
