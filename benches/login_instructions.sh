@@ -11,7 +11,9 @@
 # account's once-a-minute writes do not weigh), 10 s after a 3 s warm-up; the counters are
 # zeroed when the warm-up ends, so start-up is not counted. Prints the flows of the
 # measured run (as the load generator counted them) and the instructions a flow.
-# Needs valgrind and nginx-light.
+# Needs valgrind and nginx-light. SIM=1 also simulates the caches and the branch predictor
+# (callgrind's --cache-sim --branch-sim) and prints their misses a flow: where a server's
+# time goes beyond the instructions it runs, on a machine without hardware counters.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rig=${RIG:-../shared/perf}
@@ -28,6 +30,8 @@ floor)
     cmd=("$rig_target/release/floor") prebind='' ;;
 *) cmd=("$@") ;;
 esac
+sim=()
+[ -z "${SIM:-}" ] || sim=(--cache-sim=yes --branch-sim=yes)
 out=$(mktemp -d /tmp/login-instructions.XXXXXX)
 [ -n "${KEEP:-}" ] || trap 'rm -rf "$out"' EXIT
 # Zero the counters once the warm-up is over: the load generator's summary ("flows: …")
@@ -41,10 +45,18 @@ out=$(mktemp -d /tmp/login-instructions.XXXXXX)
 ) &
 RATE_LIMITS=off PREBIND_CMD=$prebind OPENIDS=50 USERS=8 DURATION=10 WARMUP=3 READY_TIMEOUT=180 \
     FLOWLOAD=$rig_target/release/flowload \
-    bash "$rig/run.sh" cg valgrind --tool=callgrind --callgrind-out-file="$out/cg.%p" "${cmd[@]}" \
+    bash "$rig/run.sh" cg valgrind --tool=callgrind "${sim[@]}" --callgrind-out-file="$out/cg.%p" "${cmd[@]}" \
     >"$out/run.txt" 2>/dev/null
 wait
 file=$(ls -S "$out"/cg.* | head -1)
 total=$(callgrind_annotate "$file" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
 flows=$(awk '/^flows: / {print $2; exit}' "$out/run.txt")
 echo "${cmd[0]}: $flows flows, $total instructions, $((total / flows)) a flow"
+if [ -n "${SIM:-}" ]; then
+    # Ir instructions; I1mr/ILmr instruction fetches missing the first-level/last-level
+    # cache; Dr/Dw data reads/writes and their misses (D1mr, DLmr, D1mw, DLmw); Bc/Bcm
+    # conditional branches and mispredicted ones; Bi/Bim indirect branches and mispredicted.
+    awk -v flows="$flows" '/^events:/ {n = split($0, ev, " ")}
+        /^totals:/ {for (i = 2; i <= NF; i++) t[ev[i]] = $i}
+        END {for (i = 2; i <= n; i++) printf "  %-5s %9.0f a flow\n", ev[i], t[ev[i]] / flows}' "$file"
+fi
