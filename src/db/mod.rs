@@ -504,7 +504,7 @@ mod tests {
     /// The bundled SQLite is built with the options `.cargo/config.toml` gives it
     /// (`LIBSQLITE3_FLAGS`): multi-thread mode, no global memory statistics, no shared
     /// cache. A build that lost them (the file moved, a workspace around the crate) is
-    /// found here, not by a slower login on the rig.
+    /// found here rather than by a rise in `benches/login_instructions.sh`.
     #[test]
     fn sqlite_is_built_with_the_options_of_the_cargo_config() {
         #[derive(diesel::QueryableByName)]
