@@ -492,10 +492,10 @@ mod tests {
             let url = url.to_string_lossy();
             let pool = build_pool_reporting(&url, BUSY_TIMEOUT, Box::new(errors.clone())).unwrap();
             assert_eq!(pool.state().connections, 8);
-            let mode: String = diesel::sql_query("PRAGMA journal_mode")
-                .get_result::<JournalMode>(&mut pool.get().unwrap())
+            let mode = diesel::sql_query("SELECT journal_mode AS text FROM pragma_journal_mode")
+                .get_result::<TextRow>(&mut pool.get().unwrap())
                 .unwrap()
-                .journal_mode;
+                .text;
             assert_eq!(mode, "wal");
         }
         assert_eq!(errors.0.load(std::sync::atomic::Ordering::Relaxed), 0);
@@ -507,18 +507,14 @@ mod tests {
     /// found here rather than by a rise in `benches/login_instructions.sh`.
     #[test]
     fn sqlite_is_built_with_the_options_of_the_cargo_config() {
-        #[derive(diesel::QueryableByName)]
-        struct CompileOption {
-            #[diesel(sql_type = diesel::sql_types::Text)]
-            compile_options: String,
-        }
         let mut conn = diesel::SqliteConnection::establish(":memory:").unwrap();
-        let options: Vec<String> = diesel::sql_query("PRAGMA compile_options")
-            .load::<CompileOption>(&mut conn)
-            .unwrap()
-            .into_iter()
-            .map(|o| o.compile_options)
-            .collect();
+        let options: Vec<String> =
+            diesel::sql_query("SELECT compile_options AS text FROM pragma_compile_options")
+                .load::<TextRow>(&mut conn)
+                .unwrap()
+                .into_iter()
+                .map(|o| o.text)
+                .collect();
         for wanted in [
             "THREADSAFE=2",
             "DEFAULT_MEMSTATUS=0",
@@ -532,10 +528,11 @@ mod tests {
         }
     }
 
+    /// A row of one text column, `text` (a pragma's answer, read as a table).
     #[derive(diesel::QueryableByName)]
-    struct JournalMode {
+    struct TextRow {
         #[diesel(sql_type = diesel::sql_types::Text)]
-        journal_mode: String,
+        text: String,
     }
 
     /// `Db::read` cannot write, and gives its connection back able to: every write after
