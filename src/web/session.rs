@@ -7,7 +7,8 @@
 //!   disable, logout everywhere, password changes: older sessions end). One key, a JSON
 //!   array `[uid, iat, seen, epoch]`: the cookie is decrypted, parsed, written and
 //!   encrypted again on every request that changes it, and each key costs there.
-//! - `csrf`: the seed CSRF tokens are signed from.
+//! - `csrf`: the seed CSRF tokens were signed from, in cookies written before they were
+//!   signed from `sid`; still honoured until the next login.
 //! - `qq_pending`: QQ logins started here (`state` → `next`), single use, expiring.
 //! - `qq_bind`: the pending bind after a callback: where to go next, the QQ profile.
 //! - `flash`: a one-time notice for the next page.
@@ -174,18 +175,28 @@ impl TypedSession {
         Ok(self.0.get::<String>(SID)?)
     }
 
-    /// The CSRF seed, made on first use.
+    /// The seed this session's CSRF tokens are signed from: its id (made on first use,
+    /// as for an anonymous visitor's first form). A logged-in session has its id from
+    /// the login, so its forms write nothing to the cookie: two tabs opened at once
+    /// after a login carry tokens of the same seed, where a seed made by the first form
+    /// raced (each tab made one, and the cookie kept only the last: the other tab's
+    /// form answered 403). The token is an HMAC under its own key (`Signer`), so it
+    /// tells nothing of the id, and the id is never shown (pages show `sessions::handle`).
+    /// A session whose cookie still carries a seed of its own (written before) keeps
+    /// using it until its next login, so a form open across the upgrade still works.
     pub fn csrf_seed(&self) -> Result<String, AppError> {
-        if let Some(seed) = self.0.get::<String>(CSRF)? {
-            return Ok(seed);
+        match self.existing_csrf_seed()? {
+            Some(seed) => Ok(seed),
+            None => self.sid(),
         }
-        let seed = random_hex(16);
-        self.0.insert(CSRF, &seed)?;
-        Ok(seed)
     }
 
+    /// The CSRF seed, if this session has one (none is made, for checking a POST).
     pub fn existing_csrf_seed(&self) -> Result<Option<String>, AppError> {
-        Ok(self.0.get::<String>(CSRF)?)
+        match self.0.get::<String>(CSRF)? {
+            Some(seed) => Ok(Some(seed)),
+            None => self.existing_sid(),
+        }
     }
 
     pub fn push_pending_login(&self, pending: PendingLogin, now: i64) -> Result<(), AppError> {
@@ -300,8 +311,8 @@ impl TypedSession {
         self.0.renew();
         let sid = random_hex(16);
         self.0.insert(SID, &sid)?;
-        // No CSRF seed yet: the first page with a form makes one (the old one is gone
-        // with the rest), and a login that only redirects carries none.
+        // The CSRF tokens are signed from the new id (the old seed is gone with the
+        // rest): every tab of this login shares them.
         self.0.insert(LOGIN, (user_id, now, now, epoch))?;
         if remember {
             self.0.insert(REMEMBER, true)?;

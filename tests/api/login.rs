@@ -241,6 +241,139 @@ async fn a_session_written_before_the_one_login_key_stays_logged_in(kind: Setup)
     assert_is_redirect_to(&r, "/login/?next=/info/");
 }
 
+/// A form sent from the cookie `cookie` (no cookie jar: the test says which cookie the
+/// browser kept).
+async fn post_with_cookie(
+    app: &TestApp,
+    cookie: &str,
+    path: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{}{path}", app.base))
+        .header("cookie", cookie)
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The session cookie a browser holds after answer `r` to a request sent with `sent`.
+fn kept_cookie(r: &reqwest::Response, sent: &str) -> String {
+    match set_cookie(r, "qqbind_session") {
+        Some(c) => c.split(';').next().unwrap().to_owned(),
+        None => sent.to_owned(),
+    }
+}
+
+/// Right after a login, two tabs opened at the same instant (the user centre and the
+/// password page) both go out with the cookie the login set. Whichever answer's cookie
+/// the browser keeps, both tabs' forms are accepted. (A CSRF seed made by the first page
+/// with a form raced: each tab made its own, and the tab whose cookie was not kept got
+/// 403.)
+async fn two_tabs_opened_at_once_after_a_login_both_post(kind: Setup) {
+    let app = spawn_app(kind).await;
+    app.create_user(MOBILE, "rightpass1").await;
+    let b = app.logged_in(MOBILE, "rightpass1").await;
+    let after_login = b.cookie_header();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let open = |path: &str| {
+        client
+            .get(format!("{}{path}", app.base))
+            .header("cookie", after_login.clone())
+            .send()
+    };
+    let (info, password) = tokio::join!(open("/info/"), open("/info/password/"));
+    let (info, password) = (info.unwrap(), password.unwrap());
+    assert_eq!(
+        (info.status().as_u16(), password.status().as_u16()),
+        (200, 200)
+    );
+    let kept_after_info = kept_cookie(&info, &after_login);
+    let kept_after_password = kept_cookie(&password, &after_login);
+    let info_token = input_value(&info.text().await.unwrap(), "csrf_token").unwrap();
+    let password_token = input_value(&password.text().await.unwrap(), "csrf_token").unwrap();
+
+    // The password tab's form, the user centre's cookie kept: checked, not refused.
+    let r = post_with_cookie(
+        &app,
+        &kept_after_info,
+        "/info/password/",
+        &[
+            ("old_password", "wrongpass1"),
+            ("password", "newpass2026"),
+            ("password2", "newpass2026"),
+            ("csrf_token", &password_token),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let page = r.text().await.unwrap();
+    assert_eq!(
+        slot_message(&page, "old_password-error").as_deref(),
+        Some("原密码错误")
+    );
+    // The user centre's logout, the password tab's cookie kept.
+    let r = post_with_cookie(
+        &app,
+        &kept_after_password,
+        "/logout/",
+        &[("csrf_token", &info_token)],
+    )
+    .await;
+    assert_is_redirect_to(&r, "/login/");
+    assert!(!b.is_logged_in().await, "logged out");
+}
+
+/// A cookie written before CSRF tokens were signed from the session's id carries a seed
+/// of its own: a form open across the upgrade is still accepted, until the next login.
+async fn a_session_with_a_csrf_seed_of_its_own_keeps_it_until_the_next_login(kind: Setup) {
+    let app = spawn_app(kind).await;
+    app.create_user(MOBILE, "rightpass1").await;
+    let b = app.logged_in(MOBILE, "rightpass1").await;
+    let secret = app.state.settings.secret_key.expose().to_owned();
+    let mut state = session_state(&secret, &b.cookie_header());
+    assert!(!state.contains_key("csrf"), "{state:?}");
+    let seed = "0123456789abcdef0123456789abcdef";
+    state.insert("csrf".to_owned(), serde_json::to_string(seed).unwrap());
+    let old = session_cookie(&secret, &state);
+    let old_token = app.state.signer.csrf_token(seed);
+
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = client
+        .get(format!("{}/info/", app.base))
+        .header("cookie", &old)
+        .send()
+        .await
+        .unwrap();
+    let page = page.text().await.unwrap();
+    assert_eq!(
+        input_value(&page, "csrf_token").as_deref(),
+        Some(old_token.as_str()),
+        "pages of that session still carry its seed's token"
+    );
+    let r = post_with_cookie(&app, &old, "/logout/", &[("csrf_token", &old_token)]).await;
+    assert_is_redirect_to(&r, "/login/");
+
+    // The next login drops it: its tokens no longer pass.
+    let b = app.logged_in(MOBILE, "rightpass1").await;
+    assert!(!session_state(&secret, &b.cookie_header()).contains_key("csrf"));
+    let r = b
+        .post_form("/logout/", &[("csrf_token", old_token.as_str())])
+        .await;
+    assert_eq!(r.status(), 403);
+    assert!(b.is_logged_in().await);
+}
+
 async fn unknown_pages_are_404_and_wrong_methods_are_4xx(kind: Setup) {
     let app = spawn_app(kind).await;
     let b = app.browser();
@@ -361,6 +494,8 @@ crate::all_setups!(
     the_user_centre_needs_a_login,
     logout_ends_the_session_even_for_a_copied_cookie,
     a_session_written_before_the_one_login_key_stays_logged_in,
+    two_tabs_opened_at_once_after_a_login_both_post,
+    a_session_with_a_csrf_seed_of_its_own_keeps_it_until_the_next_login,
     unknown_pages_are_404_and_wrong_methods_are_4xx,
 );
 
