@@ -160,6 +160,17 @@ impl FromRequest for TypedSession {
 }
 
 impl TypedSession {
+    /// Removes `key` when the session holds it. actix-session marks a session changed
+    /// on any removal, present or not, and a changed session is written back: a page
+    /// that only looks for a notice would rewrite the cookie on every view, and a
+    /// rewrite racing another tab's answer (a notice set, a pending login) can put back
+    /// the cookie that tab's answer had just replaced.
+    fn drop_key(&self, key: &str) {
+        if self.0.entries().contains_key(key) {
+            self.0.remove(key);
+        }
+    }
+
     /// This session's id, made on first use.
     pub fn sid(&self) -> Result<String, AppError> {
         if let Some(sid) = self.0.get::<String>(SID)? {
@@ -230,7 +241,7 @@ impl TypedSession {
             .map(|i| list.remove(i));
         list.retain(|p| p.expires_at > now);
         if list.is_empty() {
-            self.0.remove(QQ_PENDING);
+            self.drop_key(QQ_PENDING);
         } else {
             self.0.insert(QQ_PENDING, list)?;
         }
@@ -248,7 +259,7 @@ impl TypedSession {
 
     /// The pending bind is used (or refused for good): a reload no longer shows it.
     pub fn clear_pending_bind(&self) {
-        self.0.remove(QQ_BIND);
+        self.drop_key(QQ_BIND);
     }
 
     /// A one-time notice for the next page this browser sees ("已解除QQ绑定").
@@ -258,7 +269,10 @@ impl TypedSession {
     }
 
     pub fn take_flash(&self) -> Result<Option<String>, AppError> {
-        Ok(self.0.remove_as::<String>(FLASH).and_then(Result::ok))
+        // A notice that does not read (a cookie of another version) is dropped, unread.
+        let flash = self.0.get::<String>(FLASH).ok().flatten();
+        self.drop_key(FLASH);
+        Ok(flash)
     }
 
     /// The mobile this browser last had a bind or register code sent to: a reloaded
@@ -279,7 +293,9 @@ impl TypedSession {
     }
 
     pub fn take_first_visit(&self) -> bool {
-        matches!(self.0.remove_as::<bool>(FIRST_VISIT), Some(Ok(true)))
+        let first = matches!(self.0.get::<bool>(FIRST_VISIT), Ok(Some(true)));
+        self.drop_key(FIRST_VISIT);
+        first
     }
 
     /// The account logged in has not accepted the documents in force: every page that
@@ -288,7 +304,7 @@ impl TypedSession {
         if due {
             self.0.insert(CONSENT_DUE, true)?;
         } else {
-            self.0.remove(CONSENT_DUE);
+            self.drop_key(CONSENT_DUE);
         }
         Ok(())
     }
@@ -356,7 +372,7 @@ impl TypedSession {
             return Ok(None);
         };
         for old in [UID, IAT, SEEN, EPOCH] {
-            self.0.remove(old);
+            self.drop_key(old);
         }
         let login = (user_id, issued_at, seen_at, epoch);
         self.0.insert(LOGIN, login)?;

@@ -331,6 +331,32 @@ async fn two_tabs_opened_at_once_after_a_login_both_post(kind: Setup) {
     assert!(!b.is_logged_in().await, "logged out");
 }
 
+/// A page that only shows something leaves the session cookie as it is: no rewrite to
+/// race another tab's answer (which would put back the cookie that answer replaced, a
+/// notice or a pending login lost). A notice is removed once, when it is shown.
+async fn looking_at_a_page_leaves_the_session_cookie_alone(kind: Setup) {
+    let app = spawn_app(kind).await;
+    app.create_user(MOBILE, "rightpass1").await;
+    let b = app.logged_in(MOBILE, "rightpass1").await;
+    for path in ["/", "/info/", "/info/password/", "/info/delete/", "/info/"] {
+        let r = b.get(path).await;
+        assert_eq!(r.status(), 200, "{path}");
+        assert_eq!(set_cookie(&r, "qqbind_session"), None, "{path}");
+    }
+
+    let csrf = b.csrf_from("/info/").await;
+    let r = b.post_form("/logout/", &[("csrf_token", &csrf)]).await;
+    assert_is_redirect_to(&r, "/login/");
+    let first = b.get("/login/").await;
+    assert!(
+        set_cookie(&first, "qqbind_session").is_some(),
+        "the notice taken, the form's session made"
+    );
+    let again = b.get("/login/").await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(set_cookie(&again, "qqbind_session"), None);
+}
+
 /// A cookie written before CSRF tokens were signed from the session's id carries a seed
 /// of its own: a form open across the upgrade is still accepted, until the next login.
 async fn a_session_with_a_csrf_seed_of_its_own_keeps_it_until_the_next_login(kind: Setup) {
@@ -495,6 +521,7 @@ crate::all_setups!(
     logout_ends_the_session_even_for_a_copied_cookie,
     a_session_written_before_the_one_login_key_stays_logged_in,
     two_tabs_opened_at_once_after_a_login_both_post,
+    looking_at_a_page_leaves_the_session_cookie_alone,
     a_session_with_a_csrf_seed_of_its_own_keeps_it_until_the_next_login,
     unknown_pages_are_404_and_wrong_methods_are_4xx,
 );
