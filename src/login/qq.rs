@@ -18,26 +18,87 @@ pub const STATE_TTL: Duration = Duration::from_secs(600);
 
 // ------------------------------------------------------------ the form's state
 
+/// A login started in a browser: what its callback needs besides the code.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PendingLogin {
+    /// Where to go once logged in (already a local path).
+    pub next: String,
+    /// Started to bind a provider to the account logged in (`intent=link`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub link: bool,
+    /// Whose login it is (QQ when the entry names none).
+    #[serde(default, skip_serializing_if = "Provider::is_qq")]
+    pub provider: Provider,
+    /// Started inside the WeChat app (the 公众号's authorization): its code is the
+    /// 公众号's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub in_app: bool,
+}
+
+/// The store's entry of a `state`: the session it was issued to and its login.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Issued {
+    sid: String,
+    #[serde(flatten)]
+    login: PendingLogin,
+}
+
 /// A fresh `state` for a browser session: a 192-bit nonce (WeChat's: 128 bits, as its
-/// `state` is best kept to 32 alphanumerics), kept in the code store with the session
-/// id that owns it (the session keeps its own copy with `next`).
+/// `state` is best kept to 32 alphanumerics), kept [`STATE_TTL`] in the code store with
+/// the session id that owns it and its login (`next`, …). The server keeps it, not the
+/// cookie: starting a login writes nothing to the cookie, so two logins started at
+/// once in two tabs both stay usable (each tab's answer would otherwise have written its
+/// own list of pending logins, and the cookie kept one).
 pub async fn issue_state(
     codes: &CodeStore,
     sid: &str,
-    provider: Provider,
+    login: PendingLogin,
 ) -> Result<String, StoreError> {
-    let nonce = random_hex(if provider == Provider::Wechat { 16 } else { 24 });
+    let nonce = random_hex(if login.provider == Provider::Wechat {
+        16
+    } else {
+        24
+    });
+    let entry = Issued {
+        sid: sid.to_owned(),
+        login,
+    };
+    let value = serde_json::to_string(&entry).map_err(|e| StoreError(e.to_string()))?;
     codes
-        .set_ex(&keys::qq_state(&nonce), sid, STATE_TTL)
+        .set_ex(&keys::qq_state(&nonce), &value, STATE_TTL)
         .await?;
     Ok(nonce)
 }
 
-/// Takes the store's copy of `nonce` (atomically: of two racing callbacks one gets it)
-/// and says whether it was issued to `sid`. A replayed old cookie still holding the
-/// session's copy gains nothing: the store's copy is gone.
-pub async fn take_state(codes: &CodeStore, nonce: &str, sid: &str) -> Result<bool, StoreError> {
-    Ok(codes.take(&keys::qq_state(nonce)).await?.as_deref() == Some(sid))
+/// What the store held for a `state`, now taken.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Taken {
+    /// Issued to this session: its login.
+    Mine(PendingLogin),
+    /// Issued to this session by a version that kept the login in the cookie (the
+    /// store held the bare session id): the cookie has it.
+    InCookie,
+    /// Unknown, used, expired, or another session's.
+    Refused,
+}
+
+/// Takes the store's entry of `nonce` (atomically: of two racing callbacks one gets it)
+/// and says whether it was issued to `sid`. A replayed old cookie gains nothing: the
+/// entry is gone.
+pub async fn take_state(codes: &CodeStore, nonce: &str, sid: &str) -> Result<Taken, StoreError> {
+    let Some(value) = codes.take(&keys::qq_state(nonce)).await? else {
+        return Ok(Taken::Refused);
+    };
+    if !value.starts_with('{') {
+        return Ok(match value == sid {
+            true => Taken::InCookie,
+            false => Taken::Refused,
+        });
+    }
+    Ok(match serde_json::from_str::<Issued>(&value) {
+        Ok(entry) if entry.sid == sid => Taken::Mine(entry.login),
+        _ => Taken::Refused,
+    })
 }
 
 // -------------------------------------------------------------- the API's state

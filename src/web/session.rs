@@ -9,7 +9,8 @@
 //!   encrypted again on every request that changes it, and each key costs there.
 //! - `csrf`: the seed CSRF tokens were signed from, in cookies written before they were
 //!   signed from `sid`; still honoured until the next login.
-//! - `qq_pending`: QQ logins started here (`state` → `next`), single use, expiring.
+//! - `qq_pending`: QQ logins started here (`state` → `next`), as cookies kept them before
+//!   the code store did (`login::qq::issue_state`); read once, then dropped.
 //! - `qq_bind`: the pending bind after a callback: where to go next, the QQ profile.
 //! - `flash`: a one-time notice for the next page.
 
@@ -24,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::random_hex;
 use crate::domain::Provider;
+use crate::login::qq::PendingLogin;
 use crate::web::error::AppError;
 
 /// The session cookie's name.
@@ -47,24 +49,14 @@ const SMS_MOBILE: &str = "sms_mobile";
 const CONSENT_DUE: &str = "consent_due";
 pub const REMEMBER: &str = "remember";
 
-/// At most this many QQ logins may be pending in one browser (several tabs).
-const MAX_PENDING: usize = 3;
-
+/// A pending login as the cookie kept it before the code store kept it (in
+/// `qq_pending`): read by the callbacks of logins started before the upgrade.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PendingLogin {
-    pub state: String,
-    pub next: String,
-    pub expires_at: i64,
-    /// Started to bind a QQ to the account logged in (`intent=link`).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub link: bool,
-    /// Whose login it is (QQ when the cookie names none).
-    #[serde(default, skip_serializing_if = "Provider::is_qq")]
-    pub provider: Provider,
-    /// Started inside the WeChat app (the 公众号's authorization): its code is the
-    /// 公众号's.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub in_app: bool,
+struct CookiePending {
+    state: String,
+    expires_at: i64,
+    #[serde(flatten)]
+    login: PendingLogin,
 }
 
 /// Set by the callback when the openid is not bound yet; read by the bind POST, and by
@@ -210,29 +202,15 @@ impl TypedSession {
         }
     }
 
-    pub fn push_pending_login(&self, pending: PendingLogin, now: i64) -> Result<(), AppError> {
-        let mut list = self
-            .0
-            .get::<Vec<PendingLogin>>(QQ_PENDING)?
-            .unwrap_or_default();
-        list.retain(|p| p.expires_at > now);
-        list.push(pending);
-        if list.len() > MAX_PENDING {
-            let excess = list.len() - MAX_PENDING;
-            list.drain(..excess);
-        }
-        self.0.insert(QQ_PENDING, list)?;
-        Ok(())
-    }
-
-    /// Removes the pending login for `state` (before anything else looks at it: single
-    /// use) and returns it when it was there and unexpired.
-    pub fn take_pending_login(
+    /// The login started as `state` when this cookie kept it (a login started before
+    /// the code store kept them, see `login::qq::issue_state`): removed, and returned
+    /// when it was there and unexpired.
+    pub fn take_cookie_pending_login(
         &self,
         state: &str,
         now: i64,
     ) -> Result<Option<PendingLogin>, AppError> {
-        let Some(mut list) = self.0.get::<Vec<PendingLogin>>(QQ_PENDING)? else {
+        let Some(mut list) = self.0.get::<Vec<CookiePending>>(QQ_PENDING)? else {
             return Ok(None);
         };
         let found = list
@@ -245,7 +223,7 @@ impl TypedSession {
         } else {
             self.0.insert(QQ_PENDING, list)?;
         }
-        Ok(found.filter(|p| p.expires_at > now))
+        Ok(found.filter(|p| p.expires_at > now).map(|p| p.login))
     }
 
     pub fn set_pending_bind(&self, bind: &PendingBind) -> Result<(), AppError> {

@@ -165,37 +165,6 @@ async fn logout_ends_the_session_even_for_a_copied_cookie(kind: Setup) {
     );
 }
 
-/// The session cookie as the server wrote it, decrypted: its keys and their JSON values.
-fn session_state(secret: &str, cookie: &str) -> std::collections::HashMap<String, String> {
-    use actix_web::cookie::{Cookie, CookieJar, Key};
-    let sent = cookie
-        .split("; ")
-        .find(|c| c.starts_with("qqbind_session="))
-        .expect("a session cookie");
-    let mut jar = CookieJar::new();
-    jar.add_original(Cookie::parse_encoded(sent.to_owned()).unwrap());
-    let plain = jar
-        .private(&Key::derive_from(secret.as_bytes()))
-        .get("qqbind_session")
-        .expect("a cookie this server encrypted");
-    serde_json::from_str(plain.value()).unwrap()
-}
-
-/// `state` encrypted as the server encrypts a session cookie.
-fn session_cookie(secret: &str, state: &std::collections::HashMap<String, String>) -> String {
-    use actix_web::cookie::{Cookie, CookieJar, Key};
-    let mut jar = CookieJar::new();
-    jar.private_mut(&Key::derive_from(secret.as_bytes()))
-        .add(Cookie::new(
-            "qqbind_session",
-            serde_json::to_string(state).unwrap(),
-        ));
-    format!(
-        "qqbind_session={}",
-        jar.get("qqbind_session").unwrap().value()
-    )
-}
-
 /// A login is one session key now (`login`); a cookie written before, with the login's
 /// facts a key each, is still logged in, and is rewritten to the one key. One that lacks
 /// a fact is not logged in, as before.
@@ -241,34 +210,6 @@ async fn a_session_written_before_the_one_login_key_stays_logged_in(kind: Setup)
     assert_is_redirect_to(&r, "/login/?next=/info/");
 }
 
-/// A form sent from the cookie `cookie` (no cookie jar: the test says which cookie the
-/// browser kept).
-async fn post_with_cookie(
-    app: &TestApp,
-    cookie: &str,
-    path: &str,
-    form: &[(&str, &str)],
-) -> reqwest::Response {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .post(format!("{}{path}", app.base))
-        .header("cookie", cookie)
-        .form(form)
-        .send()
-        .await
-        .unwrap()
-}
-
-/// The session cookie a browser holds after answer `r` to a request sent with `sent`.
-fn kept_cookie(r: &reqwest::Response, sent: &str) -> String {
-    match set_cookie(r, "qqbind_session") {
-        Some(c) => c.split(';').next().unwrap().to_owned(),
-        None => sent.to_owned(),
-    }
-}
-
 /// Right after a login, two tabs opened at the same instant (the user centre and the
 /// password page) both go out with the cookie the login set. Whichever answer's cookie
 /// the browser keeps, both tabs' forms are accepted. (A CSRF seed made by the first page
@@ -302,7 +243,7 @@ async fn two_tabs_opened_at_once_after_a_login_both_post(kind: Setup) {
 
     // The password tab's form, the user centre's cookie kept: checked, not refused.
     let r = post_with_cookie(
-        &app,
+        &app.base,
         &kept_after_info,
         "/info/password/",
         &[
@@ -321,7 +262,7 @@ async fn two_tabs_opened_at_once_after_a_login_both_post(kind: Setup) {
     );
     // The user centre's logout, the password tab's cookie kept.
     let r = post_with_cookie(
-        &app,
+        &app.base,
         &kept_after_password,
         "/logout/",
         &[("csrf_token", &info_token)],
@@ -387,7 +328,7 @@ async fn a_session_with_a_csrf_seed_of_its_own_keeps_it_until_the_next_login(kin
         Some(old_token.as_str()),
         "pages of that session still carry its seed's token"
     );
-    let r = post_with_cookie(&app, &old, "/logout/", &[("csrf_token", &old_token)]).await;
+    let r = post_with_cookie(&app.base, &old, "/logout/", &[("csrf_token", &old_token)]).await;
     assert_is_redirect_to(&r, "/login/");
 
     // The next login drops it: its tokens no longer pass.

@@ -1,6 +1,7 @@
 //! `GET /qq/login/` and `GET /qq/authorize/` (spec section 4).
 
 use crate::helpers::*;
+use qqbind::codes::keys;
 use url::Url;
 
 async fn qq_login_answers_json_with_the_authorize_url_of_this_app(kind: Setup) {
@@ -22,7 +23,7 @@ async fn qq_login_answers_json_with_the_authorize_url_of_this_app(kind: Setup) {
     assert_eq!(q["redirect_uri"], REDIRECT_URI);
     // At least 128 bits of randomness, hex.
     assert!(q["state"].len() >= 32 && q["state"].chars().all(|c| c.is_ascii_hexdigit()));
-    // The state is remembered in this browser's session (an HttpOnly cookie).
+    // The state is issued to this browser's session (its id in an HttpOnly cookie).
     let cookie = b.cookie_header();
     assert!(cookie.contains("qqbind_session="), "{cookie}");
 }
@@ -83,26 +84,147 @@ async fn next_keeps_local_paths_and_drops_everything_else(kind: Setup) {
     }
 }
 
-async fn many_pending_logins_with_long_next_values_still_work(kind: Setup) {
+async fn every_pending_login_stays_usable_and_the_cookie_does_not_grow(kind: Setup) {
     let app = spawn_app(kind).await;
     let b = app.browser();
     let long_next = format!("/{}", "n".repeat(255));
-    let mut states = Vec::new();
-    for _ in 0..6 {
-        states.push(b.start_qq_login(&long_next).await);
+    let mut states = vec![b.start_qq_login(&long_next).await];
+    let cookie = b.cookie_header();
+    for _ in 0..5 {
+        let r = b
+            .get(&format!("/qq/login/?next={}", urlencode(&long_next)))
+            .await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(
+            set_cookie(&r, "qqbind_session"),
+            None,
+            "a login started writes nothing to the cookie"
+        );
+        let body: serde_json::Value = r.json().await.unwrap();
+        let url = Url::parse(body["login_url"].as_str().unwrap()).unwrap();
+        states.push(
+            url.query_pairs()
+                .find(|(k, _)| k == "state")
+                .unwrap()
+                .1
+                .into_owned(),
+        );
     }
-    // The newest logins stay usable; the oldest were dropped to keep the cookie small.
+    assert_eq!(b.cookie_header(), cookie);
+    // The newest and the oldest alike, each once.
     let r = b
         .callback(&format!("code-{OPENID}"), states.last().unwrap())
         .await;
     assert_eq!(r.status(), 200);
     let r = b.callback(&format!("code-{OPENID_2}"), &states[0]).await;
-    assert_eq!(r.status(), 400);
+    assert_eq!(r.status(), 200);
+    // (The same URL again is a reload, showing the same form; another code is not.)
+    let r = b.callback(&format!("code-{OPENID}"), &states[0]).await;
+    assert_eq!(r.status(), 400, "used once");
+}
+
+/// The `state` in a `login_url` answer.
+async fn state_of(r: reqwest::Response) -> String {
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    let url = Url::parse(body["login_url"].as_str().unwrap()).unwrap();
+    url.query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned()
+}
+
+/// Two tabs of one browser start a QQ login at the same instant, both with the cookie
+/// the login page left. Both logins stay usable: one (a new QQ) gets the bind form,
+/// the other (a bound QQ) logs in and lands on its own `next`. (The cookie kept a list
+/// of pending logins: each answer wrote its own, the browser kept the last, and the other
+/// tab's callback said "state无效".)
+async fn two_logins_started_at_once_in_two_tabs_both_complete(kind: Setup) {
+    let app = spawn_app(kind).await;
+    app.bind_new_account(OPENID, "13800138000").await;
+    let b = app.browser();
+    assert_eq!(b.get("/login/").await.status(), 200);
+    let page = b.cookie_header();
+    let (first, second) = tokio::join!(
+        get_with_cookie(&app.base, &page, "/qq/login/?next=/goods/1.html"),
+        get_with_cookie(&app.base, &page, "/qq/login/?next=/cart/"),
+    );
+    let kept = kept_cookie(&second, &kept_cookie(&first, &page));
+    let (first, second) = (state_of(first).await, state_of(second).await);
+
+    let r = get_with_cookie(
+        &app.base,
+        &kept,
+        &format!("/oauth_callback/?code=code-{OPENID_2}&state={first}"),
+    )
+    .await;
+    assert_eq!(r.status(), 200, "the first tab's new QQ: the bind form");
+    let kept = kept_cookie(&r, &kept);
+    let r = get_with_cookie(
+        &app.base,
+        &kept,
+        &format!("/oauth_callback/?code=code-{OPENID}&state={second}"),
+    )
+    .await;
+    assert_is_redirect_to(&r, "/cart/");
+    assert!(set_cookie(&r, "username").is_some(), "logged in");
+}
+
+/// A login started before the code store kept pending logins (the store held the bare
+/// session id, the cookie the login's `next`) still completes after the upgrade, once;
+/// the same bare entry of another session does not.
+async fn a_login_started_before_the_upgrade_still_completes(kind: Setup) {
+    let app = spawn_app(kind).await;
+    app.bind_new_account(OPENID, "13800138000").await;
+    let b = app.browser();
+    assert_eq!(b.get("/login/").await.status(), 200);
+    let secret = app.state.settings.secret_key.expose().to_owned();
+    let mut state = session_state(&secret, &b.cookie_header());
+    let sid: String = serde_json::from_str(&state["sid"]).unwrap();
+    let expires_at = app.state.clock.now() + 600;
+    let (mine, theirs) = ("a".repeat(48), "b".repeat(48));
+    let pending = serde_json::json!([
+        { "state": mine, "next": "/info/", "expires_at": expires_at },
+        { "state": theirs, "next": "/info/", "expires_at": expires_at },
+    ]);
+    state.insert("qq_pending".to_owned(), pending.to_string());
+    let cookie = session_cookie(&secret, &state);
+    let ttl = std::time::Duration::from_secs(600);
+    let codes = app.codes();
+    codes
+        .set_ex(&keys::qq_state(&mine), &sid, ttl)
+        .await
+        .unwrap();
+    codes
+        .set_ex(&keys::qq_state(&theirs), "another-session", ttl)
+        .await
+        .unwrap();
+
+    let callback = |cookie: String, nonce: String| {
+        let base = app.base.clone();
+        async move {
+            get_with_cookie(
+                &base,
+                &cookie,
+                &format!("/oauth_callback/?code=code-{OPENID}&state={nonce}"),
+            )
+            .await
+        }
+    };
+    let r = callback(cookie.clone(), theirs.clone()).await;
+    assert_eq!(r.status(), 400, "issued to another session");
+    let r = callback(cookie.clone(), mine.clone()).await;
+    assert_is_redirect_to(&r, "/info/");
+    let r = callback(cookie, mine).await;
+    assert_eq!(r.status(), 400, "used once");
 }
 
 crate::all_setups!(
     a_phone_gets_qqs_page_for_phones,
-    many_pending_logins_with_long_next_values_still_work,
+    every_pending_login_stays_usable_and_the_cookie_does_not_grow,
+    two_logins_started_at_once_in_two_tabs_both_complete,
+    a_login_started_before_the_upgrade_still_completes,
     qq_login_answers_json_with_the_authorize_url_of_this_app,
     every_login_gets_a_fresh_state,
     qq_authorize_redirects_to_qq,

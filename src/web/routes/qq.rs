@@ -16,6 +16,7 @@ use crate::codes::Purpose;
 use crate::db::audit::Channel;
 use crate::domain::{Mobile, NextPath, Provider};
 use crate::limits::{self, Guard};
+use crate::login::qq::{PendingLogin, Taken};
 use crate::login::{self, qq::Outcome, qq::QqLoginError};
 use crate::providers::Connector;
 use crate::state::AppState;
@@ -23,11 +24,11 @@ use crate::web::auth;
 use crate::web::auth::LoggedIn;
 use crate::web::error::{ApiError, AppError};
 use crate::web::metrics::{noted, Event};
-use crate::web::session::{code_digest, PendingBind, PendingLogin, TypedSession};
+use crate::web::session::{code_digest, PendingBind, TypedSession};
 use crate::web::views::{render, with_retry_after, ProviderView};
 
-/// Remembers a fresh `state` (with `next`) in this session and in the code store, and
-/// returns QQ's authorize URL for it.
+/// Remembers a fresh `state` (with `next`) in the code store, issued to this session,
+/// and returns QQ's authorize URL for it.
 async fn start_login(
     state: &AppState,
     req: &HttpRequest,
@@ -58,21 +59,13 @@ async fn start_login(
     .await
     .map_err(AppError::Limited)?;
     let sid = session.sid()?;
-    // The session copy alone could be replayed with an old cookie; the store copy is
-    // taken atomically, so each state works once.
-    let nonce = login::qq::issue_state(&state.codes, &sid, provider).await?;
-    let now = state.clock.now();
-    session.push_pending_login(
-        PendingLogin {
-            state: nonce.clone(),
-            next: NextPath::sanitise(next).as_str().to_owned(),
-            expires_at: now + login::qq::STATE_TTL.as_secs() as i64,
-            link: q.intent.as_deref() == Some("link"),
-            provider,
-            in_app,
-        },
-        now,
-    )?;
+    let pending = PendingLogin {
+        next: NextPath::sanitise(next).as_str().to_owned(),
+        link: q.intent.as_deref() == Some("link"),
+        provider,
+        in_app,
+    };
+    let nonce = login::qq::issue_state(&state.codes, &sid, pending).await?;
     Ok(connector.authorize_url(&nonce, is_phone(req)))
 }
 
@@ -680,17 +673,16 @@ async fn take_state(
     if nonce.len() > 128 {
         return Err(refused());
     }
-    // Removed from the session before anything else looks at it: single use.
-    let pending = session
-        .take_pending_login(nonce, state.clock.now())?
-        .filter(|p| p.provider == provider)
-        .ok_or_else(refused)?;
     let sid = session.existing_sid()?.ok_or_else(refused)?;
-    if login::qq::take_state(&state.codes, nonce, &sid).await? {
-        Ok(pending)
-    } else {
-        Err(refused())
-    }
+    // Taken from the store before anything else looks at it: single use.
+    let pending = match login::qq::take_state(&state.codes, nonce, &sid).await? {
+        Taken::Mine(pending) => Some(pending),
+        Taken::InCookie => session.take_cookie_pending_login(nonce, state.clock.now())?,
+        Taken::Refused => None,
+    };
+    pending
+        .filter(|p| p.provider == provider)
+        .ok_or_else(refused)
 }
 
 fn redirect(to: &str) -> actix_web::HttpResponseBuilder {

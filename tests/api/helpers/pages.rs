@@ -65,3 +65,76 @@ pub fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
 
 pub const OPENID: &str = "4F65D2442D41B0D1639FD7FC14123B11";
 pub const OPENID_2: &str = "0A1B2C3D4E5F60718293A4B5C6D7E8F9";
+
+/// The session cookie as the server wrote it, decrypted: its keys and their JSON values.
+pub fn session_state(secret: &str, cookie: &str) -> std::collections::HashMap<String, String> {
+    use actix_web::cookie::{Cookie, CookieJar, Key};
+    let sent = cookie
+        .split("; ")
+        .find(|c| c.starts_with("qqbind_session="))
+        .expect("a session cookie");
+    let mut jar = CookieJar::new();
+    jar.add_original(Cookie::parse_encoded(sent.to_owned()).unwrap());
+    let plain = jar
+        .private(&Key::derive_from(secret.as_bytes()))
+        .get("qqbind_session")
+        .expect("a cookie this server encrypted");
+    serde_json::from_str(plain.value()).unwrap()
+}
+
+/// `state` encrypted as the server encrypts a session cookie.
+pub fn session_cookie(secret: &str, state: &std::collections::HashMap<String, String>) -> String {
+    use actix_web::cookie::{Cookie, CookieJar, Key};
+    let mut jar = CookieJar::new();
+    jar.private_mut(&Key::derive_from(secret.as_bytes()))
+        .add(Cookie::new(
+            "qqbind_session",
+            serde_json::to_string(state).unwrap(),
+        ));
+    format!(
+        "qqbind_session={}",
+        jar.get("qqbind_session").unwrap().value()
+    )
+}
+
+/// A form sent from the cookie `cookie` (no cookie jar: the test says which cookie the
+/// browser kept).
+pub async fn post_with_cookie(
+    base: &str,
+    cookie: &str,
+    path: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{base}{path}"))
+        .header("cookie", cookie)
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The session cookie a browser holds after answer `r` to a request sent with `sent`.
+pub fn kept_cookie(r: &reqwest::Response, sent: &str) -> String {
+    match set_cookie(r, "qqbind_session") {
+        Some(c) => c.split(';').next().unwrap().to_owned(),
+        None => sent.to_owned(),
+    }
+}
+
+/// `GET path` with the cookie `cookie` (no cookie jar: the test says which cookie the
+/// browser holds), redirects not followed.
+pub async fn get_with_cookie(base: &str, cookie: &str, path: &str) -> reqwest::Response {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{base}{path}"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+}
