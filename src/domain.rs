@@ -302,7 +302,8 @@ impl NextPath {
             && !p.starts_with("//")
             && !p.contains('\\')
             && !p.chars().any(char::is_control)
-            // Kept in the session cookie, which must stay under 4 KB.
+            // Kept in the code store with a started login and in the session cookie with
+            // a pending bind (a cookie must stay under 4 KB).
             && p.len() <= Self::MAX_LEN
             // "/x:y" is harmless, but a path segment cannot start a scheme anyway;
             // refuse percent-encoded slashes and backslashes that a browser may decode.
