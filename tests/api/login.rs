@@ -220,18 +220,10 @@ async fn two_tabs_opened_at_once_after_a_login_both_post(kind: Setup) {
     app.create_user(MOBILE, "rightpass1").await;
     let b = app.logged_in(MOBILE, "rightpass1").await;
     let after_login = b.cookie_header();
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let open = |path: &str| {
-        client
-            .get(format!("{}{path}", app.base))
-            .header("cookie", after_login.clone())
-            .send()
-    };
-    let (info, password) = tokio::join!(open("/info/"), open("/info/password/"));
-    let (info, password) = (info.unwrap(), password.unwrap());
+    let (info, password) = tokio::join!(
+        get_with_cookie(&app.base, &after_login, "/info/"),
+        get_with_cookie(&app.base, &after_login, "/info/password/"),
+    );
     assert_eq!(
         (info.status().as_u16(), password.status().as_u16()),
         (200, 200)
@@ -312,16 +304,7 @@ async fn a_session_with_a_csrf_seed_of_its_own_keeps_it_until_the_next_login(kin
     let old = session_cookie(&secret, &state);
     let old_token = app.state.signer.csrf_token(seed);
 
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let page = client
-        .get(format!("{}/info/", app.base))
-        .header("cookie", &old)
-        .send()
-        .await
-        .unwrap();
+    let page = get_with_cookie(&app.base, &old, "/info/").await;
     let page = page.text().await.unwrap();
     assert_eq!(
         input_value(&page, "csrf_token").as_deref(),

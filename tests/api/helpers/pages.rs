@@ -36,16 +36,7 @@ pub async fn assert_unavailable(r: reqwest::Response) {
 
 /// A copy of a session cookie, sent to `path` from a client of its own.
 pub async fn replay_cookie(base: &str, cookie: &str, path: &str) -> reqwest::StatusCode {
-    reqwest::Client::builder()
-        .redirect(Policy::none())
-        .build()
-        .unwrap()
-        .get(format!("{base}{path}"))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap()
-        .status()
+    get_with_cookie(base, cookie, path).await.status()
 }
 
 pub fn assert_is_redirect_to(r: &reqwest::Response, location: &str) {
