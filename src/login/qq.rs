@@ -35,18 +35,11 @@ pub struct PendingLogin {
     pub in_app: bool,
 }
 
-/// The store's entry of a `state`: the session it was issued to and its login (the
-/// fields written out: serde's `flatten` reads through a buffer of every field).
+/// The store's entry of a `state`: the session it was issued to and its login.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Issued {
     sid: String,
-    next: String,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    link: bool,
-    #[serde(default, skip_serializing_if = "Provider::is_qq")]
-    provider: Provider,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    in_app: bool,
+    login: PendingLogin,
 }
 
 /// A fresh `state` for a browser session: a 192-bit nonce (WeChat's: 128 bits, as its
@@ -67,10 +60,7 @@ pub async fn issue_state(
     });
     let entry = Issued {
         sid: sid.to_owned(),
-        next: login.next,
-        link: login.link,
-        provider: login.provider,
-        in_app: login.in_app,
+        login,
     };
     let value = serde_json::to_string(&entry).map_err(|e| StoreError(e.to_string()))?;
     codes
@@ -99,18 +89,14 @@ pub async fn take_state(codes: &CodeStore, nonce: &str, sid: &str) -> Result<Tak
         return Ok(Taken::Refused);
     };
     if !value.starts_with('{') {
-        return Ok(match value == sid {
-            true => Taken::InCookie,
-            false => Taken::Refused,
+        return Ok(if value == sid {
+            Taken::InCookie
+        } else {
+            Taken::Refused
         });
     }
     Ok(match serde_json::from_str::<Issued>(&value) {
-        Ok(entry) if entry.sid == sid => Taken::Mine(PendingLogin {
-            next: entry.next,
-            link: entry.link,
-            provider: entry.provider,
-            in_app: entry.in_app,
-        }),
+        Ok(entry) if entry.sid == sid => Taken::Mine(entry.login),
         _ => Taken::Refused,
     })
 }
