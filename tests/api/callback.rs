@@ -60,6 +60,26 @@ async fn a_state_works_once(kind: Setup) {
     assert_eq!(app.qq.token_calls(), calls, "a used state never reaches QQ");
 }
 
+/// One `state` sent back by sixteen callbacks at the same instant, from the same cookie
+/// (a double click, a replaying intruder): one logs in, every other is refused before QQ
+/// is asked. The store's copy is the only one, taken atomically.
+async fn a_state_sent_many_times_at_once_works_once(kind: Setup) {
+    let app = spawn_app(kind).await;
+    app.bind_new_account(OPENID, "13800138000").await;
+    let b = app.browser();
+    let state = b.start_qq_login("/info/").await;
+    let cookie = b.cookie_header();
+    let calls = app.qq.token_calls();
+    let path = format!("/oauth_callback/?code=code-{OPENID}&state={state}");
+    let answers =
+        futures::future::join_all((0..16).map(|_| get_with_cookie(&app.base, &cookie, &path)))
+            .await;
+    let mut statuses: Vec<u16> = answers.iter().map(|r| r.status().as_u16()).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [[302].as_slice(), &[400; 15]].concat());
+    assert_eq!(app.qq.token_calls(), calls + 1, "QQ asked once");
+}
+
 async fn a_replayed_old_session_cookie_cannot_reuse_a_state(kind: Setup) {
     let app = spawn_app(kind).await;
     app.bind_new_account(OPENID, "13800138000").await;
@@ -218,6 +238,7 @@ crate::all_setups!(
     callback_with_a_state_not_issued_here_is_refused_without_calling_qq,
     a_state_from_another_browser_is_refused,
     a_state_works_once,
+    a_state_sent_many_times_at_once_works_once,
     a_replayed_old_session_cookie_cannot_reuse_a_state,
     qq_failures_show_oauth_failed_and_nothing_secret,
     a_slow_qq_fails_within_the_time_budget,
