@@ -406,7 +406,9 @@ fn build_server(
         // every answer, errors and static files included.
         .wrap_fn(move |req, srv| {
             let id = request_id::assign(&req, &trusted);
-            let span = tracing::info_span!("request", request_id = %id);
+            // At ERROR level: a span below the filter's level is not made at all, and
+            // then the lines of a request run with `RUST_LOG=warn` would lose its id.
+            let span = tracing::error_span!("request", request_id = %id);
             let started = Instant::now();
             let fut = span.in_scope(|| srv.call(req));
             let metrics = metrics.clone();

@@ -2,6 +2,8 @@
 //! `LOG_FORMAT=json`, one JSON object a line for log shippers. Every line of a request
 //! carries its `request_id` (the span the web layer opens for it).
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 /// How log lines are written (`LOG_FORMAT`).
@@ -40,6 +42,9 @@ pub fn init_with(format: LogFormat) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        // Colours for a person at a terminal only: a file or journald would keep the
+        // escape codes as text.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     // A second init (tests) is harmless.
     let _ = match format {

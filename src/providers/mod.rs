@@ -31,7 +31,7 @@ pub enum WireError {
 /// (it would carry a secret or a token), no token.
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
-    #[error("{0}")]
+    #[error(transparent)]
     Qq(#[from] QqError),
     #[error("request failed: {0}")]
     Http(String),

@@ -60,8 +60,12 @@ pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
+        // Many messages already end with their source's ("database query: …").
+        let said = s.to_string();
+        if !text.ends_with(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
         source = s.source();
     }
     text
@@ -571,5 +575,28 @@ impl ResponseError for AppError {
             Self::Limited(l) => with_retry_after(resp, l),
             _ => resp,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chain;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("disk full")]
+    struct Disk;
+
+    #[derive(Debug, thiserror::Error)]
+    enum Store {
+        #[error("store write: {0}")]
+        Says(#[from] Disk),
+        #[error("store write")]
+        Quiet(#[source] Disk),
+    }
+
+    #[test]
+    fn the_chain_names_each_cause_once() {
+        assert_eq!(chain(&Store::Says(Disk)), "store write: disk full");
+        assert_eq!(chain(&Store::Quiet(Disk)), "store write: disk full");
     }
 }

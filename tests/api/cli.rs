@@ -203,12 +203,22 @@ impl Served {
             .stderr(std::fs::File::create(&log_path).unwrap())
             .spawn()
             .unwrap();
-        // The app picks its port; its start-up line says which.
+        // The app picks its port and its start-up line says which, unless the test gave
+        // one (a log level that hides the line): then the port answering says it is up.
+        let given = env
+            .iter()
+            .find(|(k, _)| *k == "QQBIND_LISTEN")
+            .map(|(_, v)| v.to_string());
         let started = std::time::Instant::now();
         let base = loop {
             let log = std::fs::read_to_string(&log_path).unwrap_or_default();
             if let Some(addr) = between(&log, "qqbind listening on http://", "/login/") {
                 break format!("http://{addr}");
+            }
+            if let Some(addr) = given.as_deref() {
+                if std::net::TcpStream::connect(addr).is_ok() {
+                    break format!("http://{addr}");
+                }
             }
             if started.elapsed() > std::time::Duration::from_secs(20) {
                 let _ = child.kill();
@@ -556,6 +566,77 @@ async fn json_log_lines_parse_and_carry_the_request_id() {
         "a line from inside the request: {messages:?}"
     );
     assert!(!log.contains("wrongpass1"), "no password in the log");
+}
+
+/// The text log written to a file (as a service's is): plain text, no colour codes, and
+/// a request's line names its id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_text_log_in_a_file_is_plain_and_names_the_request_id() {
+    let qq = crate::helpers::FakeQq::start().await;
+    let served = Served::start(&qq, "text-log-test-secret-key-0123456789abcdef", "info").await;
+    let r = served.browser().get("/login/").await;
+    assert_eq!(r.status(), 200);
+    let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let log = served.log();
+    assert!(!log.contains('\u{1b}'), "no terminal escape codes: {log:?}");
+    let line = log
+        .lines()
+        .find(|l| l.contains("path=\"/login/\""))
+        .unwrap_or_else(|| panic!("a line for the request: {log}"));
+    assert!(
+        line.contains(&format!("request{{request_id={id}}}")),
+        "{line}"
+    );
+    assert!(line.contains(" INFO "), "{line}");
+}
+
+/// `RUST_LOG=warn`, as an operator may run it: no line for each request, but a warning of
+/// a request still carries its id, and its cause names each failure once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warning_carries_the_request_id_at_warn_level() {
+    use crate::helpers::*;
+    let qq = FakeQq::start().await;
+    // At warn the start-up line, which names the port the app picked, is not written.
+    let listen = {
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        free.local_addr().unwrap().to_string()
+    };
+    let served = Served::start_with(
+        &qq,
+        "warn-log-test-secret-key-0123456789abcdef",
+        "warn",
+        &[("LOG_FORMAT", "json"), ("QQBIND_LISTEN", &listen)],
+    )
+    .await;
+    let b = served.browser();
+    let state = b.start_qq_login("/").await;
+    qq.set_token(TokenReply::PlainJsonError);
+    let r = b.callback(&format!("code-{OPENID}"), &state).await;
+    assert_eq!(r.status(), 502);
+    let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let log = served.log();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        !lines.iter().any(|v| v["message"] == "request"),
+        "no line for each request at warn: {log}"
+    );
+    let failed: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|v| v["message"] == "QQ login failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{log}");
+    assert_eq!(failed[0]["level"], "WARN");
+    assert_eq!(failed[0]["span"]["request_id"], id.as_str(), "{log}");
+    assert_eq!(
+        failed[0]["cause"],
+        "QQ error 100019: code to access token error"
+    );
 }
 
 #[test]
