@@ -231,23 +231,19 @@ impl Metrics {
             .request()
             .match_pattern()
             .unwrap_or_else(|| "unmatched".to_owned());
-        let method = res.request().method().as_str().to_owned();
+        let method = res.request().method().as_str();
         let status = res.status();
         i.requests
-            .with_label_values(&[route.as_str(), method.as_str(), status.as_str()])
+            .with_label_values(&[route.as_str(), method, status.as_str()])
             .inc();
         i.request_seconds
             .with_label_values(&[route.as_str()])
             .observe(started.elapsed().as_secs_f64());
-        let events = res
-            .response()
-            .extensions()
-            .get::<Events>()
-            .cloned()
-            .unwrap_or_default();
+        let noted = res.response().extensions();
+        let events = noted.get::<Events>().map_or(&[][..], |e| &e.0);
         let mut login_seen = false;
         let mut sms_seen = false;
-        for e in &events.0 {
+        for e in events {
             match e {
                 Event::Login(provider, outcome) => {
                     login_seen = true;

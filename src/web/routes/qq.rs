@@ -5,7 +5,7 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::codes::{code_action, keep_work, CodeFields, CodePage, SmsFormField, SmsSlots, Work};
 use super::login::LoginPage;
@@ -123,6 +123,14 @@ pub struct StartQuery {
     pub intent: Option<String>,
 }
 
+/// The answer of `GET /qq/login/`: the seed's shape, `code` a string.
+#[derive(Serialize)]
+struct LoginUrl<'a> {
+    code: &'static str,
+    errmsg: &'static str,
+    login_url: &'a str,
+}
+
 /// `GET /qq/login/?next=`: the login URL as JSON (seed 004).
 pub async fn qq_login_url(
     req: HttpRequest,
@@ -157,7 +165,11 @@ async fn login_url(
     Ok(noted(
         HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "no-store"))
-            .json(serde_json::json!({ "code": "0", "errmsg": "OK", "login_url": login_url })),
+            .json(LoginUrl {
+                code: "0",
+                errmsg: "OK",
+                login_url: &login_url,
+            }),
         Event::LoginStarted(provider),
     ))
 }
