@@ -251,6 +251,18 @@ impl Served {
     fn log(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap()
     }
+
+    /// The log (`LOG_FORMAT=json`) and its lines, each parsed: a line that is not one
+    /// JSON object fails the test.
+    fn json_log(&self) -> (String, Vec<serde_json::Value>) {
+        let log = self.log();
+        let lines = log
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect();
+        (log, lines)
+    }
 }
 
 /// SIGTERM while a request is in flight: it gets its answer, then the process exits 0.
@@ -545,12 +557,7 @@ async fn json_log_lines_parse_and_carry_the_request_id() {
     assert_eq!(r.status(), 400);
     let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let log = served.log();
-    let lines: Vec<serde_json::Value> = log
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect();
+    let (log, lines) = served.json_log();
     assert!(lines.len() >= 3, "{log}");
     let of_request: Vec<&serde_json::Value> = lines
         .iter()
@@ -616,12 +623,7 @@ async fn a_warning_carries_the_request_id_at_warn_level() {
     assert_eq!(r.status(), 502);
     let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let log = served.log();
-    let lines: Vec<serde_json::Value> = log
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect();
+    let (log, lines) = served.json_log();
     assert!(
         !lines.iter().any(|v| v["message"] == "request"),
         "no line for each request at warn: {log}"
