@@ -94,21 +94,12 @@ async fn every_pending_login_stays_usable_and_the_cookie_does_not_grow(kind: Set
         let r = b
             .get(&format!("/qq/login/?next={}", urlencode(&long_next)))
             .await;
-        assert_eq!(r.status(), 200);
         assert_eq!(
             set_cookie(&r, "qqbind_session"),
             None,
             "a login started writes nothing to the cookie"
         );
-        let body: serde_json::Value = r.json().await.unwrap();
-        let url = Url::parse(body["login_url"].as_str().unwrap()).unwrap();
-        states.push(
-            url.query_pairs()
-                .find(|(k, _)| k == "state")
-                .unwrap()
-                .1
-                .into_owned(),
-        );
+        states.push(state_of(r).await);
     }
     assert_eq!(b.cookie_header(), cookie);
     // The newest and the oldest alike, each once.
@@ -121,18 +112,6 @@ async fn every_pending_login_stays_usable_and_the_cookie_does_not_grow(kind: Set
     // (The same URL again is a reload, showing the same form; another code is not.)
     let r = b.callback(&format!("code-{OPENID}"), &states[0]).await;
     assert_eq!(r.status(), 400, "used once");
-}
-
-/// The `state` in a `login_url` answer.
-async fn state_of(r: reqwest::Response) -> String {
-    assert_eq!(r.status(), 200);
-    let body: serde_json::Value = r.json().await.unwrap();
-    let url = Url::parse(body["login_url"].as_str().unwrap()).unwrap();
-    url.query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned()
 }
 
 /// Two tabs of one browser start a QQ login at the same instant, both with the cookie

@@ -416,13 +416,7 @@ impl Browser {
         let r = self
             .get(&format!("/qq/login/?next={}", urlencode(next)))
             .await;
-        assert_eq!(r.status(), 200);
-        let body: serde_json::Value = r.json().await.unwrap();
-        let url = Url::parse(body["login_url"].as_str().unwrap()).unwrap();
-        url.query_pairs()
-            .find(|(k, _)| k == "state")
-            .map(|(_, v)| v.into_owned())
-            .unwrap()
+        super::state_of(r).await
     }
 
     pub async fn callback(&self, code: &str, state: &str) -> reqwest::Response {

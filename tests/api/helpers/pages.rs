@@ -129,3 +129,14 @@ pub async fn get_with_cookie(base: &str, cookie: &str, path: &str) -> reqwest::R
         .await
         .unwrap()
 }
+
+/// The `state` in a `GET /qq/login/` answer (200, its `login_url`).
+pub async fn state_of(r: reqwest::Response) -> String {
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    let url = url::Url::parse(body["login_url"].as_str().unwrap()).unwrap();
+    url.query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .unwrap()
+}
