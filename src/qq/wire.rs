@@ -4,6 +4,8 @@
 //! JSONP (`callback( {...} );`) or `code=…&msg=…`, all with HTTP 200. `/me` answers
 //! JSONP with spaces and a trailing newline; QQ's own error sample has a trailing comma.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 /// A successful code → token exchange. `Debug` hides the tokens.
@@ -59,24 +61,33 @@ pub fn parse_token_body(body: &str) -> Result<TokenGrant, WireError> {
             refresh_token: string_field(&v, "refresh_token"),
         });
     }
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(body)
-        .map_err(|_| WireError::Malformed("token body is neither JSON nor a query string"))?;
-    let get = |k: &str| {
-        pairs
-            .iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.clone())
-    };
-    match get("access_token").filter(|t| !t.is_empty()) {
+    let mut access_token = None;
+    let mut expires_in = None;
+    let mut refresh_token = None;
+    let mut code = None;
+    let mut msg = None;
+    // The first of a repeated key counts, as in a query string read into pairs.
+    for (key, value) in url::form_urlencoded::parse(body.as_bytes()) {
+        let slot = match &*key {
+            "access_token" => &mut access_token,
+            "expires_in" => &mut expires_in,
+            "refresh_token" => &mut refresh_token,
+            "code" => &mut code,
+            "msg" => &mut msg,
+            _ => continue,
+        };
+        slot.get_or_insert(value);
+    }
+    match access_token.filter(|t| !t.is_empty()) {
         Some(access_token) => Ok(TokenGrant {
-            access_token,
-            expires_in: get("expires_in").and_then(|s| s.parse().ok()),
-            refresh_token: get("refresh_token"),
+            access_token: access_token.into_owned(),
+            expires_in: expires_in.and_then(|s| s.parse().ok()),
+            refresh_token: refresh_token.map(Cow::into_owned),
         }),
-        None => match get("code") {
+        None => match code {
             Some(code) => Err(WireError::Qq {
                 code: code.parse().unwrap_or(-1),
-                description: get("msg").unwrap_or_default(),
+                description: msg.map(Cow::into_owned).unwrap_or_default(),
             }),
             None => Err(WireError::Malformed("token body without access_token")),
         },
@@ -148,34 +159,43 @@ fn unwrap_jsonp(body: &str) -> Option<&str> {
     Some(rest.strip_suffix(')')?.trim())
 }
 
-/// Removes commas that directly precede `}` or `]`, outside strings.
-fn drop_trailing_commas(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
+/// Removes commas that directly precede `}` or `]`, outside strings; borrows the text
+/// when it has none (QQ's bodies nearly never do).
+fn drop_trailing_commas(s: &str) -> Cow<'_, str> {
+    // JSON's structure is ASCII, and no byte of a multi-byte UTF-8 character is ASCII,
+    // so the text can be scanned byte by byte and cut only at ASCII commas.
+    let bytes = s.as_bytes();
+    let mut trailing = Vec::new();
     let mut in_string = false;
     let mut escaped = false;
-    let chars: Vec<char> = s.chars().collect();
-    for (i, &c) in chars.iter().enumerate() {
+    for (i, &b) in bytes.iter().enumerate() {
         if in_string {
-            out.push(c);
-            match c {
+            match b {
                 _ if escaped => escaped = false,
-                '\\' => escaped = true,
-                '"' => in_string = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
                 _ => {}
             }
-            continue;
-        }
-        if c == '"' {
+        } else if b == b'"' {
             in_string = true;
-        } else if c == ',' {
-            let next = chars[i + 1..].iter().find(|c| !c.is_whitespace());
-            if matches!(next, Some('}') | Some(']')) {
-                continue;
+        } else if b == b',' {
+            let next = bytes[i + 1..].iter().find(|b| !b.is_ascii_whitespace());
+            if matches!(next, Some(b'}' | b']')) {
+                trailing.push(i);
             }
         }
-        out.push(c);
     }
-    out
+    if trailing.is_empty() {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut from = 0;
+    for i in trailing {
+        out.push_str(&s[from..i]);
+        from = i + 1;
+    }
+    out.push_str(&s[from..]);
+    Cow::Owned(out)
 }
 
 fn check_error(v: &Value) -> Result<(), WireError> {
@@ -363,6 +383,35 @@ mod tests {
     fn trailing_comma_inside_a_string_is_kept() {
         let me = parse_me_body(r#"{"client_id":"1","openid":"A,}",}"#).unwrap();
         assert_eq!(me.openid, "A,}");
+    }
+
+    #[test]
+    fn trailing_commas_go_around_escapes_and_chinese_text() {
+        let info = parse_user_info(
+            "{\"ret\":0,\"nickname\":\"小\\\"明,]\" , \"figureurl_qq_2\":\"http://q/100\",\n}",
+        )
+        .unwrap();
+        assert_eq!(info.nickname.as_deref(), Some("小\"明,]"));
+        assert_eq!(info.avatar_url.as_deref(), Some("http://q/100"));
+        let e = parse_token_body(
+            "callback( {\"error\":100019,\"error_description\":\"code换取失败\",\t\r\n} );",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            WireError::Qq {
+                code: 100019,
+                description: "code换取失败".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_token_query_string_takes_the_first_of_a_repeated_key_and_decodes() {
+        let g = parse_token_body("expires_in=60&access_token=A%2BB&x=1&access_token=C").unwrap();
+        assert_eq!(g.access_token, "A+B");
+        assert_eq!(g.expires_in, Some(60));
+        assert_eq!(g.refresh_token, None);
     }
 
     #[test]
