@@ -264,16 +264,19 @@ impl TypedSession {
         Ok(self.0.get::<String>(SMS_MOBILE)?)
     }
 
-    /// The account was made just now (by a bind): the next home page greets a newcomer.
-    pub fn set_first_visit(&self) -> Result<(), AppError> {
-        self.0.insert(FIRST_VISIT, true)?;
+    /// The account was made just now by a bind with `provider`: the next home page greets
+    /// a newcomer and names the way back in.
+    pub fn set_first_visit(&self, provider: Provider) -> Result<(), AppError> {
+        self.0.insert(FIRST_VISIT, provider.as_str())?;
         Ok(())
     }
 
-    pub fn take_first_visit(&self) -> bool {
-        let first = matches!(self.0.get::<bool>(FIRST_VISIT), Ok(Some(true)));
+    /// The provider of the bind that made the account just now, once. (A session of the
+    /// version before kept `true` here: it reads as no greeting.)
+    pub fn take_first_visit(&self) -> Option<Provider> {
+        let first = self.0.get::<String>(FIRST_VISIT).ok().flatten();
         self.drop_key(FIRST_VISIT);
-        first
+        first.as_deref().and_then(Provider::parse)
     }
 
     /// The account logged in has not accepted the documents in force: every page that

@@ -1317,3 +1317,88 @@ mod failures {
         assert_eq!(b.get("/oauth/qq/authorize/").await.status(), 302);
     }
 }
+
+mod home {
+    use super::*;
+
+    /// The home page greets a newcomer by the way they came in, once, and offers a
+    /// visitor every way in that is on.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_home_page_names_the_way_in_of_each_provider() {
+        let t = spawn_with_providers(Setup::MEMORY).await;
+        let app = &t.app;
+
+        let visitor = app.browser().get("/").await.text().await.unwrap();
+        assert!(
+            visitor.contains("使用QQ、微信或微博账号一键登录"),
+            "{visitor}"
+        );
+        for (p, href) in [
+            ("qq", "/qq/authorize/?next=/"),
+            ("wechat", "/oauth/wechat/authorize/?next=/"),
+            ("weibo", "/oauth/weibo/authorize/?next=/"),
+        ] {
+            assert!(
+                visitor.contains(&format!("id=\"home-{p}-login\" href=\"{href}\"")),
+                "{p}: {visitor}"
+            );
+        }
+
+        // A newcomer by Weibo, back home: Weibo is named, QQ is not.
+        let b = app.browser();
+        let uid = "6972314674";
+        let page = sign_in(&b, Provider::Weibo, uid, "/")
+            .await
+            .text()
+            .await
+            .unwrap();
+        let sms = app.request_sms_code(&b, MOBILE).await;
+        let r = post_provider_bind(&b, Provider::Weibo, &page, MOBILE, &sms).await;
+        assert_is_redirect_to(&r, "/");
+        let home = b.get("/").await.text().await.unwrap();
+        assert!(
+            home.contains(&format!("{MOBILE}，欢迎加入 qqbind 商城")),
+            "{home}"
+        );
+        assert!(
+            home.contains("以后点“微博登录”即可一键进入，也可以在用户中心查看账号与微博的绑定。"),
+            "{home}"
+        );
+        assert!(!home.contains("QQ登录"), "{home}");
+        // Once: the next visit is a returning one.
+        let again = b.get("/").await.text().await.unwrap();
+        assert!(again.contains(&format!("{MOBILE}，欢迎回来")), "{again}");
+
+        // A newcomer by WeChat who went on to the user centre is not greeted later.
+        let b = app.browser();
+        let openid = "ohS-VwAJ9GEXlplngwybJ3Z-ZHrI";
+        let page = sign_in(&b, Provider::Wechat, openid, "/info/")
+            .await
+            .text()
+            .await
+            .unwrap();
+        let sms = app.request_sms_code(&b, "13900139000").await;
+        let r = post_provider_bind(&b, Provider::Wechat, &page, "13900139000", &sms).await;
+        assert_is_redirect_to(&r, "/info/");
+        let home = b.get("/").await.text().await.unwrap();
+        assert!(home.contains("13900139000，欢迎回来"), "{home}");
+
+        // A newcomer by QQ is told of QQ.
+        let b = app.browser();
+        let form = app.reach_bind_form(&b, "NEWCOMER", "/").await;
+        app.give_sms_code("13700137000", "123456").await;
+        let r = b.post_bind(&form, "13700137000", PASSWORD, "123456").await;
+        assert_is_redirect_to(&r, "/");
+        let home = b.get("/").await.text().await.unwrap();
+        assert!(home.contains("以后点“QQ登录”即可一键进入"), "{home}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn with_qq_alone_the_home_page_offers_qq() {
+        let app = spawn_app(Setup::MEMORY).await;
+        let visitor = app.browser().get("/").await.text().await.unwrap();
+        assert!(visitor.contains("使用QQ账号一键登录"), "{visitor}");
+        assert!(visitor.contains("id=\"home-qq-login\""));
+        assert!(!visitor.contains("wechat") && !visitor.contains("weibo"));
+    }
+}

@@ -9,16 +9,31 @@ use crate::state::AppState;
 use crate::web::auth::current_user;
 use crate::web::error::AppError;
 use crate::web::session::TypedSession;
-use crate::web::views::render;
+use crate::web::views::{render, ProviderView};
 
 #[derive(Template)]
 #[template(path = "index.html")]
 struct IndexPage {
     nav: Nav,
     username: Option<String>,
-    /// The account was made just now: a newcomer's greeting, not 欢迎回来.
-    first_visit: bool,
+    /// The account was made just now by a bind with this provider: a newcomer's
+    /// greeting, not 欢迎回来.
+    first_visit: Option<ProviderView>,
     flash: Option<String>,
+    /// The sign-in buttons of a visitor: one per provider that is on.
+    providers: Vec<ProviderView>,
+}
+
+impl IndexPage {
+    /// `QQ`, `QQ或微信`, `QQ、微信或微博`: the ways in, for the visitor's greeting.
+    fn ways(&self) -> String {
+        let labels: Vec<&str> = self.providers.iter().map(ProviderView::label).collect();
+        match labels.split_last() {
+            None => String::new(),
+            Some((last, [])) => (*last).to_owned(),
+            Some((last, rest)) => format!("{}或{last}", rest.join("、")),
+        }
+    }
 }
 
 pub async fn index(
@@ -31,9 +46,18 @@ pub async fn index(
         StatusCode::OK,
         &IndexPage {
             nav: Nav::from_request(&req),
-            first_visit: session.take_first_visit() && user.is_some(),
+            first_visit: session
+                .take_first_visit()
+                .filter(|_| user.is_some())
+                .map(ProviderView::of),
             flash: session.take_flash()?,
             username: user.map(|u| u.username),
+            providers: state
+                .providers
+                .enabled()
+                .into_iter()
+                .map(ProviderView::of)
+                .collect(),
         },
     )
 }

@@ -885,8 +885,10 @@ pub async fn bind_submit(
             } else {
                 format!("绑定成功，以后可用{p}一键登录本账号")
             })?;
-            if bound.created {
-                session.set_first_visit()?;
+            // The home page greets the newcomer; a bind that goes on elsewhere leaves no
+            // greeting behind for a later visit.
+            if bound.created && pending.next == "/" {
+                session.set_first_visit(pending.provider)?;
             }
             Ok(noted(
                 redirect(&auth::landing(&session, &pending.next))
