@@ -13,7 +13,8 @@ use askama::Template;
 
 use crate::codes::StoreError;
 use crate::db::DbError;
-use crate::web::views::{with_retry_after, Nav};
+use crate::domain::Provider;
+use crate::web::views::{with_retry_after, Nav, ProviderView};
 
 /// A cause kept for the log (never shown): any error, with its own sources.
 pub type Cause = Box<dyn std::error::Error + Send + Sync>;
@@ -435,7 +436,8 @@ struct ErrorPage<'a> {
     nav: Nav,
     status: u16,
     message: &'a str,
-    retry_qq: bool,
+    /// A login that failed at this provider's step: a button to start it again.
+    retry: Option<ProviderView>,
     /// The request's id, for the customer to quote to support.
     request_id: Option<String>,
 }
@@ -445,24 +447,37 @@ struct ErrorPage<'a> {
 #[derive(Debug, Clone)]
 struct ErrorPageInfo {
     message: String,
-    retry_qq: bool,
+    /// Starting the login again may help (the provider failed, or the request was bad).
+    retry: bool,
 }
 
 fn error_page_html(
     nav: Nav,
     status: StatusCode,
     info: &ErrorPageInfo,
+    retry: Option<ProviderView>,
     request_id: Option<String>,
 ) -> Option<String> {
     ErrorPage {
         nav,
         status: status.as_u16(),
         message: &info.message,
-        retry_qq: info.retry_qq,
+        retry: retry.filter(|_| info.retry),
         request_id,
     }
     .render()
     .ok()
+}
+
+/// The provider whose login `path` is a step of (QQ's seed paths included), if any.
+fn login_step_of(path: &str) -> Option<Provider> {
+    if path.starts_with("/oauth_callback") || path.starts_with("/qq/") {
+        return Some(Provider::Qq);
+    }
+    let (provider, step) = path.strip_prefix("/oauth/")?.split_once('/')?;
+    matches!(step, "authorize/" | "callback/" | "login/")
+        .then(|| Provider::parse(provider))
+        .flatten()
 }
 
 /// What a page says for a status that came with no page (a wrong method, say).
@@ -500,13 +515,15 @@ pub fn brand_error_page(res: actix_web::dev::ServiceResponse) -> actix_web::dev:
         {
             ErrorPageInfo {
                 message: default_message(status).to_owned(),
-                retry_qq: false,
+                retry: false,
             }
         }
         None => return res,
     };
     let id = crate::web::request_id::of(res.request());
-    let Some(html) = error_page_html(Nav::from_request(res.request()), status, &info, id) else {
+    let retry = login_step_of(res.request().path()).map(ProviderView::of);
+    let Some(html) = error_page_html(Nav::from_request(res.request()), status, &info, retry, id)
+    else {
         return res;
     };
     let (req, resp) = res.into_parts();
@@ -560,9 +577,10 @@ impl ResponseError for AppError {
         let status = self.status_code();
         let info = ErrorPageInfo {
             message: self.to_string(),
-            retry_qq: matches!(self, Self::ProviderFailed(..) | Self::BadRequest(_)),
+            retry: matches!(self, Self::ProviderFailed(..) | Self::BadRequest(_)),
         };
-        let mut resp = match error_page_html(Nav::default(), status, &info, None) {
+        // Drawn here without the request; [`brand_error_page`] draws it again with it.
+        let mut resp = match error_page_html(Nav::default(), status, &info, None, None) {
             Some(html) => HttpResponse::build(status)
                 .content_type("text/html; charset=utf-8")
                 .body(html),
@@ -580,7 +598,7 @@ impl ResponseError for AppError {
 
 #[cfg(test)]
 mod tests {
-    use super::chain;
+    use super::{chain, login_step_of};
 
     #[derive(Debug, thiserror::Error)]
     #[error("disk full")]
@@ -592,6 +610,29 @@ mod tests {
         Says(#[from] Disk),
         #[error("store write")]
         Quiet(#[source] Disk),
+    }
+
+    #[test]
+    fn a_login_step_names_its_provider() {
+        use crate::domain::Provider as P;
+        for (path, provider) in [
+            ("/qq/authorize/", Some(P::Qq)),
+            ("/oauth_callback/", Some(P::Qq)),
+            ("/oauth_callback", Some(P::Qq)),
+            ("/oauth_callback/link/", Some(P::Qq)),
+            ("/oauth/qq/callback/", Some(P::Qq)),
+            ("/oauth/wechat/authorize/", Some(P::Wechat)),
+            ("/oauth/weibo/callback/", Some(P::Weibo)),
+            ("/oauth/weibo/login/", Some(P::Weibo)),
+            ("/oauth/github/callback/", None),
+            ("/oauth/wechat/", None),
+            ("/oauth/wechat/other/", None),
+            ("/info/wechat/unbind/", None),
+            ("/image_codes/x/", None),
+            ("/", None),
+        ] {
+            assert_eq!(login_step_of(path), provider, "{path}");
+        }
     }
 
     #[test]

@@ -1255,6 +1255,13 @@ mod failures {
         assert_eq!(r.status(), 400);
         let page = r.text().await.unwrap();
         assert!(page.contains("您已取消微信授权（缺少code）"), "{page}");
+        // The way on is WeChat's login again, not QQ's.
+        assert!(
+            page.contains("id=\"relogin\" href=\"/oauth/wechat/authorize/\"")
+                && page.contains("重新微信登录")
+                && !page.contains("QQ登录"),
+            "{page}"
+        );
         assert_eq!(t.wechat.token_calls(), 0);
         // Weibo's: error=access_denied, error_code=21330.
         let (_, state) = authorize(&b, Provider::Weibo, "/").await;
@@ -1265,12 +1272,30 @@ mod failures {
         )
         .await;
         assert_eq!(r.status(), 400);
-        assert!(r
-            .text()
-            .await
-            .unwrap()
-            .contains("您已取消微博授权（缺少code）"));
+        let page = r.text().await.unwrap();
+        assert!(page.contains("您已取消微博授权（缺少code）"), "{page}");
+        assert!(
+            page.contains("id=\"relogin\" href=\"/oauth/weibo/authorize/\"")
+                && page.contains("重新微博登录")
+                && !page.contains("QQ登录"),
+            "{page}"
+        );
         assert_eq!(t.weibo.token_calls(), 0);
+
+        // QQ's refusal at its seed path offers QQ again.
+        let r = b.get("/oauth_callback/?state=x").await;
+        assert_eq!(r.status(), 400);
+        let page = r.text().await.unwrap();
+        assert!(
+            page.contains("id=\"relogin\" href=\"/qq/authorize/\"") && page.contains("重新QQ登录"),
+            "{page}"
+        );
+        // A bad request outside any login offers no login.
+        let r = b.get("/image_codes/not-a-uuid/").await;
+        assert_eq!(r.status(), 400);
+        let page = r.text().await.unwrap();
+        assert!(page.contains("无效的图形验证码编号"), "{page}");
+        assert!(!page.contains("id=\"relogin\""), "{page}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
