@@ -49,6 +49,8 @@ impl std::fmt::Debug for AccessToken {
 /// QQ's four endpoints under one base, built once.
 struct Endpoints {
     authorize: Url,
+    /// With the application's part of the query (grant_type, client_id, client_secret,
+    /// redirect_uri) once [`QqClient::new`] has added it: each exchange adds its code.
     token: Url,
     me: Url,
     user_info: Url,
@@ -138,8 +140,6 @@ pub struct QqClient {
     unionid: bool,
     endpoints: std::sync::Arc<Endpoints>,
     client_id: String,
-    client_secret: Secret,
-    redirect_uri: Url,
     /// The authorize URL up to its `state`, serialized once: every login starts with it.
     authorize_prefix: String,
 }
@@ -152,7 +152,14 @@ impl QqClient {
         redirect_uri: Url,
     ) -> Result<Self, QqError> {
         let http = build_http().map_err(|e| QqError::Http(e.without_url().to_string()))?;
-        let endpoints = Endpoints::under(&graph_url);
+        let mut endpoints = Endpoints::under(&graph_url);
+        endpoints
+            .token
+            .query_pairs_mut()
+            .append_pair("grant_type", "authorization_code")
+            .append_pair("client_id", &client_id)
+            .append_pair("client_secret", client_secret.expose())
+            .append_pair("redirect_uri", redirect_uri.as_str());
         let mut authorize = endpoints.authorize.clone();
         authorize
             .query_pairs_mut()
@@ -166,8 +173,6 @@ impl QqClient {
             unionid: false,
             endpoints: std::sync::Arc::new(endpoints),
             client_id,
-            client_secret,
-            redirect_uri,
             authorize_prefix,
         })
     }
@@ -232,12 +237,7 @@ impl QqClient {
     /// code → access token (`/oauth2.0/token`), with the exact registered redirect_uri.
     pub async fn exchange_code(&self, code: &str) -> Result<AccessToken, QqError> {
         let mut url = self.endpoints.token.clone();
-        url.query_pairs_mut()
-            .append_pair("grant_type", "authorization_code")
-            .append_pair("client_id", &self.client_id)
-            .append_pair("client_secret", self.client_secret.expose())
-            .append_pair("code", code)
-            .append_pair("redirect_uri", self.redirect_uri.as_str());
+        url.query_pairs_mut().append_pair("code", code);
         self.observed("token", async {
             let body = self.get_text(url).await?;
             Ok(AccessToken(wire::parse_token_body(&body)?.access_token))
