@@ -631,8 +631,11 @@ impl Settings {
     }
 }
 
-/// The version of 《用户协议》 and 《隐私政策》 unless `TERMS_VERSION` / `PRIVACY_VERSION` say.
-pub const DOCUMENT_VERSION: &str = "1.0";
+/// The version of the built-in 《用户协议》 and 《隐私政策》 unless `TERMS_VERSION` /
+/// `PRIVACY_VERSION` say. 1.1 (2026-12-08) names WeChat and Weibo, the login history
+/// and devices, the customer's data download and self-service closing; an account that
+/// accepted 1.0 is asked again at its next login.
+pub const DOCUMENT_VERSION: &str = "1.1";
 
 fn parse_http_url(var: &'static str, value: &str) -> Result<Url, ConfigError> {
     let url =

@@ -462,7 +462,25 @@ async fn the_agreement_and_privacy_policy_are_real_pages(kind: Setup) {
         let page = r.text().await.unwrap();
         assert!(page.contains(&format!("<h1>{title}</h1>")));
         assert!(page.contains("版本 1.0") && page.contains("生效日期"));
+        // Every way in that collects data is named.
+        for provider in ["QQ", "微信", "微博"] {
+            assert!(page.contains(provider), "{path} names {provider}");
+        }
     }
+    let privacy = b.get("/privacy/").await.text().await.unwrap();
+    let days = app.state.settings.login_history_days;
+    assert!(
+        privacy.contains(&format!("登录记录保存{days}天")),
+        "{privacy}"
+    );
+    assert!(privacy.contains("下载我的数据") && privacy.contains("注销账号"));
+    let terms = b.get("/terms/").await.text().await.unwrap();
+    assert!(
+        terms.contains(
+            "您可以在用户中心自行注销账号（需验证密码或短信验证码），注销立即生效，不可恢复"
+        ),
+        "{terms}"
+    );
     for path in ["/register/", "/login/"] {
         let page = b.get(path).await.text().await.unwrap();
         assert!(

@@ -111,6 +111,11 @@ async fn a_new_document_version_is_accepted_at_the_next_login(kind: Setup) {
         .await
         .unwrap();
     assert!(page.contains("版本 2.0"), "{page}");
+    // The documents the consent page links to say the same versions.
+    for (path, version) in [("/terms/", "2.0"), ("/privacy/", "1.0")] {
+        let doc = other.get(path).await.text().await.unwrap();
+        assert!(doc.contains(&format!("版本 {version} ·")), "{path}: {doc}");
+    }
     assert!(
         page.contains("id=\"allow\" name=\"allow\" type=\"checkbox\" value=\"on\">"),
         "unticked"
