@@ -106,12 +106,12 @@ pub async fn take_state(codes: &CodeStore, nonce: &str, sid: &str) -> Result<Tak
 /// Why an API `state` is refused (before QQ is asked).
 #[derive(Debug, thiserror::Error)]
 pub enum ApiStateError {
-    /// Forged, expired, or already used.
-    #[error("state无效或已过期，请重新发起QQ登录")]
-    Invalid,
+    /// Forged, expired, already used, or issued for another provider's login.
+    #[error("state无效或已过期，请重新发起{}登录", .0.label())]
+    Invalid(Provider),
     /// Not redeemed with the verifier of the challenge it carries.
-    #[error("code_verifier与发起QQ登录时的code_challenge不符")]
-    Verifier,
+    #[error("code_verifier与发起{}登录时的code_challenge不符", .0.label())]
+    Verifier(Provider),
     #[error("服务暂时不可用，请稍后再试")]
     Unavailable(#[source] StoreError),
 }
@@ -153,24 +153,24 @@ pub async fn redeem_api_state(
 ) -> Result<ApiState, ApiStateError> {
     let api_state = signer
         .verify_state(raw, now)
-        .map_err(|_| ApiStateError::Invalid)?;
+        .map_err(|_| ApiStateError::Invalid(provider))?;
     let issued_for = match api_state.nonce.split_once('-') {
         Some((p, _)) => Provider::parse(p),
         None => Some(Provider::Qq),
     };
     if issued_for != Some(provider) {
-        return Err(ApiStateError::Invalid);
+        return Err(ApiStateError::Invalid(provider));
     }
     if !signer::verifier_matches(verifier, &api_state.challenge) {
         tracing::info!("API state redeemed without its code_verifier");
-        return Err(ApiStateError::Verifier);
+        return Err(ApiStateError::Verifier(provider));
     }
     let uses = codes
         .incr(&keys::api_state(&api_state.nonce), STATE_TTL)
         .await
         .map_err(ApiStateError::Unavailable)?;
     if uses != 1 {
-        return Err(ApiStateError::Invalid);
+        return Err(ApiStateError::Invalid(provider));
     }
     Ok(api_state)
 }

@@ -383,8 +383,8 @@ impl From<crate::login::qq::ApiStateError> for ApiError {
     fn from(e: crate::login::qq::ApiStateError) -> Self {
         use crate::login::qq::ApiStateError as E;
         match e {
-            E::Invalid => Self::bad_request("4005", e.to_string()),
-            E::Verifier => Self::bad_request("4006", e.to_string()),
+            E::Invalid(_) => Self::bad_request("4005", e.to_string()),
+            E::Verifier(_) => Self::bad_request("4006", e.to_string()),
             E::Unavailable(cause) => AppError::from(cause).into(),
         }
     }

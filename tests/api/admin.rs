@@ -260,6 +260,10 @@ async fn disabling_asks_first_then_locks_the_account_out_and_is_audited(kind: Se
     assert_eq!(r.status(), 200);
     let page = r.text().await.unwrap();
     assert!(page.contains("确定禁用账号"));
+    assert!(
+        page.contains("不能再以任何方式登录"),
+        "every way in is named: {page}"
+    );
     assert!(page.contains(CUSTOMER_MOBILE));
     assert!(a.app.user(id).await.is_active);
 

@@ -688,6 +688,54 @@ async fn the_json_api_walks_wechat_and_weibo(kind: Setup) {
     )
     .await;
     assert_eq!((status, body["code"].as_str()), (400, Some("4003")));
+
+    // A refused state names the login to start again: WeChat's, not QQ's.
+    let (status, body) = call(
+        reqwest::Method::GET,
+        format!("/api/oauth/wechat/user/?code=x&state=forged&code_verifier={VERIFIER}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str(), body["errmsg"].as_str()),
+        (
+            400,
+            Some("4005"),
+            Some("state无效或已过期，请重新发起微信登录")
+        )
+    );
+    let (_, body) = call(
+        reqwest::Method::GET,
+        format!(
+            "/api/oauth/weibo/authorization/?code_challenge={CHALLENGE}&code_challenge_method=S256"
+        ),
+        None,
+    )
+    .await;
+    let auth = Url::parse(body["auth_url"].as_str().unwrap()).unwrap();
+    let state = auth
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let (status, body) = call(
+        reqwest::Method::GET,
+        format!(
+            "/api/oauth/weibo/user/?code=x&state={}&code_verifier=wrong-verifier-of-43-characters-xxxxxxxxxxx",
+            urlencode(&state)
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str(), body["errmsg"].as_str()),
+        (
+            400,
+            Some("4006"),
+            Some("code_verifier与发起微博登录时的code_challenge不符")
+        )
+    );
 }
 
 /// WeChat's and Weibo's logins and upstream calls are counted under their own names,

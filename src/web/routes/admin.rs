@@ -410,7 +410,7 @@ impl Change {
         let who = format!("{}（手机号 {}）", user.username, user.mobile);
         match self {
             Self::Disable => {
-                format!("确定禁用账号 {who} 吗？禁用后该账号不能再用密码或QQ登录，已登录的会话立即失效。")
+                format!("确定禁用账号 {who} 吗？禁用后该账号不能再以任何方式登录（密码或QQ、微信、微博），已登录的会话立即失效。")
             }
             Self::Enable => format!("确定启用账号 {who} 吗？"),
             Self::Unbind => {
