@@ -71,6 +71,11 @@ async fn the_dashboard_draws_its_charts_in_the_page() {
             assert!(b.exists(&format!("#{id}-table")).await, "{id} table");
         }
         assert!(b.text("#qq-funnel-table").await.contains("发起QQ登录"));
+        assert_eq!(
+            b.clipped_chart_labels("svg.chart").await,
+            Vec::<String>::new(),
+            "every value and date of the charts is drawn whole"
+        );
         b.step("dashboard").await;
         b.goto("/admin/users/").await;
         b.step("users-list").await;

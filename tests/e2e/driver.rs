@@ -484,6 +484,30 @@ impl Browser {
             == json!(true)
     }
 
+    /// The labels of the charts in `css` that are drawn, even in part, outside their
+    /// chart's box (the browser clips them): `"<text>" in #<chart id>`.
+    pub async fn clipped_chart_labels(&self, css: &str) -> Vec<String> {
+        let script = r#"
+            var out = [];
+            document.querySelectorAll(arguments[0]).forEach(function (svg) {
+                var box = svg.viewBox.baseVal;
+                svg.querySelectorAll("text").forEach(function (t) {
+                    var b = t.getBBox();
+                    if (b.x < box.x || b.y < box.y || b.x + b.width > box.x + box.width
+                        || b.y + b.height > box.y + box.height) {
+                        out.push('"' + t.textContent + '" in #' + svg.closest("section").id);
+                    }
+                });
+            });
+            return out;"#;
+        let v = self.client.execute(script, vec![json!(css)]).await.unwrap();
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| s.as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
     /// The id (or, without one, the text) of the element that has the focus.
     pub async fn focused(&self) -> String {
         self.client

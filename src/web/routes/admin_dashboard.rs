@@ -54,7 +54,12 @@ fn escape(text: &str) -> String {
 
 /// Bars per day, the series side by side (stacked would hide the small ones).
 fn daily_svg(title: &str, days: &[NaiveDate], series: &[Series]) -> String {
-    let (w, h, left, bottom) = (720.0_f64, 220.0_f64, 36.0_f64, 24.0_f64);
+    // The plot sits inside margins that hold its labels: the values at the left (the
+    // top one is half above the top line), the dates below (the last one is centred
+    // under the last bar, half past it).
+    let (w, h) = (720.0_f64, 220.0_f64);
+    let (left, right, top_margin, bottom) = (36.0_f64, 24.0_f64, 10.0_f64, 24.0_f64);
+    let plot_h = h - bottom - top_margin;
     // A top that four grid lines divide into whole numbers.
     let top = series
         .iter()
@@ -63,17 +68,18 @@ fn daily_svg(title: &str, days: &[NaiveDate], series: &[Series]) -> String {
         .max()
         .unwrap_or(0);
     let max = ((top.max(1) + 3) / 4 * 4) as f64;
-    let slot = (w - left) / days.len().max(1) as f64;
+    let slot = (w - left - right) / days.len().max(1) as f64;
     let bar = (slot * 0.8 / series.len().max(1) as f64).max(1.0);
     let mut out = format!(
         r#"<svg viewBox="0 0 {w} {h}" role="img" aria-label="{}" class="chart" xmlns="http://www.w3.org/2000/svg">"#,
         escape(title)
     );
     for k in 0..=4 {
-        let y = (h - bottom) * (1.0 - k as f64 / 4.0);
+        let y = top_margin + plot_h * (1.0 - k as f64 / 4.0);
         let v = (max * k as f64 / 4.0).round();
         out.push_str(&format!(
-            r#"<line x1="{left}" y1="{y:.1}" x2="{w}" y2="{y:.1}" class="grid"/><text x="{:.1}" y="{:.1}" class="axis" text-anchor="end">{v}</text>"#,
+            r#"<line x1="{left}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" class="grid"/><text x="{:.1}" y="{:.1}" class="axis" text-anchor="end">{v}</text>"#,
+            w - right,
             left - 4.0,
             y + 4.0
         ));
@@ -82,7 +88,7 @@ fn daily_svg(title: &str, days: &[NaiveDate], series: &[Series]) -> String {
         let x0 = left + d as f64 * slot + slot * 0.1;
         for (i, s) in series.iter().enumerate() {
             let v = s.values.get(d).copied().unwrap_or(0);
-            let bh = (h - bottom) * v as f64 / max;
+            let bh = plot_h * v as f64 / max;
             out.push_str(&format!(
                 r#"<rect x="{:.1}" y="{:.1}" width="{bar:.1}" height="{bh:.1}" fill="{}"><title>{} {}: {v}</title></rect>"#,
                 x0 + i as f64 * bar,
