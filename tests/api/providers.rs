@@ -879,6 +879,41 @@ async fn operators_see_and_find_identities_by_provider(kind: Setup) {
 
     app.create_staff("operator", "13900139000").await;
     let op = app.logged_in("operator", STAFF_PASSWORD).await;
+    // The dashboard has a login funnel for each provider.
+    let dashboard = op.get("/admin/").await.text().await.unwrap();
+    let funnel = |p: &str| -> Vec<(String, i64)> {
+        dashboard
+            .split(&format!("id=\"{p}-funnel-table\""))
+            .nth(1)
+            .unwrap_or_else(|| panic!("{p} funnel: {dashboard}"))
+            .split("</tbody>")
+            .next()
+            .unwrap()
+            .split("<tr><td data-label=\"\">")
+            .skip(1)
+            .map(|row| {
+                let label = row.split("</td>").next().unwrap().to_owned();
+                let v = row.split("<td class=\"num\">").nth(1).unwrap();
+                (label, v.split('<').next().unwrap().parse().unwrap())
+            })
+            .collect()
+    };
+    let steps = |label: &str, counts: [i64; 4]| -> Vec<(String, i64)> {
+        [
+            format!("发起{label}登录"),
+            format!("{label}回调成功"),
+            "显示绑定页".to_owned(),
+            "绑定成功".to_owned(),
+        ]
+        .into_iter()
+        .zip(counts)
+        .collect()
+    };
+    assert_eq!(funnel("qq"), steps("QQ", [1, 1, 1, 1]));
+    assert_eq!(funnel("wechat"), steps("微信", [1, 1, 1, 1]));
+    // Weibo was bound from the user centre: its confirmation, not the bind form.
+    assert_eq!(funnel("weibo"), steps("微博", [1, 1, 0, 0]));
+    assert!(dashboard.contains("<h2>微博登录漏斗（30天）</h2>"));
     let user_page = op
         .get(&format!("/admin/users/{}/", owner.id))
         .await

@@ -12,6 +12,7 @@ use chrono::NaiveDate;
 
 use super::admin::{Frame, Tab};
 use crate::db;
+use crate::domain::Provider;
 use crate::state::AppState;
 use crate::web::auth::Staff;
 use crate::web::error::AppError;
@@ -29,8 +30,8 @@ pub struct Series {
 
 /// One chart: its title, its days, its series, the SVG, and the table's rows.
 pub struct Chart {
-    pub id: &'static str,
-    pub title: &'static str,
+    pub id: String,
+    pub title: String,
     pub svg: String,
     /// Column heads and rows (label, one value per column).
     pub columns: Vec<&'static str>,
@@ -262,21 +263,16 @@ fn daily_chart(
     let svg = daily_svg(title, days, &series);
     let (columns, rows) = table(days, &series);
     Chart {
-        id,
-        title,
+        id: id.to_owned(),
+        title: title.to_owned(),
         svg,
         columns,
         rows,
     }
 }
 
-fn bars_chart(
-    id: &'static str,
-    title: &'static str,
-    items: Vec<(String, i64)>,
-    color: &str,
-) -> Chart {
-    let svg = bars_svg(title, &items, color);
+fn bars_chart(id: String, title: String, items: Vec<(String, i64)>, color: &str) -> Chart {
+    let svg = bars_svg(&title, &items, color);
     Chart {
         id,
         title,
@@ -295,8 +291,40 @@ const METHODS: &[(&str, &str, &str)] = &[
     ("api", "API", "#64748b"),
 ];
 
-/// The charts of `c`.
-pub fn charts(c: &Counts) -> Vec<Chart> {
+/// A provider's login, step by step over the 30 days: started, back from the provider
+/// with an identity, shown the bind form, bound.
+fn funnel_chart(c: &Counts, provider: Provider) -> Chart {
+    let (p, label) = (provider.as_str(), provider.label());
+    let callback_ok: i64 = ["bound", "bind_form", "link_form", "same_person"]
+        .iter()
+        .map(|o| c.total(&format!("login:{p}:{o}")))
+        .sum();
+    let steps = vec![
+        (
+            format!("发起{label}登录"),
+            c.total(&format!("login_started:{p}")),
+        ),
+        (format!("{label}回调成功"), callback_ok),
+        (
+            "显示绑定页".to_owned(),
+            c.total(&format!("login:{p}:bind_form")),
+        ),
+        ("绑定成功".to_owned(), c.total(&format!("bound:{p}"))),
+    ];
+    let color = METHODS
+        .iter()
+        .find(|(m, _, _)| *m == p)
+        .map_or("#12b7f5", |(_, _, color)| color);
+    bars_chart(
+        format!("{p}-funnel"),
+        format!("{label}登录漏斗（30天）"),
+        steps,
+        color,
+    )
+}
+
+/// The charts of `c`, with a login funnel for each of `providers` (those that are on).
+pub fn charts(c: &Counts, providers: &[Provider]) -> Vec<Chart> {
     let login_series = METHODS
         .iter()
         .map(|(m, name, color)| Series {
@@ -309,21 +337,11 @@ pub fn charts(c: &Counts) -> Vec<Chart> {
                 .unwrap_or_else(|| vec![0; c.days.len()]),
         })
         .collect();
-    let callback_ok: i64 = ["bound", "bind_form", "link_form", "same_person"]
-        .iter()
-        .map(|o| c.total(&format!("login:qq:{o}")))
-        .sum();
-    let funnel = vec![
-        ("发起QQ登录".to_owned(), c.total("login_started:qq")),
-        ("QQ回调成功".to_owned(), callback_ok),
-        ("显示绑定页".to_owned(), c.total("login:qq:bind_form")),
-        ("绑定成功".to_owned(), c.total("bound:qq")),
-    ];
     let refusals = BIND_ROWS
         .iter()
         .map(|(row, label)| ((*label).to_owned(), c.total(&format!("bind_refused:{row}"))))
         .collect();
-    vec![
+    let mut charts = vec![
         daily_chart(
             "signups",
             "每日新增账号",
@@ -335,31 +353,37 @@ pub fn charts(c: &Counts) -> Vec<Chart> {
             }],
         ),
         daily_chart("logins", "每日登录（按方式）", &c.days, login_series),
-        bars_chart("qq-funnel", "QQ登录漏斗（30天）", funnel, "#12b7f5"),
-        bars_chart("bind-refusals", "绑定失败原因（30天）", refusals, "#f59e0b"),
-        daily_chart(
-            "sms",
-            "每日短信",
-            &c.days,
-            vec![
-                Series {
-                    name: "已发送",
-                    color: "#16a34a",
-                    values: c.daily("sms:sent"),
-                },
-                Series {
-                    name: "被拒绝",
-                    color: "#f59e0b",
-                    values: c.daily("sms:refused"),
-                },
-                Series {
-                    name: "发送失败",
-                    color: "#dc2626",
-                    values: c.daily("sms:failed"),
-                },
-            ],
-        ),
-    ]
+    ];
+    charts.extend(providers.iter().map(|p| funnel_chart(c, *p)));
+    charts.push(bars_chart(
+        "bind-refusals".to_owned(),
+        "绑定失败原因（30天）".to_owned(),
+        refusals,
+        "#f59e0b",
+    ));
+    charts.push(daily_chart(
+        "sms",
+        "每日短信",
+        &c.days,
+        vec![
+            Series {
+                name: "已发送",
+                color: "#16a34a",
+                values: c.daily("sms:sent"),
+            },
+            Series {
+                name: "被拒绝",
+                color: "#f59e0b",
+                values: c.daily("sms:refused"),
+            },
+            Series {
+                name: "发送失败",
+                color: "#dc2626",
+                values: c.daily("sms:failed"),
+            },
+        ],
+    ));
+    charts
 }
 
 /// `GET /admin/`: the dashboard.
@@ -376,7 +400,7 @@ pub async fn dashboard(
         &DashboardPage {
             nav: Nav::from_request(&req),
             frame: Frame::new(&session, &operator, Tab::Dashboard)?,
-            charts: charts(&c),
+            charts: charts(&c, &state.providers.enabled()),
         },
     )
 }
