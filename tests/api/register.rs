@@ -59,7 +59,7 @@ async fn the_register_page_has_every_field_of_the_meiduo_form(kind: Setup) {
         "确认密码",
         "图形验证码",
         "获取短信验证码",
-        "用户使用协议",
+        "我已阅读并同意<a href=\"/terms/\" target=\"_blank\">《用户协议》</a>",
     ] {
         assert!(page.contains(label), "{label}");
     }
