@@ -577,7 +577,8 @@ async fn the_json_api_walks_wechat_and_weibo(kind: Setup) {
             (status, r.json::<Value>().await.unwrap())
         }
     };
-    let user = |p: Provider, id: String| {
+    // An API login of `p` started: its state.
+    let start = |p: Provider| {
         let call = &call;
         async move {
             let (status, body) = call(
@@ -588,12 +589,17 @@ async fn the_json_api_walks_wechat_and_weibo(kind: Setup) {
             .await;
             assert_eq!(status, 200, "{body}");
             let auth = Url::parse(body["auth_url"].as_str().unwrap()).unwrap();
-            let state = auth
-                .query_pairs()
+            auth.query_pairs()
                 .find(|(k, _)| k == "state")
                 .unwrap()
                 .1
-                .into_owned();
+                .into_owned()
+        }
+    };
+    let user = |p: Provider, id: String| {
+        let (call, start) = (&call, &start);
+        async move {
+            let state = start(p).await;
             call(
                 reqwest::Method::GET,
                 format!(
@@ -704,21 +710,7 @@ async fn the_json_api_walks_wechat_and_weibo(kind: Setup) {
             Some("state无效或已过期，请重新发起微信登录")
         )
     );
-    let (_, body) = call(
-        reqwest::Method::GET,
-        format!(
-            "/api/oauth/weibo/authorization/?code_challenge={CHALLENGE}&code_challenge_method=S256"
-        ),
-        None,
-    )
-    .await;
-    let auth = Url::parse(body["auth_url"].as_str().unwrap()).unwrap();
-    let state = auth
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned();
+    let state = start(Provider::Weibo).await;
     let (status, body) = call(
         reqwest::Method::GET,
         format!(
