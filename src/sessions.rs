@@ -161,10 +161,21 @@ pub fn device(ua: &str) -> String {
     .iter()
     .find(|(m, _)| ua.contains(m))
     .map_or("未知设备", |(_, n)| n);
+    // The apps' own browsers first: their User-Agents also name the engine's browser.
     let browser = [
         ("MicroMessenger", "微信"),
+        ("__weibo__", "微博"),
+        ("AlipayClient", "支付宝"),
+        ("DingTalk", "钉钉"),
+        ("baiduboxapp", "百度"),
         ("QQBrowser", "QQ浏览器"),
         (" QQ/", "QQ"),
+        ("UCBrowser", "UC浏览器"),
+        ("Quark/", "夸克"),
+        ("HuaweiBrowser", "华为浏览器"),
+        ("MiuiBrowser", "小米浏览器"),
+        ("HeyTapBrowser", "OPPO浏览器"),
+        ("VivoBrowser", "vivo浏览器"),
         ("Edg/", "Edge"),
         ("Firefox/", "Firefox"),
         ("Chrome/", "Chrome"),
@@ -187,6 +198,18 @@ mod tests {
         assert_eq!(device("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"), "Windows · Chrome");
         assert_eq!(device("Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) AppleWebKit/605.1.15 Version/17.1 Safari/605.1.15"), "Mac · Safari");
         assert_eq!(device(""), "未知设备 · 浏览器");
+        // The browsers of the apps and makers Chinese customers use, not "Safari" or
+        // "Chrome" for the engine they carry.
+        for (ua, name) in [
+            ("Mozilla/5.0 (iPhone; CPU iPhone OS 16_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 Weibo (iPhone14,2__weibo__13.1.3__iphone__os16.1)", "iPhone · 微博"),
+            ("Mozilla/5.0 (Linux; U; Android 13; zh-CN; V2227A Build/TP1A.220624.014) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/100.0.4896.58 UCBrowser/16.3.0.1260 Mobile Safari/537.36", "Android · UC浏览器"),
+            ("Mozilla/5.0 (Linux; U; Android 12; zh-cn; 22081212C Build/SKQ1.220303.001) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/100.0.4896.127 Mobile Safari/537.36 XiaoMi/MiuiBrowser/17.2.70718", "Android · 小米浏览器"),
+            ("Mozilla/5.0 (Linux; Android 10; HarmonyOS; NOH-AN00; HMSCore 6.11.0.302) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/99.0.4844.88 HuaweiBrowser/14.0.1.303 Mobile Safari/537.36", "HarmonyOS · 华为浏览器"),
+            ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 Quark/6.9.1.2055 Mobile", "iPhone · 夸克"),
+            ("Mozilla/5.0 (Linux; U; Android 13; zh-CN; PGZ110 Build/TP1A.220905.001) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/99.0.4844.88 Mobile Safari/537.36 AlipayClient/10.5.36.8000 Language/zh-Hans", "Android · 支付宝"),
+        ] {
+            assert_eq!(device(ua), name, "{ua}");
+        }
     }
 
     #[test]
