@@ -6,7 +6,7 @@
 //! detail) are logged once, here, and never rendered.
 
 use actix_web::http::{header, StatusCode};
-use actix_web::{HttpResponse, ResponseError};
+use actix_web::{HttpMessage, HttpResponse, ResponseError};
 
 use crate::bind::BindError;
 use askama::Template;
@@ -436,8 +436,8 @@ struct ErrorPage<'a> {
     nav: Nav,
     status: u16,
     message: &'a str,
-    /// A login that failed at this provider's step: a button to start it again.
-    retry: Option<ProviderView>,
+    /// A login that failed at a provider's step: a button to start it again.
+    retry: Option<Retry>,
     /// The request's id, for the customer to quote to support.
     request_id: Option<String>,
 }
@@ -451,11 +451,41 @@ struct ErrorPageInfo {
     retry: bool,
 }
 
+/// The error page's 重新…登录: the provider's login again, back to where it started.
+struct Retry {
+    provider: ProviderView,
+    href: String,
+}
+
+/// Where the login a request was part of started from, when the handler knew it (the
+/// callback, once it has taken the login's `state`): a new login goes back there.
+#[derive(Debug, Clone)]
+pub struct RetryLogin {
+    pub next: String,
+    /// A bind from the user centre (`intent=link`).
+    pub link: bool,
+}
+
+impl Retry {
+    fn new(provider: Provider, from: Option<&RetryLogin>) -> Self {
+        let provider = ProviderView::of(provider);
+        let mut href = provider.authorize().to_owned();
+        if let Some(from) = from {
+            href.push_str("?next=");
+            href.extend(url::form_urlencoded::byte_serialize(from.next.as_bytes()));
+            if from.link {
+                href.push_str("&intent=link");
+            }
+        }
+        Self { provider, href }
+    }
+}
+
 fn error_page_html(
     nav: Nav,
     status: StatusCode,
     info: &ErrorPageInfo,
-    retry: Option<ProviderView>,
+    retry: Option<Retry>,
     request_id: Option<String>,
 ) -> Option<String> {
     ErrorPage {
@@ -521,7 +551,10 @@ pub fn brand_error_page(res: actix_web::dev::ServiceResponse) -> actix_web::dev:
         None => return res,
     };
     let id = crate::web::request_id::of(res.request());
-    let retry = login_step_of(res.request().path()).map(ProviderView::of);
+    let retry = login_step_of(res.request().path()).map(|p| {
+        let from = res.request().extensions().get::<RetryLogin>().cloned();
+        Retry::new(p, from.as_ref())
+    });
     let Some(html) = error_page_html(Nav::from_request(res.request()), status, &info, retry, id)
     else {
         return res;

@@ -137,6 +137,41 @@ async fn qq_failures_show_oauth_failed_and_nothing_secret(kind: Setup) {
     assert_eq!(app.user_count().await, 0);
 }
 
+/// A QQ login that fails at QQ offers QQ again, back to the page it started from; a
+/// bind from the user centre binds again.
+async fn a_failed_qq_login_offers_qq_again_back_where_it_started(kind: Setup) {
+    let app = spawn_app(kind).await;
+    app.qq.set_token(TokenReply::JsonpError);
+    let b = app.browser();
+    let state = b.start_qq_login("/goods/7.html?sku=2").await;
+    let r = b.callback(&format!("code-{OPENID}"), &state).await;
+    assert_eq!(r.status(), 502);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("id=\"relogin\" href=\"/qq/authorize/?next=%2Fgoods%2F7.html%3Fsku%3D2\""),
+        "{page}"
+    );
+    let r = b
+        .get("/qq/authorize/?next=%2Fgoods%2F7.html%3Fsku%3D2")
+        .await;
+    assert_eq!(r.status(), 302, "the button starts a new QQ login");
+
+    // Binding QQ from the user centre: the button binds again.
+    app.qq.set_token(TokenReply::QueryString);
+    app.bind_new_account("OTHEROPENID", "13800138000").await;
+    app.qq.set_token(TokenReply::JsonpError);
+    let me = app.logged_in("13800138000", PASSWORD).await;
+    let r = me.get("/qq/login/?next=%2Finfo%2F&intent=link").await;
+    let state = state_of(r).await;
+    let r = me.callback(&format!("code-{OPENID}"), &state).await;
+    assert_eq!(r.status(), 502);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("href=\"/qq/authorize/?next=%2Finfo%2F&#38;intent=link\""),
+        "{page}"
+    );
+}
+
 async fn a_slow_qq_fails_within_the_time_budget(kind: Setup) {
     let app = spawn_app(kind).await;
     app.qq.set_token(TokenReply::Slow(Duration::from_secs(8)));
@@ -243,6 +278,7 @@ crate::all_setups!(
     qq_failures_show_oauth_failed_and_nothing_secret,
     a_slow_qq_fails_within_the_time_budget,
     an_unreachable_qq_fails_with_502,
+    a_failed_qq_login_offers_qq_again_back_where_it_started,
     both_token_formats_log_a_bound_user_in,
     a_bound_user_is_logged_in_with_a_new_session_and_the_username_cookie,
     an_unbound_openid_gets_the_bind_form_with_the_qq_nickname,

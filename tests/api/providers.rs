@@ -1325,18 +1325,32 @@ mod failures {
         let t = spawn_with_providers(Setup::MEMORY).await;
         // WeChat's refusal: back with the state and nothing else.
         let b = t.app.browser();
-        let (_, state) = authorize(&b, Provider::Wechat, "/").await;
+        let (_, state) = authorize(&b, Provider::Wechat, "/cart/").await;
         let r = provider_callback(&b, Provider::Wechat, &format!("state={state}")).await;
         assert_eq!(r.status(), 400);
         let page = r.text().await.unwrap();
         assert!(page.contains("您已取消微信授权（缺少code）"), "{page}");
-        // The way on is WeChat's login again, not QQ's.
+        // The way on is WeChat's login again, not QQ's, back to where it started.
         assert!(
-            page.contains("id=\"relogin\" href=\"/oauth/wechat/authorize/\"")
+            page.contains("id=\"relogin\" href=\"/oauth/wechat/authorize/?next=%2Fcart%2F\"")
                 && page.contains("重新微信登录")
                 && !page.contains("QQ登录"),
             "{page}"
         );
+        assert_eq!(t.wechat.token_calls(), 0);
+        // The cancelled login's state is spent.
+        let r = provider_callback(
+            &b,
+            Provider::Wechat,
+            &format!("code={}&state={state}", provider_code("oCANCELLED")),
+        )
+        .await;
+        assert_eq!(r.status(), 400);
+        assert!(r
+            .text()
+            .await
+            .unwrap()
+            .contains("微信登录请求已失效（state无效）"));
         assert_eq!(t.wechat.token_calls(), 0);
         // Weibo's: error=access_denied, error_code=21330.
         let (_, state) = authorize(&b, Provider::Weibo, "/").await;
@@ -1350,7 +1364,7 @@ mod failures {
         let page = r.text().await.unwrap();
         assert!(page.contains("您已取消微博授权（缺少code）"), "{page}");
         assert!(
-            page.contains("id=\"relogin\" href=\"/oauth/weibo/authorize/\"")
+            page.contains("id=\"relogin\" href=\"/oauth/weibo/authorize/?next=%2F\"")
                 && page.contains("重新微博登录")
                 && !page.contains("QQ登录"),
             "{page}"

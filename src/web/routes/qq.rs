@@ -3,7 +3,7 @@
 //! QQ, WeChat and Weibo: the same `state` rules, bind form, limits and audit.
 
 use actix_web::http::{header, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::{Deserialize, Serialize};
 
@@ -304,6 +304,11 @@ async fn provider_callback_for(
         }
     }
     if code.is_empty() {
+        // The login ends here: its state is spent, and the page's 重新…登录 goes back
+        // to where it started.
+        if let Ok(pending) = take_state(state, session, q.state.as_deref(), provider).await {
+            retry_from(req, &pending);
+        }
         return Err(AppError::BadRequest(match provider {
             Provider::Qq => "缺少code".to_owned(),
             p if q.cancelled(p) => format!(
@@ -368,7 +373,10 @@ async fn provider_callback_for(
                 Event::Login(provider, "refused"),
             ));
         }
-        Err(QqLoginError::Provider(p, e)) => return Err(AppError::ProviderFailed(p, e)),
+        Err(QqLoginError::Provider(p, e)) => {
+            retry_from(req, &pending);
+            return Err(AppError::ProviderFailed(p, e));
+        }
         Err(QqLoginError::Unavailable(e)) => return Err(e.into()),
     };
 
@@ -668,6 +676,15 @@ pub async fn link_submit(
 }
 
 /// Consumes `state`: it must have been issued to this session, unused, unexpired.
+/// Tells an error page of this request where a new login of `pending`'s kind goes back
+/// to: its `next`, binding again when it was a bind from the user centre.
+fn retry_from(req: &HttpRequest, pending: &PendingLogin) {
+    req.extensions_mut().insert(crate::web::error::RetryLogin {
+        next: pending.next.clone(),
+        link: pending.link,
+    });
+}
+
 async fn take_state(
     state: &AppState,
     session: &TypedSession,
