@@ -551,10 +551,8 @@ pub fn brand_error_page(res: actix_web::dev::ServiceResponse) -> actix_web::dev:
         None => return res,
     };
     let id = crate::web::request_id::of(res.request());
-    let retry = login_step_of(res.request().path()).map(|p| {
-        let from = res.request().extensions().get::<RetryLogin>().cloned();
-        Retry::new(p, from.as_ref())
-    });
+    let retry = login_step_of(res.request().path())
+        .map(|p| Retry::new(p, res.request().extensions().get::<RetryLogin>()));
     let Some(html) = error_page_html(Nav::from_request(res.request()), status, &info, retry, id)
     else {
         return res;
