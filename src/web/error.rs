@@ -492,7 +492,7 @@ fn error_page_html(
         nav,
         status: status.as_u16(),
         message: &info.message,
-        retry: retry.filter(|_| info.retry),
+        retry,
         request_id,
     }
     .render()
@@ -552,6 +552,7 @@ pub fn brand_error_page(res: actix_web::dev::ServiceResponse) -> actix_web::dev:
     };
     let id = crate::web::request_id::of(res.request());
     let retry = login_step_of(res.request().path())
+        .filter(|_| info.retry)
         .map(|p| Retry::new(p, res.request().extensions().get::<RetryLogin>()));
     let Some(html) = error_page_html(Nav::from_request(res.request()), status, &info, retry, id)
     else {
