@@ -1320,6 +1320,41 @@ mod failures {
         }
     }
 
+    /// A state that comes back cancelled and with a code at the same instant, many
+    /// times over, is used once at most: WeChat is asked once at most.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cancel_racing_its_code_uses_the_state_once() {
+        let t = spawn_with_providers(Setup::MEMORY).await;
+        for round in 0..5 {
+            let b = t.app.browser();
+            let (_, state) = authorize(&b, Provider::Wechat, "/cart/").await;
+            let code = provider_code(&format!("oRACE{round}-cancel-openid-0000000"));
+            let calls = t.wechat.token_calls();
+            let with_code = format!("code={code}&state={state}");
+            let cancelled = format!("state={state}");
+            let answers = futures::future::join_all((0..16).map(|i| {
+                let query = if i % 2 == 0 { &with_code } else { &cancelled };
+                provider_callback(&b, Provider::Wechat, query)
+            }))
+            .await;
+            // A bind form is the one the state led to (a request sent after its cookie
+            // came back shows the same form again, without asking WeChat).
+            let asked = t.wechat.token_calls() - calls;
+            assert!(asked <= 1, "round {round}: WeChat asked {asked} times");
+            let forms = answers.iter().filter(|r| r.status() == 200).count();
+            assert!(
+                forms == 0 || asked == 1,
+                "round {round}: a form without a token"
+            );
+            assert!(
+                answers
+                    .iter()
+                    .all(|r| matches!(r.status().as_u16(), 200 | 400)),
+                "round {round}"
+            );
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_refusal_at_the_provider_says_so_and_asks_nothing() {
         let t = spawn_with_providers(Setup::MEMORY).await;
