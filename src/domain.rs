@@ -172,6 +172,14 @@ impl Provider {
         }
     }
 
+    /// What the provider calls its id of a person, as pages show it: Weibo's is a `uid`.
+    pub fn id_name(self) -> &'static str {
+        match self {
+            Self::Qq | Self::Wechat => "openid",
+            Self::Weibo => "uid",
+        }
+    }
+
     /// The name in English, as the log says it.
     pub fn name(self) -> &'static str {
         match self {

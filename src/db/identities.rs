@@ -36,6 +36,11 @@ impl Identity {
     pub fn provider_label(&self) -> &'static str {
         self.provider().map_or("?", Provider::label)
     }
+
+    /// What its provider calls the id it holds: `openid`, or Weibo's `uid`.
+    pub fn id_name(&self) -> &'static str {
+        self.provider().map_or("openid", Provider::id_name)
+    }
 }
 
 #[derive(Debug, Insertable)]

@@ -112,6 +112,11 @@ impl ProviderView {
         self.provider.label()
     }
 
+    /// `openid`, or Weibo's `uid`: what its id of a person is called.
+    pub fn id_name(&self) -> &'static str {
+        self.provider.id_name()
+    }
+
     /// Where its login starts (QQ keeps its seed route).
     pub fn authorize(&self) -> &'static str {
         use crate::domain::Provider as P;

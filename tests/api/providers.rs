@@ -169,6 +169,7 @@ async fn wechat_login_bind_and_returning_login(kind: Setup) {
         "{info}"
     );
     assert!(info.contains("id=\"unbind-wechat\""));
+    assert!(info.contains("<p class=\"hint\">openid "), "{info}");
     assert!(info.contains("尚未绑定QQ") && info.contains("尚未绑定微博"));
 
     // The returning login: straight in, no form.
@@ -231,6 +232,11 @@ async fn weibo_login_bind_and_returning_login(kind: Setup) {
     assert_eq!((id.user_id, id.unionid.as_deref()), (user.id, None));
     let info = b.get("/info/").await.text().await.unwrap();
     assert!(info.contains(&format!("已绑定微博：<strong>微博用户{uid}</strong>")));
+    // Weibo's id of a person is its uid, and the page calls it so.
+    assert!(
+        info.contains("<p class=\"hint\">uid 6972****4674 · 绑定于"),
+        "{info}"
+    );
 
     let other = app.browser();
     let r = sign_in(&other, Provider::Weibo, uid, "/info/").await;
@@ -916,6 +922,10 @@ async fn operators_see_and_find_identities_by_provider(kind: Setup) {
         assert!(user_page.contains(&format!("id=\"{id}\"")), "{id}");
     }
     assert!(user_page.contains("unionid <code>u-oADMIN-wechat-openid-00000000</code>"));
+    assert!(
+        user_page.contains("<strong>微博</strong> uid <code>"),
+        "{user_page}"
+    );
     assert!(user_page.contains("/admin/users/") && user_page.contains("unbind/?provider=weibo"));
     let rows = |page: String| -> Vec<String> {
         let body = page

@@ -598,6 +598,8 @@ pub struct BindingRow {
     mobile: String,
     provider: &'static str,
     provider_label: &'static str,
+    /// `openid`, or Weibo's `uid`.
+    id_name: &'static str,
     openid: String,
     unionid: String,
     since: String,
@@ -681,6 +683,7 @@ pub async fn bindings(
             mobile: u.mobile,
             provider: b.provider().map_or("qq", Provider::as_str),
             provider_label: b.provider_label(),
+            id_name: b.id_name(),
             openid: b.openid,
             unionid: b.unionid.unwrap_or_default(),
             since: beijing_time(b.bound_at),

@@ -12,6 +12,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::config::random_hex;
+use crate::domain::Provider;
 use crate::qq::simulator::{Redeem, Simulator};
 use crate::web::error::AppError;
 use crate::web::views::render;
@@ -65,6 +66,8 @@ const WB_FAULTS: &[(&str, &str)] = &[
 struct ConsentPage {
     nav: super::Nav,
     provider: &'static str,
+    /// What this provider calls a person's id (Weibo: `uid`).
+    id_name: &'static str,
     action: &'static str,
     client_id: String,
     redirect_uri: String,
@@ -90,7 +93,7 @@ struct AuthorizeQuery {
 
 fn consent(
     sim: &Simulator,
-    provider: &'static str,
+    provider: Provider,
     action: &'static str,
     faults: &'static [(&'static str, &'static str)],
     q: &AuthorizeQuery,
@@ -100,7 +103,8 @@ fn consent(
         StatusCode::OK,
         &ConsentPage {
             nav: super::Nav::default(),
-            provider,
+            provider: provider.label(),
+            id_name: provider.id_name(),
             action,
             client_id: sim.client_id.clone(),
             redirect_uri: sim.redirect_uri.clone(),
@@ -137,7 +141,7 @@ async fn wx_authorize(
     let error = wx_refusal(&sim.0, &q);
     consent(
         &sim.0,
-        "微信",
+        Provider::Wechat,
         "/dev/wechat/connect/confirm",
         WX_FAULTS,
         &q,
@@ -323,7 +327,7 @@ async fn wb_authorize(
     let error = wb_refusal(&sim.0, &q);
     consent(
         &sim.0,
-        "微博",
+        Provider::Weibo,
         "/dev/weibo/oauth2/confirm",
         WB_FAULTS,
         &q,
