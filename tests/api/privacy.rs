@@ -426,6 +426,8 @@ async fn the_customer_sees_their_logins_and_ends_other_sessions(kind: Setup) {
         "{sessions}"
     );
     assert_eq!(sessions.matches("id=\"this-device\"").count(), 1);
+    assert!(page.contains("并<a href=\"#end-other-sessions\">退出其他设备</a>"));
+    assert!(page.contains("id=\"end-other-sessions\""));
     assert!(sessions.contains("Windows · Chrome"));
     // End one other device (b's, the newest but one).
     let handles: Vec<String> = sessions
@@ -473,6 +475,15 @@ async fn the_customer_sees_their_logins_and_ends_other_sessions(kind: Setup) {
     assert_eq!(r.status(), 303);
     assert!(a.is_logged_in().await);
     assert!(!b.is_logged_in().await && !c.is_logged_in().await);
+    // One device left: no button to end the others, and the advice does not point to one.
+    let alone = a.get("/info/").await.text().await.unwrap();
+    assert!(!alone.contains("id=\"end-other-sessions\""));
+    let not_me = alone.split("id=\"not-me\">").nth(1).unwrap();
+    assert!(
+        not_me
+            .starts_with("不是您本人的登录？请立即<a href=\"/info/password/\">修改密码</a>。</p>"),
+        "{not_me}"
+    );
     assert!(app
         .audit_actions(user.id)
         .await
