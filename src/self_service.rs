@@ -143,7 +143,17 @@ pub struct Export {
     pub identities: Vec<ExportIdentity>,
     pub consents: Vec<ExportConsent>,
     pub login_history: Vec<ExportLogin>,
+    /// The devices logged in now, as the user centre lists them (no session id).
+    pub sessions: Vec<ExportSession>,
     pub audit_log: Vec<ExportAuditEntry>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExportSession {
+    pub created: String,
+    pub last_seen: String,
+    pub ip: String,
+    pub device: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -201,9 +211,26 @@ fn utc(t: chrono::NaiveDateTime) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-/// The data file of `user_id` (None: no such account).
-pub async fn export(db: &db::Db, user_id: i32) -> Result<Option<Export>, db::DbError> {
-    db.read(move |c| {
+fn utc_seconds(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|t| utc(t.naive_utc()))
+        .unwrap_or_default()
+}
+
+/// The data file of `user_id` (None: no such account). Its devices are in the code
+/// store: without it, no file (a file that leaves them out would not be everything).
+pub async fn export(deps: &Deps<'_>, user_id: i32) -> Result<Option<Export>, Unavailable> {
+    let sessions = crate::sessions::list(deps.codes, user_id)
+        .await?
+        .into_iter()
+        .map(|s| ExportSession {
+            created: utc_seconds(s.info.created),
+            last_seen: utc_seconds(s.last_seen),
+            ip: s.info.ip,
+            device: s.info.device,
+        })
+        .collect();
+    let found = deps.db.read(move |c| {
         let Some(user) = users::find_by_id(c, user_id)? else {
             return Ok(None);
         };
@@ -255,6 +282,7 @@ pub async fn export(db: &db::Db, user_id: i32) -> Result<Option<Export>, db::DbE
                     user_agent: l.user_agent,
                 })
                 .collect(),
+            sessions,
             audit_log: entries
                 .into_iter()
                 .map(|e| ExportAuditEntry {
@@ -267,8 +295,8 @@ pub async fn export(db: &db::Db, user_id: i32) -> Result<Option<Export>, db::DbE
                 })
                 .collect(),
         }))
-    })
-    .await
+    });
+    Ok(found.await?)
 }
 
 // ------------------------------------------------------------------ logins and consent

@@ -124,6 +124,9 @@ async fn a_stalled_redis_gives_fast_503s_on_code_routes_and_nothing_else_waits()
 
     let t = Instant::now();
     assert_eq!(logged_in.get("/info/").await.status(), 200);
+    // The data file lists the devices, which are in the store: no file rather than a
+    // file that leaves them out.
+    assert_eq!(logged_in.get("/info/export/").await.status(), 503);
     assert_eq!(b.get("/login/").await.status(), 200);
     // A password login cannot be limited now: refused at once, not let through.
     let r = b.post_login("13800138000", PASSWORD).await;

@@ -386,6 +386,21 @@ async fn the_data_file_holds_everything_and_no_secret(kind: Setup) {
         .collect();
     assert_eq!(methods, ["password", "qq"], "newest first");
     assert_eq!(logins[0]["user_agent"], TEST_USER_AGENT);
+    // The devices logged in now, as the user centre lists them: this one, and the
+    // bind's. Each says when, where and what; none carries its session's id.
+    let sessions = v["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 2, "{sessions:?}");
+    let device = qqbind::sessions::device(TEST_USER_AGENT);
+    for s in sessions {
+        let keys: Vec<&str> = s.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, ["created", "device", "ip", "last_seen"]);
+        assert_eq!(
+            (s["ip"].as_str(), s["device"].as_str()),
+            (Some("127.0.0.1"), Some(device.as_str()))
+        );
+        let created = s["created"].as_str().unwrap();
+        assert!(created.len() == 20 && created.ends_with('Z'), "{created}");
+    }
     assert!(v["audit_log"]
         .as_array()
         .unwrap()

@@ -368,7 +368,7 @@ pub async fn export(
     LoggedIn(user): LoggedIn,
 ) -> Result<HttpResponse, AppError> {
     state.logins.flush(&state.db).await;
-    let data = crate::self_service::export(&state.db, user.id)
+    let data = crate::self_service::export(&state.deps(), user.id)
         .await?
         .ok_or(AppError::NotFound)?;
     let body = serde_json::to_vec_pretty(&data).map_err(AppError::internal)?;
