@@ -180,6 +180,8 @@ async fn closing_an_account_frees_everything_and_keeps_only_its_id(kind: Setup) 
         page.contains("手机号和用户名被释放") && page.contains("不可恢复"),
         "{page}"
     );
+    // The data can be kept first, from the page that closes the account.
+    assert!(page.contains("<a href=\"/info/export/\" id=\"delete-export\">下载我的数据</a>"));
     // Without the CSRF token: refused, nothing changes.
     let r = a
         .post_form("/info/delete/", &[("password", PASSWORD)])
