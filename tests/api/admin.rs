@@ -142,7 +142,14 @@ async fn the_user_list_is_newest_first_50_a_page_with_bindings(kind: Setup) {
     let last = second.last().unwrap();
     assert!(last.contains("operator"), "oldest last");
     let customer_row = second.iter().find(|r| r.contains(CUSTOMER_MOBILE)).unwrap();
-    assert!(customer_row.contains(OPENID), "with its binding");
+    assert!(
+        customer_row.contains(&format!("<td data-label=\"第三方绑定\"><span class=\"tag\">QQ</span> <code>{OPENID}</code></td>")),
+        "with its binding: {customer_row}"
+    );
+    assert!(
+        last.contains("<td data-label=\"第三方绑定\"><span class=\"hint\">未绑定</span></td>"),
+        "{last}"
+    );
 
     // Past the end: the last page.
     let page = a.page("/admin/users/?page=99").await;

@@ -927,6 +927,16 @@ async fn operators_see_and_find_identities_by_provider(kind: Setup) {
         "{user_page}"
     );
     assert!(user_page.contains("/admin/users/") && user_page.contains("unbind/?provider=weibo"));
+    // The list: WeChat and Weibo bound, QQ not; the account is not called unbound.
+    let list = op.get("/admin/users/").await.text().await.unwrap();
+    let row = list
+        .split("<tr>")
+        .find(|r| r.contains(MOBILE))
+        .expect("the owner's row");
+    assert!(
+        row.contains("<td data-label=\"第三方绑定\"> <span class=\"tag\">微信</span> <span class=\"tag\">微博</span></td>"),
+        "{row}"
+    );
     let rows = |page: String| -> Vec<String> {
         let body = page
             .split("id=\"bindings\"")
