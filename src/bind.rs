@@ -597,7 +597,11 @@ fn write_binding(
                     Some(user.id),
                     audit::Action::created_by(id.provider),
                     Some(user.id),
-                    "",
+                    // The operators' pages name WeChat or Weibo from it.
+                    &match id.provider {
+                        Provider::Qq => String::new(),
+                        p => format!("provider={p}"),
+                    },
                     now,
                     origin,
                 )?;

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use super::schema::tb_audit_log;
 use super::{AnyConnection, MultiBackend};
+use crate::domain::Provider;
 
 /// What happened. Stored as its `as_str` name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +105,25 @@ impl Action {
 
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+
+    /// How the operators' pages name an entry of `action` with `detail`: a WeChat or
+    /// Weibo entry names the provider its detail gives (`provider=weibo …`); an action
+    /// this version does not know keeps its stored name.
+    pub fn describe(action: &str, detail: &str) -> String {
+        let Some(a) = Self::parse(action) else {
+            return action.to_owned();
+        };
+        let provider = detail
+            .split(' ')
+            .find_map(|kv| kv.strip_prefix("provider="))
+            .and_then(Provider::parse);
+        match (a, provider) {
+            (Self::UserCreatedByIdentity | Self::IdentityBind | Self::IdentityUnbind, Some(p)) => {
+                a.label().replace("微信/微博", p.label())
+            }
+            _ => a.label().to_owned(),
+        }
     }
 
     /// How the operators' pages name it.
@@ -362,4 +382,32 @@ pub fn list(
 
 pub fn count(conn: &mut AnyConnection, filter: &Filter) -> QueryResult<i64> {
     matching(filter).count().get_result(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Action;
+
+    /// An entry of WeChat or Weibo names its provider; others keep their label, and
+    /// an action this version does not know keeps its stored name.
+    #[test]
+    fn an_entry_names_its_provider() {
+        let d = Action::describe;
+        assert_eq!(
+            d("identity_bind", "provider=weibo openid=8032044542"),
+            "绑定微博"
+        );
+        assert_eq!(
+            d("identity_unbind", "provider=wechat openid=o1"),
+            "解除微信绑定"
+        );
+        assert_eq!(
+            d("user_created_by_identity", "provider=wechat openid=o1"),
+            "微信绑定时创建账号"
+        );
+        assert_eq!(d("identity_bind", ""), "绑定微信/微博");
+        assert_eq!(d("identity_bind", "provider=github"), "绑定微信/微博");
+        assert_eq!(d("qq_bind", "provider=weibo"), "绑定QQ");
+        assert_eq!(d("some_new_action", "x"), "some_new_action");
+    }
 }

@@ -927,6 +927,16 @@ async fn operators_see_and_find_identities_by_provider(kind: Setup) {
         "{user_page}"
     );
     assert!(user_page.contains("/admin/users/") && user_page.contains("unbind/?provider=weibo"));
+    // The log names the provider of each entry.
+    let audit = op.get("/admin/audit/").await.text().await.unwrap();
+    for label in ["微信绑定时创建账号", "绑定微信", "绑定微博"] {
+        assert!(
+            audit.contains(&format!("<td data-label=\"操作\">{label}</td>")),
+            "{label}: {audit}"
+        );
+    }
+    let table = audit.split("id=\"audit\"").nth(1).expect("the log's table");
+    assert!(!table.contains("微信/微博"), "{table}");
     // The list: WeChat and Weibo bound, QQ not; the account is not called unbound.
     let list = op.get("/admin/users/").await.text().await.unwrap();
     let row = list

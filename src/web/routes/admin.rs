@@ -280,8 +280,7 @@ fn audit_rows(entries: Vec<admin::NamedEntry>) -> Vec<AuditRow> {
         .map(|n| AuditRow {
             time: beijing_time(n.entry.created_at),
             actor: n.actor,
-            action: Action::parse(&n.entry.action)
-                .map_or(n.entry.action.clone(), |a| a.label().to_owned()),
+            action: Action::describe(&n.entry.action, &n.entry.detail),
             target: n.target,
             detail: n.entry.detail,
             channel: channel_label(&n.entry.channel),

@@ -288,8 +288,7 @@ pub async fn audit_csv(
                             };
                             out.extend(csv_line(&[
                                 beijing_time(n.entry.created_at),
-                                Action::parse(&n.entry.action)
-                                    .map_or(n.entry.action.clone(), |a| a.label().to_owned()),
+                                Action::describe(&n.entry.action, &n.entry.detail),
                                 who(&n.actor),
                                 who(&n.target),
                                 n.entry.detail.clone(),
