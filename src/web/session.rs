@@ -46,6 +46,7 @@ const QQ_BIND: &str = "qq_bind";
 const FLASH: &str = "flash";
 const FIRST_VISIT: &str = "first_visit";
 const SMS_MOBILE: &str = "sms_mobile";
+const LOGIN_AS: &str = "login_as";
 const CONSENT_DUE: &str = "consent_due";
 pub const REMEMBER: &str = "remember";
 
@@ -251,6 +252,19 @@ impl TypedSession {
         let flash = self.0.get::<String>(FLASH).ok().flatten();
         self.drop_key(FLASH);
         Ok(flash)
+    }
+
+    /// The login page shows `login` in its username field, once: the mobile whose
+    /// password was just reset here.
+    pub fn set_login_as(&self, login: &str) -> Result<(), AppError> {
+        self.0.insert(LOGIN_AS, login)?;
+        Ok(())
+    }
+
+    pub fn take_login_as(&self) -> Option<String> {
+        let login = self.0.get::<String>(LOGIN_AS).ok().flatten();
+        self.drop_key(LOGIN_AS);
+        login
     }
 
     /// The mobile this browser last had a bind or register code sent to: a reloaded

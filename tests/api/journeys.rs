@@ -136,8 +136,10 @@ async fn a_refused_bind_keeps_the_shoppers_work(kind: Setup) {
     );
     assert!(!page.contains("wrongpass1"));
     assert!(
-        page.contains(&format!("href=\"/password/reset/?mobile={MOBILE}\"")),
-        "忘记密码？ with the mobile"
+        page.contains(&format!(
+            "href=\"/password/reset/?mobile={MOBILE}&amp;next=%2Fqq%2Fauthorize%2F%3Fnext%3D%252F%26intent%3Dlink\""
+        )),
+        "忘记密码？ with the mobile, and back to QQ after"
     );
     let wait: u64 = between(&page, "data-wait=\"", "\"")
         .unwrap()
@@ -516,8 +518,109 @@ async fn a_plain_qq_login_while_logged_in_switches_to_the_qqs_account(kind: Setu
     assert!(info.contains("137****7000"), "now the QQ's account");
 }
 
+/// The bind form's 忘记密码？: the reset, the login page with the mobile filled in, then
+/// QQ again to bind it to the account, and on to where the shopper was going.
+async fn a_forgotten_password_at_the_bind_form_comes_back_to_bind(kind: Setup) {
+    let app = spawn_app(kind).await;
+    let user = app.create_user(MOBILE, "rightpass1").await;
+    let b = app.browser();
+    let form = app.reach_bind_form(&b, OPENID, "/goods/1.html").await;
+    app.give_sms_code(MOBILE, "123456").await;
+    let r = b.post_bind(&form, MOBILE, "wrongpass1", "123456").await;
+    assert_eq!(r.status(), 400);
+    let page = r.text().await.unwrap();
+    let href = between(&page, "id=\"forgot-password\" href=\"", "\"")
+        .expect("忘记密码？")
+        .replace("&amp;", "&");
+
+    let reset = b.get(&href).await.text().await.unwrap();
+    assert_eq!(input_value(&reset, "mobile").as_deref(), Some(MOBILE));
+    let next = input_value(&reset, "next")
+        .expect("the way back, kept in the form")
+        .replace("&#38;", "&");
+    assert_eq!(next, "/qq/authorize/?next=%2Fgoods%2F1.html&intent=link");
+    let id = uuid::Uuid::new_v4().to_string();
+    let text = app.captcha(&b, &id).await;
+    let r = b
+        .get(&format!(
+            "/sms_codes/{MOBILE}/?image_code={text}&image_code_id={id}&purpose=reset"
+        ))
+        .await;
+    assert_eq!(r.status(), 200);
+    let code = app.sent_sms(MOBILE).expect("a reset code");
+    let csrf = input_value(&reset, "csrf_token").unwrap();
+    let r = b
+        .post_form(
+            "/password/reset/",
+            &[
+                ("mobile", MOBILE),
+                ("sms_code", &code),
+                ("password", "newpass2026"),
+                ("password2", "newpass2026"),
+                ("next", &next),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    let login_url =
+        "/login/?next=%2Fqq%2Fauthorize%2F%3Fnext%3D%252Fgoods%252F1.html%26intent%3Dlink";
+    assert_is_redirect_to(&r, login_url);
+
+    // The login page: the notice, the mobile filled in (once), the way on kept.
+    let login = b.get(login_url).await.text().await.unwrap();
+    assert!(login.contains("密码已重置，请用新密码登录"));
+    assert_eq!(input_value(&login, "username").as_deref(), Some(MOBILE));
+    let again = b.get("/login/").await.text().await.unwrap();
+    assert_eq!(input_value(&again, "username").as_deref(), Some(""));
+    let csrf = input_value(&login, "csrf_token").unwrap();
+    let r = b
+        .post_form(
+            login_url,
+            &[
+                ("username", MOBILE),
+                ("password", "newpass2026"),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_is_redirect_to(&r, "/qq/authorize/?next=%2Fgoods%2F1.html&intent=link");
+
+    // QQ again: this time to bind it to the account now logged in, with one click.
+    let r = b
+        .get("/qq/authorize/?next=%2Fgoods%2F1.html&intent=link")
+        .await;
+    assert_eq!(r.status(), 302);
+    let to = reqwest::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    let state = to
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let r = b.callback(&format!("code-{OPENID}"), &state).await;
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains(&format!("绑定到账号 <strong>{}</strong>？", user.username)),
+        "{page}"
+    );
+    let r = b
+        .post_form(
+            "/oauth_callback/link/",
+            &[
+                ("access_token", &input_value(&page, "access_token").unwrap()),
+                ("csrf_token", &input_value(&page, "csrf_token").unwrap()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/goods/1.html");
+    assert_eq!(app.binding_of(OPENID).await.unwrap().user_id, user.id);
+}
+
 crate::all_setups!(
     a_plain_qq_login_while_logged_in_switches_to_the_qqs_account,
+    a_forgotten_password_at_the_bind_form_comes_back_to_bind,
     a_reload_or_back_shows_the_same_bind_form_without_asking_qq_again,
     the_pending_bind_ends_with_its_token,
     a_refused_bind_keeps_the_shoppers_work,

@@ -103,6 +103,11 @@ async fn a_forgotten_password_is_reset_by_a_code_and_every_session_ends(kind: Se
     assert_is_redirect_to(&r, "/login/");
     let login = b.get("/login/").await.text().await.unwrap();
     assert!(login.contains("密码已重置，请用新密码登录"), "the notice");
+    assert_eq!(
+        input_value(&login, "username").as_deref(),
+        Some(MOBILE),
+        "the mobile filled in"
+    );
 
     assert_eq!(
         login_status(&app, MOBILE, NEW_PASSWORD).await,
@@ -473,8 +478,47 @@ async fn the_json_api_resets_through_the_same_rules(kind: Setup) {
     );
 }
 
+/// 忘记密码？ on a login page on its way somewhere keeps the way: the reset's login page
+/// goes on to it. A way out of this site is dropped, as everywhere.
+async fn a_reset_from_the_login_page_goes_on_where_the_shopper_was_going(kind: Setup) {
+    let app = spawn_app(kind).await;
+    app.create_user(MOBILE, PASSWORD).await;
+    let b = app.browser();
+    let login = b.get("/login/?next=/cart/").await.text().await.unwrap();
+    assert!(login.contains("href=\"/password/reset/?next=%2Fcart%2F\" id=\"forgot-password\""));
+    let plain = b.get("/login/").await.text().await.unwrap();
+    assert!(plain.contains("href=\"/password/reset/\" id=\"forgot-password\""));
+
+    let page = b
+        .get("/password/reset/?next=%2Fcart%2F")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(input_value(&page, "next").as_deref(), Some("/cart/"));
+    assert!(page.contains("href=\"/login/?next=%2Fcart%2F\" id=\"back-to-login\""));
+    let away = b
+        .get("/password/reset/?next=%2F%2Fevil.example%2F")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(input_value(&away, "next"), None);
+    assert!(away.contains("href=\"/login/\" id=\"back-to-login\""));
+
+    let (status, _) = ask_reset_code(&app, &b, MOBILE).await;
+    assert_eq!(status, 200);
+    let code = app.sent_sms(MOBILE).unwrap();
+    let mut form = fields(MOBILE, &code, NEW_PASSWORD, NEW_PASSWORD);
+    form.push(("next", "/cart/"));
+    assert_is_redirect_to(&post_reset(&b, &form).await, "/login/?next=%2Fcart%2F");
+    let r = b.post_login(MOBILE, NEW_PASSWORD).await;
+    assert_eq!(r.status(), 302);
+}
+
 crate::all_setups!(
     a_forgotten_password_is_reset_by_a_code_and_every_session_ends,
+    a_reset_from_the_login_page_goes_on_where_the_shopper_was_going,
     every_refusal_is_a_400_by_field_and_changes_nothing,
     a_bind_code_never_resets_and_a_reset_code_never_binds,
     asking_for_a_code_tells_nobody_whether_the_mobile_has_an_account,

@@ -181,8 +181,10 @@ async fn a_forgotten_password_is_recovered_then_used_to_bind() {
         b.step_refused("wrong-password", 400).await;
 
         b.click("#forgot-password").await;
-        b.wait_for_path(&format!("/password/reset/?mobile={mobile}"))
-            .await;
+        b.wait_for_path(&format!(
+            "/password/reset/?mobile={mobile}&next=%2Fqq%2Fauthorize%2F%3Fnext%3D%252Finfo%252F%26intent%3Dlink"
+        ))
+        .await;
         assert_eq!(b.value("#mobile").await, mobile, "the mobile filled in");
         b.step("reset-form").await;
         let reset_code = get_sms_code(&mut b, &app, &mobile).await;
@@ -192,17 +194,25 @@ async fn a_forgotten_password_is_recovered_then_used_to_bind() {
         b.fill("#password2", PASSWORD).await;
         b.step("reset-filled").await;
         b.click("button.btn-primary[value=reset]").await;
-        b.wait_for_path("/login/").await;
+        b.wait_for_path(
+            "/login/?next=%2Fqq%2Fauthorize%2F%3Fnext%3D%252Finfo%252F%26intent%3Dlink",
+        )
+        .await;
         assert_eq!(b.text("#flash").await, "密码已重置，请用新密码登录");
+        assert_eq!(b.value("#username").await, mobile, "the mobile filled in");
         b.step("reset-done").await;
 
-        // Back to the bind form (still pending in this browser), with the new password.
-        b.goto("/oauth_callback/").await;
-        b.find("#bind-form").await;
-        b.fill("#mobile", &mobile).await;
+        // Logged in with the new password, QQ again binds it to the account: one click.
         b.fill("#password", PASSWORD).await;
-        b.fill("#sms_code", &code).await;
-        b.click("button.btn-primary[value=bind]").await;
+        b.click("button.btn-primary").await;
+        b.fill("#nickname", &format!("忘记-{}", vp.name())).await;
+        b.click("button.btn-qq").await;
+        assert_eq!(
+            b.text("#link-question").await,
+            format!("将QQ 忘记-{} 绑定到账号 {name}？", vp.name())
+        );
+        b.step("confirm").await;
+        b.click("#link-confirm").await;
         b.wait_for_path("/info/").await;
         assert_eq!(header_username(&b).await, Some(name.clone()));
         assert!(b.text("#qq-binding").await.contains("已绑定QQ"));

@@ -87,6 +87,7 @@ pub async fn login_page(
     let next = NextPath::sanitise(q.next.as_deref());
     let page = LoginPage {
         flash: session.take_flash()?,
+        username: session.take_login_as().unwrap_or_default(),
         ..LoginPage::new(&req, &state, &session, &next)?
     };
     render(StatusCode::OK, &page)

@@ -10,6 +10,7 @@ use super::codes::{code_action, keep_work, CodeFields, CodePage, SmsFormField, S
 use super::{check_csrf, csrf_token, Nav};
 use crate::codes::Purpose;
 use crate::db::audit::{Channel, Origin};
+use crate::domain::NextPath;
 use crate::limits::Guard;
 use crate::recovery::{self, ResetError, ResetInput, ResetSlot};
 use crate::state::AppState;
@@ -34,6 +35,8 @@ struct ResetPage {
     nav: Nav,
     csrf_token: String,
     mobile: String,
+    /// Where the login after the reset goes on to (`/`: nowhere in particular).
+    next: String,
     /// The captcha and the SMS field, as the customer left them.
     work: Work,
     sms_notice: Option<String>,
@@ -61,15 +64,32 @@ impl ResetPage {
         state: &AppState,
         session: &TypedSession,
         mobile: &str,
+        next: &NextPath,
     ) -> Result<Self, AppError> {
         Ok(Self {
             nav: Nav::from_request(req),
             csrf_token: csrf_token(state, session)?,
             mobile: typed_back(mobile, 11),
+            next: next.as_str().to_owned(),
             work: Work::fresh(),
             sms_notice: None,
             errors: ResetErrors::default(),
         })
+    }
+
+    /// The login page, going on to `next` after.
+    fn login_href(&self) -> String {
+        login_href(&self.next)
+    }
+}
+
+/// `/login/`, with `?next=` unless it is `/`.
+fn login_href(next: &str) -> String {
+    if next == "/" {
+        "/login/".to_owned()
+    } else {
+        let next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+        format!("/login/?next={next}")
     }
 }
 
@@ -86,9 +106,11 @@ impl CodePage for ResetPage {
 #[derive(Deserialize)]
 pub struct MobileQuery {
     mobile: Option<String>,
+    next: Option<String>,
 }
 
-/// `GET /password/reset/?mobile=`: the form, with the mobile filled in when given.
+/// `GET /password/reset/?mobile=&next=`: the form, with the mobile filled in when given;
+/// the login after the reset goes on to `next`.
 pub async fn reset_page(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -96,7 +118,8 @@ pub async fn reset_page(
     q: web::Query<MobileQuery>,
 ) -> Result<HttpResponse, AppError> {
     let mobile = q.mobile.as_deref().unwrap_or_default();
-    let mut page = ResetPage::new(&req, &state, &session, mobile)?;
+    let next = NextPath::sanitise(q.next.as_deref());
+    let mut page = ResetPage::new(&req, &state, &session, mobile, &next)?;
     page.work.sms_wait = page.work.wait_for(&state, mobile, Purpose::Reset).await;
     render(StatusCode::OK, &page)
 }
@@ -106,6 +129,7 @@ pub struct ResetForm {
     password: Option<String>,
     password2: Option<String>,
     csrf_token: Option<String>,
+    next: Option<String>,
     /// The mobile, the captcha, the SMS code, the button pressed.
     #[serde(flatten)]
     codes: CodeFields,
@@ -133,7 +157,8 @@ pub async fn reset_submit(
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
     check_csrf(&state, &session, form.csrf_token.as_deref())?;
-    let mut page = ResetPage::new(&req, &state, &session, form.codes.mobile())?;
+    let next = NextPath::sanitise(form.next.as_deref());
+    let mut page = ResetPage::new(&req, &state, &session, form.codes.mobile(), &next)?;
     if let Some(answered) = code_action(
         &state,
         &req,
@@ -152,8 +177,9 @@ pub async fn reset_submit(
     match recovery::reset_password(&state.deps(), &mut guard, &origin, &form.input()).await {
         Ok(_) => {
             session.set_flash("密码已重置，请用新密码登录")?;
+            session.set_login_as(form.codes.mobile())?;
             Ok(HttpResponse::Found()
-                .insert_header((header::LOCATION, "/login/"))
+                .insert_header((header::LOCATION, page.login_href()))
                 .finish())
         }
         Err(ResetError::Unavailable(e)) => Err(e.into()),
