@@ -539,15 +539,7 @@ async fn a_forgotten_password_at_the_bind_form_comes_back_to_bind(kind: Setup) {
         .expect("the way back, kept in the form")
         .replace("&#38;", "&");
     assert_eq!(next, "/qq/authorize/?next=%2Fgoods%2F1.html&intent=link");
-    let id = uuid::Uuid::new_v4().to_string();
-    let text = app.captcha(&b, &id).await;
-    let r = b
-        .get(&format!(
-            "/sms_codes/{MOBILE}/?image_code={text}&image_code_id={id}&purpose=reset"
-        ))
-        .await;
-    assert_eq!(r.status(), 200);
-    let code = app.sent_sms(MOBILE).expect("a reset code");
+    let code = app.request_reset_code(&b, MOBILE).await;
     let csrf = input_value(&reset, "csrf_token").unwrap();
     let r = b
         .post_form(

@@ -12,13 +12,7 @@ const NEW_PASSWORD: &str = "newpass2026";
 
 /// Asks for a reset code for `mobile` through the captcha: the JSON answer.
 async fn ask_reset_code(app: &TestApp, b: &Browser, mobile: &str) -> (u16, Value) {
-    let id = uuid::Uuid::new_v4().to_string();
-    let text = app.captcha(b, &id).await;
-    let r = b
-        .get(&format!(
-            "/sms_codes/{mobile}/?image_code={text}&image_code_id={id}&purpose=reset"
-        ))
-        .await;
+    let r = app.ask_sms_code(b, mobile, Some("reset")).await;
     (r.status().as_u16(), r.json().await.unwrap())
 }
 

@@ -323,15 +323,36 @@ impl TestApp {
             .expect("captcha text stored")
     }
 
-    /// The real SMS flow: captcha, `/sms_codes/`, then the code from the dev outbox.
-    pub async fn request_sms_code(&self, browser: &Browser, mobile: &str) -> String {
+    /// Asks `/sms_codes/` for a code to `mobile` (`purpose=reset` or the bind's), through
+    /// a fresh captcha: the answer as it came.
+    pub async fn ask_sms_code(
+        &self,
+        browser: &Browser,
+        mobile: &str,
+        purpose: Option<&str>,
+    ) -> reqwest::Response {
         let id = uuid::Uuid::new_v4().to_string();
         let text = self.captcha(browser, &id).await;
-        let r = browser
+        let purpose = purpose.map(|p| format!("&purpose={p}")).unwrap_or_default();
+        browser
             .get(&format!(
-                "/sms_codes/{mobile}/?image_code={text}&image_code_id={id}"
+                "/sms_codes/{mobile}/?image_code={text}&image_code_id={id}{purpose}"
             ))
-            .await;
+            .await
+    }
+
+    /// The real SMS flow: captcha, `/sms_codes/`, then the code from the dev outbox.
+    pub async fn request_sms_code(&self, browser: &Browser, mobile: &str) -> String {
+        self.sent_code(browser, mobile, None).await
+    }
+
+    /// The same for a password reset's code (`purpose=reset`).
+    pub async fn request_reset_code(&self, browser: &Browser, mobile: &str) -> String {
+        self.sent_code(browser, mobile, Some("reset")).await
+    }
+
+    async fn sent_code(&self, browser: &Browser, mobile: &str, purpose: Option<&str>) -> String {
+        let r = self.ask_sms_code(browser, mobile, purpose).await;
         assert_eq!(r.status(), 200, "{:?}", r.text().await);
         self.sent_sms(mobile)
             .expect("the SMS is in the log provider's outbox")
