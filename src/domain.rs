@@ -192,6 +192,16 @@ impl Provider {
     pub fn parse(raw: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|p| p.as_str() == raw)
     }
+
+    /// `QQ`, `QQ或微信`, `QQ、微信或微博`: any one of `providers`, as a sentence says it.
+    pub fn any_of(providers: &[Provider]) -> String {
+        let labels: Vec<&str> = providers.iter().map(|p| p.label()).collect();
+        match labels.split_last() {
+            None => String::new(),
+            Some((last, [])) => (*last).to_owned(),
+            Some((last, rest)) => format!("{}或{last}", rest.join("、")),
+        }
+    }
 }
 
 impl fmt::Display for Provider {

@@ -6,12 +6,15 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
+use crate::domain::Provider;
 use crate::web::error::AppError;
 
 /// What the page header shows: the `username` display cookie (seed 000).
 #[derive(Debug, Clone, Default)]
 pub struct Nav {
     pub username: Option<String>,
+    /// The footer's `使用QQ、微信或微博账号安全登录`, naming the providers that are on.
+    pub tagline: String,
 }
 
 impl Nav {
@@ -23,7 +26,13 @@ impl Nav {
                 .map(|s| s.into_owned())
                 .filter(|s| !s.is_empty())
         });
-        Self { username }
+        let tagline = req
+            .app_data::<actix_web::web::Data<crate::state::AppState>>()
+            .map(|state| Provider::any_of(&state.providers.enabled()))
+            .filter(|ways| !ways.is_empty())
+            .map(|ways| format!("使用{ways}账号安全登录"))
+            .unwrap_or_default();
+        Self { username, tagline }
     }
 }
 

@@ -1512,6 +1512,9 @@ mod home {
             visitor.contains("使用QQ、微信或微博账号一键登录"),
             "{visitor}"
         );
+        // Every page's footer names them too, the bind form of Weibo's included.
+        let footer = "<div class=\"wrap\" id=\"footer-tagline\">© qqbind 商城 · 使用QQ、微信或微博账号安全登录</div>";
+        assert!(visitor.contains(footer), "{visitor}");
         for (p, href) in [
             ("qq", "/qq/authorize/?next=/"),
             ("wechat", "/oauth/wechat/authorize/?next=/"),
@@ -1531,6 +1534,7 @@ mod home {
             .text()
             .await
             .unwrap();
+        assert!(page.contains(footer), "{page}");
         let sms = app.request_sms_code(&b, MOBILE).await;
         let r = post_provider_bind(&b, Provider::Weibo, &page, MOBILE, &sms).await;
         assert_is_redirect_to(&r, "/");
@@ -1578,6 +1582,7 @@ mod home {
         let visitor = app.browser().get("/").await.text().await.unwrap();
         assert!(visitor.contains("使用QQ账号一键登录"), "{visitor}");
         assert!(visitor.contains("id=\"home-qq-login\""));
+        assert!(visitor.contains("© qqbind 商城 · 使用QQ账号安全登录</div>"));
         assert!(!visitor.contains("wechat") && !visitor.contains("weibo"));
     }
 }

@@ -5,6 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::Nav;
+use crate::domain::Provider;
 use crate::state::AppState;
 use crate::web::auth::current_user;
 use crate::web::error::AppError;
@@ -27,12 +28,8 @@ struct IndexPage {
 impl IndexPage {
     /// `QQ`, `QQ或微信`, `QQ、微信或微博`: the ways in, for the visitor's greeting.
     fn ways(&self) -> String {
-        let labels: Vec<&str> = self.providers.iter().map(ProviderView::label).collect();
-        match labels.split_last() {
-            None => String::new(),
-            Some((last, [])) => (*last).to_owned(),
-            Some((last, rest)) => format!("{}或{last}", rest.join("、")),
-        }
+        let providers: Vec<Provider> = self.providers.iter().map(|p| p.provider).collect();
+        Provider::any_of(&providers)
     }
 }
 
