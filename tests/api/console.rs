@@ -528,6 +528,8 @@ async fn the_dashboard_counts_what_happened(kind: Setup) {
     c.app.request_sms_code(&b, "13700137000").await;
 
     let page = c.root.get("/admin/").await.text().await.unwrap();
+    // Each row's label and values; each value cell is labelled with its column's head
+    // (a phone shows the table as cards, without the heads).
     let table = |id: &str| -> Vec<(String, Vec<i64>)> {
         let body = page
             .split(&format!("id=\"{id}-table\""))
@@ -536,16 +538,27 @@ async fn the_dashboard_counts_what_happened(kind: Setup) {
             .split("</tbody>")
             .next()
             .unwrap();
+        let heads: Vec<&str> = between(body, "<thead><tr><th></th>", "</tr></thead>")
+            .unwrap()
+            .split("<th>")
+            .skip(1)
+            .map(|h| h.split("</th>").next().unwrap())
+            .collect();
         body.split("<tr><td data-label=\"\">")
             .skip(1)
             .map(|row| {
                 let label = row.split("</td>").next().unwrap().to_owned();
-                let values = row
-                    .split("<td class=\"num\">")
+                let cells: Vec<(&str, i64)> = row
+                    .split("<td class=\"num\" data-label=\"")
                     .skip(1)
-                    .map(|v| v.split('<').next().unwrap().parse().unwrap())
+                    .map(|cell| {
+                        let (head, rest) = cell.split_once("\">").unwrap();
+                        (head, rest.split('<').next().unwrap().parse().unwrap())
+                    })
                     .collect();
-                (label, values)
+                let labels: Vec<&str> = cells.iter().map(|c| c.0).collect();
+                assert_eq!(labels, heads, "{id}: {label}");
+                (label, cells.into_iter().map(|c| c.1).collect())
             })
             .collect()
     };

@@ -1,6 +1,7 @@
 //! `/login/`, `/logout/`, `/info/` (spec section 6, the parts of the core flow).
 
 use crate::helpers::*;
+use sha2::Digest;
 
 const MOBILE: &str = "13800138000";
 
@@ -366,6 +367,22 @@ async fn every_static_asset_a_page_references_is_served(kind: Setup) {
                 let r = b.get(&path).await;
                 assert_eq!(r.status(), 200, "{path}");
                 seen += 1;
+                // The stylesheet and the script are named by their content's version:
+                // kept a year, since a new deploy's pages name a new URL.
+                if path.contains(".css") || path.contains(".js") {
+                    let cache = r.headers()["cache-control"].to_str().unwrap().to_owned();
+                    let (_, v) = path
+                        .split_once("?v=")
+                        .unwrap_or_else(|| panic!("{path}: not versioned"));
+                    let body = r.bytes().await.unwrap();
+                    let digest = sha2::Sha256::digest(&body);
+                    let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+                    assert_eq!(v, hex, "{path}: the version is the content's");
+                    assert_eq!(cache, "public, max-age=31536000, immutable");
+                    let (file, _) = path.split_once('?').unwrap();
+                    let r = b.get(&format!("{file}?v=000000000000")).await;
+                    assert_eq!(r.headers()["cache-control"], "public, max-age=3600");
+                }
             }
         }
     }

@@ -891,7 +891,10 @@ async fn operators_see_and_find_identities_by_provider(kind: Setup) {
             .skip(1)
             .map(|row| {
                 let label = row.split("</td>").next().unwrap().to_owned();
-                let v = row.split("<td class=\"num\">").nth(1).unwrap();
+                let v = row
+                    .split("<td class=\"num\" data-label=\"次数\">")
+                    .nth(1)
+                    .unwrap();
                 (label, v.split('<').next().unwrap().parse().unwrap())
             })
             .collect()

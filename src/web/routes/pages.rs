@@ -1,8 +1,11 @@
 //! The home page, static files (embedded, so the binary runs from any directory), 404.
 
+use std::sync::LazyLock;
+
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
+use sha2::{Digest, Sha256};
 
 use super::Nav;
 use crate::domain::Provider;
@@ -90,14 +93,56 @@ const STATIC_FILES: &[(&str, &str, &str)] = &[
 
 const FAVICON: &str = include_str!("../../../static/img/favicon.svg");
 
-pub async fn static_file(path: web::Path<String>) -> Result<HttpResponse, AppError> {
+/// Each static file's version: the start of its SHA-256.
+static VERSIONS: LazyLock<Vec<(&'static str, String)>> = LazyLock::new(|| {
+    STATIC_FILES
+        .iter()
+        .map(|(path, _, body)| {
+            let digest = Sha256::digest(body.as_bytes());
+            let hex = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+            (*path, hex)
+        })
+        .collect()
+});
+
+fn version_of(path: &str) -> Option<&'static str> {
+    VERSIONS
+        .iter()
+        .find(|(p, _)| *p == path)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The URL of static file `path` (`css/site.css`), with its version: a page of a new
+/// deploy names a new URL, so no browser keeps the file of the one before.
+pub fn asset(path: &str) -> String {
+    match version_of(path) {
+        Some(v) => format!("/static/{path}?v={v}"),
+        None => format!("/static/{path}"),
+    }
+}
+
+/// `GET /static/<path>[?v=]`: asked for by its current version, the file is kept a year;
+/// otherwise an hour.
+pub async fn static_file(
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     let (_, mime, body) = STATIC_FILES
         .iter()
         .find(|(p, _, _)| *p == path.as_str())
         .ok_or(AppError::NotFound)?;
+    let asked = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == "v")
+        .map(|(_, v)| v);
+    let current = asked.is_some_and(|v| Some(v.as_ref()) == version_of(path.as_str()));
+    let cache = if current {
+        "public, max-age=31536000, immutable"
+    } else {
+        "public, max-age=3600"
+    };
     Ok(HttpResponse::Ok()
         .content_type(*mime)
-        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .insert_header((header::CACHE_CONTROL, cache))
         .body(*body))
 }
 
