@@ -199,8 +199,47 @@ async fn a_login_started_before_the_upgrade_still_completes(kind: Setup) {
     assert_eq!(r.status(), 400, "used once");
 }
 
+/// Two tabs start a QQ login; the first logs in (a new session, for fixation safety), so
+/// the second tab's `state` is no longer this browser's: 400 as ever, but the page says
+/// that the browser is logged in, not just to log in again. A stranger's state on a
+/// browser not logged in gets the plain message.
+async fn a_tab_back_after_another_logged_in_is_told_it_is_logged_in(kind: Setup) {
+    let app = spawn_app(kind).await;
+    app.bind_new_account(OPENID, "13800138000").await;
+    let b = app.browser();
+    let first = b.start_qq_login("/goods/1.html").await;
+    let second = b.start_qq_login("/cart/").await;
+    let r = b.callback(&format!("code-{OPENID}"), &first).await;
+    assert_is_redirect_to(&r, "/goods/1.html");
+    let calls = app.qq.token_calls();
+    let r = b.callback(&format!("code-{OPENID}"), &second).await;
+    assert_eq!(r.status(), 400);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains(
+            "QQ登录请求已失效（state无效）。您已登录，可直接继续；如需换一个账号，请重新点击QQ登录"
+        ),
+        "{page}"
+    );
+    assert!(page.contains("href=\"/info/\">用户中心</a>"), "{page}");
+    assert_eq!(app.qq.token_calls(), calls, "QQ is not asked");
+    assert!(b.is_logged_in().await, "still logged in");
+
+    let stranger = app.browser();
+    assert_eq!(stranger.get("/login/").await.status(), 200);
+    let r = stranger.callback(&format!("code-{OPENID}"), &second).await;
+    assert_eq!(r.status(), 400);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("QQ登录请求已失效（state无效），请重新点击QQ登录"),
+        "{page}"
+    );
+    assert!(!page.contains("您已登录"));
+}
+
 crate::all_setups!(
     a_phone_gets_qqs_page_for_phones,
+    a_tab_back_after_another_logged_in_is_told_it_is_logged_in,
     every_pending_login_stays_usable_and_the_cookie_does_not_grow,
     two_logins_started_at_once_in_two_tabs_both_complete,
     a_login_started_before_the_upgrade_still_completes,

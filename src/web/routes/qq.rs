@@ -693,6 +693,13 @@ async fn take_state(
 ) -> Result<PendingLogin, AppError> {
     let refused = || {
         let p = provider.label();
+        // Another tab's login of this browser logged in meanwhile (and took a new
+        // session): it need not log in again.
+        if session.login().ok().flatten().is_some() {
+            return AppError::BadRequest(format!(
+                "{p}登录请求已失效（state无效）。您已登录，可直接继续；如需换一个账号，请重新点击{p}登录"
+            ));
+        }
         AppError::BadRequest(format!("{p}登录请求已失效（state无效），请重新点击{p}登录"))
     };
     let nonce = nonce
