@@ -372,6 +372,16 @@ pub async fn note_login(
     Ok(noted)
 }
 
+/// Which documents in force `user_id` owes its consent to: (《用户协议》, 《隐私政策》).
+pub async fn owed_documents(
+    db: &db::Db,
+    user_id: i32,
+    versions: (String, String),
+) -> Result<(bool, bool), db::DbError> {
+    db.read(move |c| Ok(consent::owed(c, user_id, (&versions.0, &versions.1))?))
+        .await
+}
+
 /// Records that `user_id` accepted both documents in force, in `context` (`register`,
 /// `bind`, `link`, `interstitial`, `api`).
 pub async fn accept_documents(

@@ -86,10 +86,23 @@ pub fn latest(
 pub fn is_current(
     conn: &mut AnyConnection,
     user_id: i32,
-    (terms, privacy): (&str, &str),
+    versions: (&str, &str),
 ) -> QueryResult<bool> {
-    let ok = |v: Option<String>, current: &str| v.is_none_or(|v| v == current);
-    Ok(ok(latest(conn, user_id, TERMS)?, terms) && ok(latest(conn, user_id, PRIVACY)?, privacy))
+    Ok(owed(conn, user_id, versions)? == (false, false))
+}
+
+/// Which of 《用户协议》 and 《隐私政策》 the account accepted in an earlier version than
+/// the one in force, and so owes its consent to.
+pub fn owed(
+    conn: &mut AnyConnection,
+    user_id: i32,
+    (terms, privacy): (&str, &str),
+) -> QueryResult<(bool, bool)> {
+    let owes = |v: Option<String>, current: &str| v.is_some_and(|v| v != current);
+    Ok((
+        owes(latest(conn, user_id, TERMS)?, terms),
+        owes(latest(conn, user_id, PRIVACY)?, privacy),
+    ))
 }
 
 /// Every consent of the account, oldest first.

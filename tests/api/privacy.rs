@@ -111,6 +111,13 @@ async fn a_new_document_version_is_accepted_at_the_next_login(kind: Setup) {
         .await
         .unwrap();
     assert!(page.contains("版本 2.0"), "{page}");
+    // Only 《用户协议》 changed: the page names it, not 《隐私政策》.
+    assert!(
+        page.contains("<h1 id=\"consent-title\">《用户协议》已更新</h1>"),
+        "{page}"
+    );
+    assert!(page.contains("id=\"consent-terms\"") && !page.contains("id=\"consent-privacy\""));
+    assert!(page.contains("<label for=\"allow\">我已阅读并同意《用户协议》</label>"));
     // The documents the consent page links to say the same versions.
     for (path, version) in [("/terms/", "2.0"), ("/privacy/", "1.0")] {
         let doc = other.get(path).await.text().await.unwrap();
@@ -130,7 +137,7 @@ async fn a_new_document_version_is_accepted_at_the_next_login(kind: Setup) {
     assert_eq!(r.status(), 400);
     assert_eq!(
         slot_message(&r.text().await.unwrap(), "consent-error").as_deref(),
-        Some("请勾选同意《用户协议》和《隐私政策》")
+        Some("请勾选同意《用户协议》")
     );
     assert_is_redirect_to(&other.get("/info/").await, "/consent/?next=/info/");
     let r = other

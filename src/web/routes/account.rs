@@ -33,7 +33,29 @@ struct ConsentPage {
     next: String,
     terms_version: String,
     privacy_version: String,
+    /// The documents that changed since the account accepted them: (terms, privacy).
+    /// Neither (a consent owed for another reason) names both.
+    owed: (bool, bool),
     errmsg: Option<String>,
+}
+
+impl ConsentPage {
+    fn terms(&self) -> bool {
+        self.owed.0 || !self.owed.1
+    }
+
+    fn privacy(&self) -> bool {
+        self.owed.1 || !self.owed.0
+    }
+
+    /// `《用户协议》和《隐私政策》`, or the one that changed.
+    fn names(&self) -> &'static str {
+        match (self.terms(), self.privacy()) {
+            (true, false) => "《用户协议》",
+            (false, true) => "《隐私政策》",
+            _ => "《用户协议》和《隐私政策》",
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -62,7 +84,7 @@ pub async fn consent_page(
     session: TypedSession,
     q: web::Query<NextQuery>,
 ) -> Result<HttpResponse, AppError> {
-    owing(&state, &session).await?;
+    let user = owing(&state, &session).await?;
     let next = NextPath::sanitise(q.next.as_deref()).as_str().to_owned();
     if !session.consent_due() {
         return Ok(see_other(&next));
@@ -75,6 +97,8 @@ pub async fn consent_page(
             next,
             terms_version: state.settings.terms_version.clone(),
             privacy_version: state.settings.privacy_version.clone(),
+            owed: self_service::owed_documents(&state.db, user.id, state.consent_versions())
+                .await?,
             errmsg: None,
         },
     )
@@ -104,14 +128,17 @@ pub async fn consent_submit(
         .unwrap_or_default()
         .is_empty()
     {
-        let page = ConsentPage {
+        let mut page = ConsentPage {
             nav: Nav::from_request(&req),
             csrf_token: csrf_token(&state, &session)?,
             next,
             terms_version: state.settings.terms_version.clone(),
             privacy_version: state.settings.privacy_version.clone(),
-            errmsg: Some("请勾选同意《用户协议》和《隐私政策》".to_owned()),
+            owed: self_service::owed_documents(&state.db, user.id, state.consent_versions())
+                .await?,
+            errmsg: None,
         };
+        page.errmsg = Some(format!("请勾选同意{}", page.names()));
         return render(StatusCode::BAD_REQUEST, &page);
     }
     let origin = super::origin(&state, &req, Channel::Form);
@@ -359,4 +386,38 @@ pub async fn end_other_sessions(
     }
     session.set_flash(&format!("已退出其他{n}台设备"))?;
     Ok(see_other("/info/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The consent page names the documents that changed; owed for another reason
+    /// (neither changed), it names both.
+    #[test]
+    fn the_consent_page_names_what_changed() {
+        let page = |owed| ConsentPage {
+            nav: Nav::default(),
+            csrf_token: String::new(),
+            next: "/".to_owned(),
+            terms_version: "2.0".to_owned(),
+            privacy_version: "1.1".to_owned(),
+            owed,
+            errmsg: None,
+        };
+        let both = "《用户协议》和《隐私政策》";
+        for (owed, names) in [
+            ((true, false), "《用户协议》"),
+            ((false, true), "《隐私政策》"),
+            ((true, true), both),
+            ((false, false), both),
+        ] {
+            let p = page(owed);
+            assert_eq!(p.names(), names, "{owed:?}");
+            let html = p.render().unwrap();
+            assert!(html.contains(&format!("<h1 id=\"consent-title\">{names}已更新</h1>")));
+            assert_eq!(html.contains("（版本 2.0）"), names != "《隐私政策》");
+            assert_eq!(html.contains("（版本 1.1）"), names != "《用户协议》");
+        }
+    }
 }
