@@ -418,6 +418,21 @@ mod tests {
             assert!(html.contains(&format!("<h1 id=\"consent-title\">{names}已更新</h1>")));
             assert_eq!(html.contains("（版本 2.0）"), names != "《隐私政策》");
             assert_eq!(html.contains("（版本 1.1）"), names != "《用户协议》");
+            // The sentence reads without stray spaces: tags out, only "版本 2.0" keeps one.
+            let sentence = html.split("更新后的").nth(1).unwrap();
+            let sentence = sentence.split("</p>").next().unwrap();
+            let mut text = String::new();
+            let mut in_tag = false;
+            for ch in sentence.chars() {
+                match ch {
+                    '<' => in_tag = true,
+                    '>' => in_tag = false,
+                    c if !in_tag => text.push(c),
+                    _ => {}
+                }
+            }
+            let text = text.replace("版本 ", "版本");
+            assert!(!text.contains(char::is_whitespace), "{text:?}");
         }
     }
 }
