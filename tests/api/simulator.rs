@@ -219,13 +219,26 @@ async fn the_same_nickname_always_gives_the_same_openid() {
 async fn the_dev_outbox_shows_sent_codes_in_dev_mode_only() {
     let app = dev_app().await;
     let b = app.browser();
+    let beijing = || {
+        (chrono::Utc::now() + chrono::Duration::hours(8))
+            .format("<tr><td>%Y-%m-%d %H:%M")
+            .to_string()
+    };
+    let before = beijing();
     let code = app.request_sms_code(&b, "13800138000").await;
+    let after = beijing();
     let page = b.get("/dev/sms/").await;
     assert_eq!(page.status(), 200);
     let page = page.text().await.unwrap();
     assert!(
         page.contains("13800138000") && page.contains(&code),
         "{page}"
+    );
+    // Its time is Beijing time, as every page of the shop says it.
+    assert!(page.contains("<th>时间（北京时间）</th>"), "{page}");
+    assert!(
+        page.contains(&before) || page.contains(&after),
+        "{before} or {after}: {page}"
     );
 }
 

@@ -7,7 +7,6 @@ use serde::Deserialize;
 
 use super::Nav;
 use crate::codes::service::{self, SendSmsError};
-use crate::codes::sms::OutboxEntry;
 use crate::codes::{keys, Purpose};
 use crate::domain::Mobile;
 use crate::limits;
@@ -15,7 +14,7 @@ use crate::state::AppState;
 use crate::web::error::{ApiError, AppError};
 use crate::web::metrics::{noted, Event};
 use crate::web::session::TypedSession;
-use crate::web::views::typed_back;
+use crate::web::views::{beijing_time, typed_back};
 use crate::web::views::{render, with_retry_after};
 
 pub async fn image_code(
@@ -344,7 +343,8 @@ pub async fn code_action(
 #[template(path = "dev/sms.html")]
 struct OutboxPage {
     nav: Nav,
-    entries: Vec<OutboxEntry>,
+    /// Each message: when (Beijing time, as every page says it), to whom, the code.
+    entries: Vec<(String, String, String)>,
 }
 
 /// The messages the `log` SMS provider "sent" (dev only).
@@ -361,7 +361,10 @@ pub async fn dev_outbox(
         StatusCode::OK,
         &OutboxPage {
             nav: Nav::from_request(&req),
-            entries,
+            entries: entries
+                .into_iter()
+                .map(|e| (beijing_time(e.sent_at.naive_utc()), e.mobile, e.code))
+                .collect(),
         },
     )
 }
