@@ -102,6 +102,16 @@ async fn a_forgotten_password_is_reset_by_a_code_and_every_session_ends(kind: Se
         Some(MOBILE),
         "the mobile filled in"
     );
+    assert!(
+        between(&login, "id=\"password\"", ">")
+            .unwrap()
+            .contains("autofocus"),
+        "the password is next"
+    );
+    let plain = b.get("/login/").await.text().await.unwrap();
+    assert!(!between(&plain, "id=\"password\"", ">")
+        .unwrap()
+        .contains("autofocus"));
 
     assert_eq!(
         login_status(&app, MOBILE, NEW_PASSWORD).await,
