@@ -297,9 +297,41 @@ async fn a_qq_bound_elsewhere_is_a_409_that_names_its_account_only_masked(kind: 
     assert!(b.is_logged_in().await, "still logged in as themselves");
     let me = app.user_by_mobile(MOBILE).await.unwrap();
     assert_eq!(app.audit_of(me.id).await.len(), 0, "nothing changed");
-    assert_eq!(
-        app.binding_of(OPENID).await.unwrap().user_id,
-        app.user_by_mobile(OTHER).await.unwrap().id
+    let owner = app.user_by_mobile(OTHER).await.unwrap();
+    assert_eq!(app.binding_of(OPENID).await.unwrap().user_id, owner.id);
+
+    // 退出当前账号，用该QQ登录: out, and straight to QQ, back where the bind was going.
+    let next = input_value(&page, "next").unwrap().replace("&#38;", "&");
+    assert_eq!(next, "/qq/authorize/?next=%2Finfo%2F");
+    let r = b
+        .post_form(
+            "/logout/",
+            &[
+                ("next", next.as_str()),
+                ("csrf_token", &input_value(&page, "csrf_token").unwrap()),
+            ],
+        )
+        .await;
+    assert_is_redirect_to(&r, &next);
+    assert!(!b.is_logged_in().await, "out");
+    let r = b.get(&next).await;
+    let to = reqwest::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    let state = to
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let r = b.callback(&format!("code-{OPENID}"), &state).await;
+    assert_is_redirect_to(&r, "/info/");
+    let info = b.get("/info/").await.text().await.unwrap();
+    assert!(
+        info.contains(&format!("id=\"info-username\">{}<", owner.username)),
+        "in as the QQ's owner"
+    );
+    assert!(
+        !info.contains("已退出登录"),
+        "no notice of the logout on the new account's page"
     );
 }
 

@@ -7,14 +7,14 @@ use serde::Deserialize;
 
 use super::{check_csrf, csrf_token, Nav, NextQuery};
 use crate::codes::service::CaptchaAnswer;
-use crate::domain::NextPath;
+use crate::domain::{NextPath, Provider};
 use crate::limits::Guard;
 use crate::login::{self, PasswordError};
 use crate::state::AppState;
 use crate::web::auth;
 use crate::web::error::AppError;
 use crate::web::session::TypedSession;
-use crate::web::views::{render, with_retry_after};
+use crate::web::views::{render, with_retry_after, ProviderView};
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -204,12 +204,18 @@ pub async fn logout(
 ) -> Result<HttpResponse, AppError> {
     check_csrf(&state, &session, form.csrf_token.as_deref())?;
     auth::log_out(&state, &session).await?;
-    // The purged session still carries this one notice to the next page.
-    session.set_flash("已退出登录")?;
     let to = match form.next.as_deref() {
         Some(n) if !n.trim().is_empty() => NextPath::sanitise(Some(n)).as_str().to_owned(),
         _ => "/login/".to_owned(),
     };
+    // The purged session still carries this one notice to the next page; unless that
+    // is a provider's login (退出当前账号，用该QQ登录), whose page after is another account's.
+    let logs_in_again = Provider::ALL
+        .into_iter()
+        .any(|p| to.starts_with(ProviderView::of(p).authorize()));
+    if !logs_in_again {
+        session.set_flash("已退出登录")?;
+    }
     Ok(HttpResponse::Found()
         .insert_header((header::LOCATION, to))
         .cookie(auth::username_cookie_removal())
