@@ -314,14 +314,7 @@ async fn a_qq_bound_elsewhere_is_a_409_that_names_its_account_only_masked(kind: 
         .await;
     assert_is_redirect_to(&r, &next);
     assert!(!b.is_logged_in().await, "out");
-    let r = b.get(&next).await;
-    let to = reqwest::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
-    let state = to
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned();
+    let state = b.state_from_authorize(&next).await;
     let r = b.callback(&format!("code-{OPENID}"), &state).await;
     assert_is_redirect_to(&r, "/info/");
     let info = b.get("/info/").await.text().await.unwrap();
@@ -610,17 +603,9 @@ async fn a_forgotten_password_at_the_bind_form_comes_back_to_bind(kind: Setup) {
     assert_is_redirect_to(&r, "/qq/authorize/?next=%2Fgoods%2F1.html&intent=link");
 
     // QQ again: this time to bind it to the account now logged in, with one click.
-    let r = b
-        .get("/qq/authorize/?next=%2Fgoods%2F1.html&intent=link")
+    let state = b
+        .state_from_authorize("/qq/authorize/?next=%2Fgoods%2F1.html&intent=link")
         .await;
-    assert_eq!(r.status(), 302);
-    let to = reqwest::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
-    let state = to
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned();
     let r = b.callback(&format!("code-{OPENID}"), &state).await;
     assert_eq!(r.status(), 200);
     let page = r.text().await.unwrap();

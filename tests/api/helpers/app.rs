@@ -440,6 +440,18 @@ impl Browser {
         super::state_of(r).await
     }
 
+    /// Follows a login's start (`path` is `/qq/authorize/?…` or a provider's): its 302 to
+    /// the provider, and the `state` that carries.
+    pub async fn state_from_authorize(&self, path: &str) -> String {
+        let r = self.get(path).await;
+        assert_eq!(r.status(), 302, "{path}");
+        let to = reqwest::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+        to.query_pairs()
+            .find(|(k, _)| k == "state")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_else(|| panic!("no state in {to}"))
+    }
+
     pub async fn callback(&self, code: &str, state: &str) -> reqwest::Response {
         self.get(&format!(
             "/oauth_callback/?code={}&state={}",
