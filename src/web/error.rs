@@ -469,14 +469,10 @@ pub struct RetryLogin {
 impl Retry {
     fn new(provider: Provider, from: Option<&RetryLogin>) -> Self {
         let provider = ProviderView::of(provider);
-        let mut href = provider.authorize().to_owned();
-        if let Some(from) = from {
-            href.push_str("?next=");
-            href.extend(url::form_urlencoded::byte_serialize(from.next.as_bytes()));
-            if from.link {
-                href.push_str("&intent=link");
-            }
-        }
+        let href = match from {
+            Some(from) => provider.login_href(&from.next, from.link),
+            None => provider.authorize().to_owned(),
+        };
         Self { provider, href }
     }
 }

@@ -136,6 +136,17 @@ impl ProviderView {
         }
     }
 
+    /// Its login, going on to `next` after; binding to the account logged in when `link`
+    /// (`intent=link`, the user centre's 绑定QQ).
+    pub fn login_href(&self, next: &str, link: bool) -> String {
+        let mut href = format!("{}?next=", self.authorize());
+        href.extend(url::form_urlencoded::byte_serialize(next.as_bytes()));
+        if link {
+            href.push_str("&intent=link");
+        }
+        href
+    }
+
     /// Where its provider sends the browser back, and the bind form posts to.
     pub fn callback(&self) -> &'static str {
         use crate::domain::Provider as P;

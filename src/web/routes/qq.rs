@@ -804,8 +804,7 @@ impl BindPage {
     /// Where the login after a password reset goes: this provider's login again, to
     /// bind it to the account just logged in to (then on to `next`).
     fn resume_after_reset(&self) -> String {
-        let next: String = url::form_urlencoded::byte_serialize(self.next.as_bytes()).collect();
-        format!("{}?next={next}&intent=link", self.provider.authorize())
+        self.provider.login_href(&self.next, true)
     }
 }
 
