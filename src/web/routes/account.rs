@@ -40,6 +40,26 @@ struct ConsentPage {
 }
 
 impl ConsentPage {
+    /// The page for `user`, naming the documents it owes its consent to.
+    async fn of(
+        req: &HttpRequest,
+        state: &AppState,
+        session: &TypedSession,
+        user_id: i32,
+        next: String,
+    ) -> Result<Self, AppError> {
+        Ok(Self {
+            nav: Nav::from_request(req),
+            csrf_token: csrf_token(state, session)?,
+            next,
+            terms_version: state.settings.terms_version.clone(),
+            privacy_version: state.settings.privacy_version.clone(),
+            owed: self_service::owed_documents(&state.db, user_id, state.consent_versions())
+                .await?,
+            errmsg: None,
+        })
+    }
+
     fn terms(&self) -> bool {
         self.owed.0 || !self.owed.1
     }
@@ -89,19 +109,8 @@ pub async fn consent_page(
     if !session.consent_due() {
         return Ok(see_other(&next));
     }
-    render(
-        StatusCode::OK,
-        &ConsentPage {
-            nav: Nav::from_request(&req),
-            csrf_token: csrf_token(&state, &session)?,
-            next,
-            terms_version: state.settings.terms_version.clone(),
-            privacy_version: state.settings.privacy_version.clone(),
-            owed: self_service::owed_documents(&state.db, user.id, state.consent_versions())
-                .await?,
-            errmsg: None,
-        },
-    )
+    let page = ConsentPage::of(&req, &state, &session, user.id, next).await?;
+    render(StatusCode::OK, &page)
 }
 
 #[derive(Deserialize)]
@@ -128,16 +137,7 @@ pub async fn consent_submit(
         .unwrap_or_default()
         .is_empty()
     {
-        let mut page = ConsentPage {
-            nav: Nav::from_request(&req),
-            csrf_token: csrf_token(&state, &session)?,
-            next,
-            terms_version: state.settings.terms_version.clone(),
-            privacy_version: state.settings.privacy_version.clone(),
-            owed: self_service::owed_documents(&state.db, user.id, state.consent_versions())
-                .await?,
-            errmsg: None,
-        };
+        let mut page = ConsentPage::of(&req, &state, &session, user.id, next).await?;
         page.errmsg = Some(format!("请勾选同意{}", page.names()));
         return render(StatusCode::BAD_REQUEST, &page);
     }
